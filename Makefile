@@ -1,0 +1,47 @@
+# Two commands set everything up on a fresh machine (Python 3.11): `make book`, `make test`.
+# Both create .venv and install requirements.txt when needed (again whenever it changes).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JB     := $(BIN)/jupyter-book build -W -n --keep-going .
+export BOOK_TORCH_THREADS ?= 1
+export PYTHONHASHSEED := 0
+
+.PHONY: install book test test-unit test-notebooks test-browser bench chromium clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make book: build the HTML book into _build/html (executes every chapter; errors fail the build)
+book: install
+	$(JB)
+	@echo
+	@echo "The book is in _build/html. Open $(CURDIR)/_build/html/index.html in a browser (works offline)."
+
+## make test: unit tests, every notebook under nbval, the strict book build, and the browser test
+test: install chromium
+	$(BIN)/pytest -q -n 2 -m "not browser" tests/
+	$(BIN)/pytest -q -n 2 --dist loadfile --nbval-lax chapters/
+	$(JB)
+	$(BIN)/pytest -q -m browser tests/
+
+## make bench: engine vs naive torch.nn.RNN loop, side by side; writes benchmarks/results.json
+bench: install
+	$(BIN)/python benchmarks/bench_engine.py
+
+## Debian's Chromium for the browser test (Playwright drives /usr/bin/chromium; never `playwright install`)
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: run 'sudo apt-get install chromium' (the browser test needs it)"; exit 1; fi; }
+
+## make clean: remove the built book, the notebook cache (stale after src/ changes) and generated figures
+clean:
+	rm -rf _build figures

@@ -1,0 +1,83 @@
+"""The book's one figure style, and saving figures under stable, citable names.
+
+Every figure of the book is drawn by a notebook cell that calls :func:`save_figure`, which
+writes ``figures/<name>.png`` and ``figures/<name>.svg`` at the book's root. Names follow
+``fig-<chapter>-<slug>`` (e.g. ``fig-ch1-unrolled``) and never change once published, so a
+reader's notes that cite "Fig. 1.2 (fig-ch1-contributions)" keep pointing at the same picture.
+The figure's caption (cell metadata ``mystnb.figure``) links the two files for download.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import matplotlib
+import matplotlib.figure
+import matplotlib.pyplot as plt
+
+FIGURE_NAME = re.compile(r"^fig-ch\d+(?:-\d+)?-[a-z0-9]+(?:-[a-z0-9]+)*$")
+FIGURES_ENV = "RNNBOOK_FIGURES_DIR"
+
+#: Colours of the paper's three methods and three initialisations, used by every chapter.
+METHOD_COLORS = {"msgd": "#7f7f7f", "msgd_c": "#1f77b4", "msgd_cr": "#d62728"}
+METHOD_LABELS = {"msgd": "MSGD", "msgd_c": "MSGD-C", "msgd_cr": "MSGD-CR"}
+INIT_LABELS = {"sigmoid": "sigmoid", "basic_tanh": "basic tanh", "smart_tanh": "smart tanh"}
+
+STYLE = {
+    "figure.figsize": (6.4, 3.6),
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.frameon": False,
+    "lines.linewidth": 1.6,
+    "image.cmap": "viridis",
+    "svg.hashsalt": "rnnbook",  # stable element ids: the same figure gives the same SVG
+    "svg.fonttype": "path",
+}
+
+
+def use_book_style() -> None:
+    """Apply the book's matplotlib style (called by :func:`rnnbook.runtime.setup`)."""
+    plt.rcParams.update(STYLE)
+
+
+def book_root(start: Path | None = None) -> Path:
+    """The folder holding ``_config.yml``, found upwards from ``start`` (default: the cwd)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_config.yml").is_file() and (folder / "_toc.yml").is_file():
+            return folder
+    raise FileNotFoundError(f"no book root (_config.yml + _toc.yml) above {here}")
+
+
+def figures_dir() -> Path:
+    """Where figures are written: ``$RNNBOOK_FIGURES_DIR`` or ``<book root>/figures``."""
+    env = os.environ.get(FIGURES_ENV)
+    folder = Path(env) if env else book_root() / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def save_figure(fig: matplotlib.figure.Figure, name: str) -> dict[str, Path]:
+    """Write ``fig`` as PNG and SVG under its stable ``name``; return the two paths.
+
+    The files carry no timestamp, so rebuilding an unchanged figure gives identical files.
+    """
+    if not FIGURE_NAME.match(name):
+        raise ValueError(f"figure name {name!r} must look like 'fig-ch<N>-<slug>' (lower case, digits, dashes)")
+    folder = figures_dir()
+    paths = {}
+    for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
+        path = folder / f"{name}.{ext}"
+        fig.savefig(path, format=ext, metadata=meta)
+        paths[ext] = path
+    return paths

@@ -1,0 +1,75 @@
+"""Reproducibility and speed settings shared by every notebook, test and command.
+
+Every chapter's first code cell calls :func:`setup`. It seeds every random number generator,
+pins PyTorch to one thread (two processes with two threads each thrash on a 2-core machine:
+``../shared/notes/jupyter-book-setup.md``, gotcha 9) and flushes denormal floats to zero
+(vanishing gradients drive float32 values into the subnormal range, which costs 3-4x on a CPU).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import rnnbook
+
+THREADS_ENV = "BOOK_TORCH_THREADS"
+
+
+@dataclass(frozen=True)
+class Session:
+    """What :func:`setup` did, so a notebook can print it and pass the generators on."""
+
+    seed: int
+    threads: int
+    rng: np.random.Generator
+    generator: torch.Generator
+
+    def __str__(self) -> str:
+        return (
+            f"rnnbook {rnnbook.__version__} | torch {torch.__version__} | numpy {np.__version__} | "
+            f"python {platform.python_version()} | seed {self.seed} | torch threads {self.threads}"
+        )
+
+
+def configure_torch(threads: int | None = None) -> int:
+    """Pin torch's intra-op threads (default: ``$BOOK_TORCH_THREADS`` or 1) and flush denormals."""
+    if threads is None:
+        threads = int(os.environ.get(THREADS_ENV, "1"))
+    if threads < 1:
+        raise ValueError(f"torch threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
+    return threads
+
+
+def seed_everything(seed: int) -> tuple[np.random.Generator, torch.Generator]:
+    """Seed Python's, NumPy's and torch's global generators; return fresh explicit ones."""
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+
+
+def setup(seed: int = 2013, threads: int | None = None, *, quiet: bool = False) -> Session:
+    """Seed everything, pin threads, set the book's plotting style; print versions.
+
+    The same seed gives the same numbers on the same machine (and the same software versions).
+    """
+    from rnnbook import plotting
+
+    n = configure_torch(threads)
+    rng, gen = seed_everything(seed)
+    plotting.use_book_style()
+    session = Session(seed=seed, threads=n, rng=rng, generator=gen)
+    if not quiet:
+        print(session, file=sys.stdout)
+    return session
