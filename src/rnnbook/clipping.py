@@ -1,0 +1,68 @@
+"""Gradient norm clipping — Algorithm 1 of §3.2 — applied to every model of an ensemble.
+
+Algorithm 1 (paper)::
+
+    g <- dE/dtheta                      (all parameters as one vector)
+    if ||g|| >= threshold:  g <- (threshold / ||g||) g
+
+The authors' code (fact sheet §10.4) tests ``||g|| > threshold`` (strict); we follow the code,
+which makes no difference in practice. The norm is the L2 norm over *all* five parameter
+gradients of one model jointly, taken after the regularizer's term was added to ``g_W_hh``.
+Each model has its own threshold and its own clipping decision; ``threshold = inf`` never
+clips (plain MSGD).
+
+The code also has a safety net that the paper does not mention (:func:`apply_safety_net_`):
+when the norm is NaN, infinite or above 1e10 the whole update is replaced by
+``g_W_hh = 0.02 W_hh`` (shrinking ``W_hh``) and zeros elsewhere. The code applies it only when
+clipping is on; here it is a separate, opt-in step.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from rnnbook.model import Params
+
+SAFETY_NET_MAX_NORM = 1e10
+SAFETY_NET_SHRINK = 0.02
+
+
+def _per_model(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Reshape an ``(E,)`` tensor to broadcast against ``like`` (``(E, ...)``)."""
+    return x.view(-1, *([1] * (like.dim() - 1)))
+
+
+def grad_norm(grads: Params) -> torch.Tensor:
+    """L2 norm of all gradients of each model jointly, ``(E,)``."""
+    squares = sum(torch.linalg.vecdot(g.flatten(1), g.flatten(1)) for g in grads.tensors())
+    return squares.sqrt()
+
+
+def clip_grad_norm_(grads: Params, threshold: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rescale, in place, the gradients of every model whose norm exceeds its threshold.
+
+    ``threshold`` is ``(E,)``. Returns the norm before clipping ``(E,)`` and which models were
+    clipped ``(E,)`` bool. A NaN norm is never "greater", so such a model is left alone (see
+    :func:`apply_safety_net_`).
+    """
+    norm = grad_norm(grads)
+    threshold = threshold.to(norm.dtype)
+    clipped = norm > threshold
+    scale = torch.where(clipped, threshold / norm, 1.0)
+    for g in grads.tensors():
+        g.mul_(_per_model(scale, g))
+    return norm, clipped
+
+
+def apply_safety_net_(grads: Params, params: Params, norm: torch.Tensor) -> torch.Tensor:
+    """The code's fallback (§10.4, code only): replace unusable updates, in place.
+
+    Where ``norm`` is NaN, infinite or > 1e10: ``g_W_hh = 0.02 W_hh`` and every other gradient
+    0, so the SGD step shrinks ``W_hh`` by the factor ``1 - 0.02 lr``. Returns the ``(E,)``
+    bool mask of the models it replaced.
+    """
+    bad = ~(norm <= SAFETY_NET_MAX_NORM)
+    for name, g in grads.items():
+        fallback = SAFETY_NET_SHRINK * params.W_hh if name == "W_hh" else torch.zeros_like(g)
+        g.copy_(torch.where(_per_model(bad, g), fallback, g))
+    return bad

@@ -1,0 +1,436 @@
+"""The vanilla RNN of the paper, its three initialisations and an explicit, batched BPTT.
+
+Model (fact sheet §10.1, the authors' code, row-vector convention)::
+
+    h_t = act(h_{t-1} W_hh + u_t W_uh + b_h),   h_0 = 0,   y_t = h_t W_hy + b_y.
+
+With the pre-activation ``x_t := h_{t-1} W_hh + u_t W_uh + b_h`` this is exactly the paper's
+Eq. (2), ``x_t = W_rec act(x_{t-1}) + W_in u_t + b`` in column vectors, with
+``W_rec = W_hh^T`` and ``W_in = W_uh^T`` (footnote 1 of §1.1: the two forms are equivalent).
+
+Everything is batched over a leading model axis ``E``: an ensemble of independent networks,
+each with its own weights and data, trained as one computation. The backward pass is written
+by hand (no autograd in the hot path): for every model it is the recursion
+
+    dpre_t = dh_t * act'(h_t),      dh_{t-1} = dE/dh_{t-1} (direct) + dpre_t W_hh^T,
+
+i.e. Eqs. (3)-(5) of §1.1 summed step by step, after which every parameter gradient is one
+batched matrix product over all steps. ``act'`` is computed from the stored states
+(tanh: ``1 - h^2``, sigmoid: ``h (1 - h)``), so the pre-activations are never kept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, fields
+
+import torch
+
+from rnnbook.errors import check_at_least, check_choice
+from rnnbook.regularizer import DEFAULT_BOUND, omega_and_immediate_grad
+from rnnbook.tasks import Batch, Task, real_steps
+
+INITS = ("sigmoid", "basic_tanh", "smart_tanh")
+ACTIVATIONS = ("sigmoid", "tanh")
+INIT_VARIANTS = ("paper", "code")
+SMART_TANH_NONZEROS = 15  # non-zero recurrent weights per unit (§4.1.1, fact sheet §8.1)
+SMART_TANH_RADIUS = 0.95  # spectral radius of W_hh after the rescaling
+
+
+def activation_of(init: str) -> str:
+    """The unit non-linearity an initialisation goes with: ``"sigmoid"`` or ``"tanh"``."""
+    check_choice("init", init, INITS)
+    return "sigmoid" if init == "sigmoid" else "tanh"
+
+
+@dataclass
+class Params:
+    """The weights of ``E`` independent RNNs; the first axis of every tensor is the model.
+
+    ``W_uh (E, n_in, H)``, ``W_hh (E, H, H)``, ``b_h (E, H)``, ``W_hy (E, H, n_out)``,
+    ``b_y (E, n_out)``. Gradients are returned in the same structure.
+    """
+
+    W_uh: torch.Tensor
+    W_hh: torch.Tensor
+    b_h: torch.Tensor
+    W_hy: torch.Tensor
+    b_y: torch.Tensor
+
+    @property
+    def n_models(self) -> int:
+        return self.W_hh.shape[0]
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        """The five tensors, in field order."""
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+    def items(self) -> Iterator[tuple[str, torch.Tensor]]:
+        """``(name, tensor)`` pairs, in field order."""
+        return ((f.name, getattr(self, f.name)) for f in fields(self))
+
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Params:
+        """A new :class:`Params` with ``fn`` applied to every tensor."""
+        return Params(*(fn(t) for t in self.tensors()))
+
+    def clone(self) -> Params:
+        return self.map(torch.clone)
+
+    def select(self, idx: torch.Tensor | Sequence[int]) -> Params:
+        """The models ``idx`` (a copy), in that order."""
+        index = torch.as_tensor(idx, dtype=torch.long, device=self.W_hh.device)
+        return self.map(lambda t: t.index_select(0, index))
+
+    @staticmethod
+    def cat(parts: Sequence[Params]) -> Params:
+        """Stack the models of several :class:`Params` along the model axis."""
+        return Params(*(torch.cat(ts) for ts in zip(*(p.tensors() for p in parts))))
+
+    def set_model_(self, slot: int, other: Params) -> None:
+        """Overwrite model ``slot`` in place with the single model held by ``other``."""
+        for mine, theirs in zip(self.tensors(), other.tensors()):
+            mine[slot] = theirs[0]
+
+    def is_finite(self) -> torch.Tensor:
+        """``(E,)`` bool: True where every weight of the model is finite."""
+        ok = torch.ones(self.n_models, dtype=torch.bool, device=self.W_hh.device)
+        for t in self.tensors():
+            ok &= torch.isfinite(t).flatten(1).all(1)
+        return ok
+
+
+def init_params(
+    init: str,
+    n_in: int,
+    n_hidden: int,
+    n_out: int,
+    gens: Sequence[torch.Generator],
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    variant: str = "paper",
+) -> Params:
+    """Draw ``E = len(gens)`` models, model ``e`` from ``gens[e]`` only (§4.1.1, fact sheet §8.1).
+
+    * ``sigmoid``: ``W_uh, W_hh, W_hy ~ N(0, 0.01^2)`` (the code's ``scale=.01`` is a standard
+      deviation);
+    * ``basic_tanh``: the same with standard deviation 0.1;
+    * ``smart_tanh``: ``W_uh, W_hy`` with standard deviation 0.01; ``W_hh`` sparse with 15
+      non-zero weights per unit (``min(15, H)`` when ``H < 15``), then rescaled to spectral
+      radius 0.95;
+    * biases 0.
+
+    ``variant`` only matters for smart tanh. ``"paper"`` (the default) keeps 15 *incoming*
+    connections per unit, as the paper says; in the row-vector convention unit ``j``'s
+    incoming weights are column ``j`` of ``W_hh``. ``"code"`` keeps 15 non-zeros per *row*, as
+    the authors' code does, which are the *outgoing* weights (fact sheet §10.6 item 7). The
+    default follows the paper because the book reproduces the paper; the rescaling makes the
+    two equally scaled (a transpose does not change the spectrum).
+
+    Weights are drawn in float64 and then cast, so float32 and float64 runs with the same
+    generators start from the same point.
+    """
+    check_choice("init", init, INITS)
+    check_choice("init variant", variant, INIT_VARIANTS)
+    for what, value in (("n_in", n_in), ("hidden", n_hidden), ("n_out", n_out)):
+        check_at_least(what, value, 1)
+    std = 0.1 if init == "basic_tanh" else 0.01
+    models = []
+    for gen in gens:
+        def normal(*shape: int) -> torch.Tensor:
+            return torch.randn(*shape, generator=gen, dtype=torch.float64) * std
+
+        W_uh = normal(n_in, n_hidden)
+        W_hh = normal(n_hidden, n_hidden)
+        if init == "smart_tanh":
+            W_hh = _sparse_rescaled(W_hh, gen, incoming=(variant == "paper"))
+        W_hy = normal(n_hidden, n_out)
+        models.append((W_uh, W_hh, torch.zeros(n_hidden, dtype=torch.float64), W_hy, torch.zeros(n_out, dtype=torch.float64)))
+    return Params(*(torch.stack(ts).to(dtype=dtype, device=device) for ts in zip(*models)))
+
+
+def _sparse_rescaled(W_hh: torch.Tensor, gen: torch.Generator, *, incoming: bool) -> torch.Tensor:
+    """Keep ``SMART_TANH_NONZEROS`` random entries per column (incoming) or row, rescale to radius 0.95."""
+    n = W_hh.shape[0]
+    k = min(SMART_TANH_NONZEROS, n)
+    dim = 0 if incoming else 1
+    chosen = torch.rand(n, n, generator=gen).argsort(dim=dim).narrow(dim, 0, k)
+    mask = torch.zeros(n, n, dtype=torch.bool).scatter_(dim, chosen, True)
+    W_hh = W_hh * mask
+    radius = torch.linalg.eigvals(W_hh).abs().max()
+    return SMART_TANH_RADIUS * W_hh / radius
+
+
+def check_activation(act: str) -> None:
+    check_choice("activation", act, ACTIVATIONS)
+
+
+def _activate_(x: torch.Tensor, act: str) -> None:
+    if act == "tanh":
+        x.tanh_()
+    else:
+        x.sigmoid_()
+
+
+def _times_activation_derivative(dh: torch.Tensor, h: torch.Tensor, act: str, out: torch.Tensor) -> torch.Tensor:
+    """``out = dh * act'(x)``, with ``act'`` from the state ``h = act(x)``, in two passes.
+
+    tanh: ``dh (1 - h^2) = dh - (dh h) h``; sigmoid: ``dh h (1 - h) = (dh h) - (dh h) h``.
+    """
+    torch.mul(dh, h, out=out)
+    return torch.addcmul(dh if act == "tanh" else out, out, h, value=-1, out=out)
+
+
+class Workspace:
+    """Scratch memory reused across calls of :func:`loss_and_grads`.
+
+    An update allocates a few state-sized buffers (E x T x B x H numbers each). Allocating
+    them afresh every update costs page faults that, for large ensembles, take longer than
+    the arithmetic (benchmarks/notes: "memory passes dominate ensembles"). With a workspace
+    the buffers are kept and only grow. The price: tensors in a :class:`StepResult` computed
+    with a workspace are overwritten by the next call that uses the same workspace.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def take(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        """An uninitialised tensor of ``shape`` with the dtype and device of ``like``."""
+        size = math.prod(shape)
+        buf = self._buffers.get(name)
+        if buf is None or buf.numel() < size or buf.dtype != like.dtype or buf.device != like.device:
+            buf = torch.empty(size, dtype=like.dtype, device=like.device)
+            self._buffers[name] = buf
+        return buf[:size].view(shape)
+
+
+def _empty(workspace: Workspace | None, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    if workspace is None:
+        return torch.empty(shape, dtype=like.dtype, device=like.device)
+    return workspace.take(name, shape, like)
+
+
+def _padding_masks(start: torch.Tensor, dtype: torch.dtype) -> list[torch.Tensor]:
+    """``keep[t]`` ``(E, 1, 1)`` is 0 for models whose step ``t`` is padding, for ``t < max(start)``."""
+    pad = int(start.max())
+    return list(real_steps(start, pad).to(dtype).T.reshape(pad, start.shape[0], 1, 1))
+
+
+def _augmented_inputs(u_tm: torch.Tensor, workspace: Workspace | None) -> torch.Tensor:
+    """``[u_t | 1]`` ``(T, E, B, n_in + 1)``: the inputs with a constant column for the bias.
+
+    With it the input projection and the bias are one product, ``[u_t | 1] [W_uh; b_h]``, and
+    ``g_W_uh`` and ``g_b_h`` are one accumulated product, ``[u_t | 1]^T dpre_t``.
+    """
+    T, E, B, n_in = u_tm.shape
+    aug = _empty(workspace, "u_aug", (T, E, B, n_in + 1), u_tm)
+    aug[..., :n_in].copy_(u_tm)
+    aug[..., n_in].fill_(1.0)
+    return aug
+
+
+def _forward_time_major(
+    params: Params, act: str, u_aug: torch.Tensor, start: torch.Tensor, states: torch.Tensor
+) -> None:
+    """Fill ``states (T, E, B, H)`` from augmented time-major inputs ``u_aug (T, E, B, n_in + 1)``."""
+    W_in = torch.cat((params.W_uh, params.b_h.unsqueeze(1)), 1)  # (E, n_in + 1, H)
+    keep = _padding_masks(start, u_aug.dtype)
+    inputs, steps = u_aug.unbind(0), states.unbind(0)
+    prev = None
+    for t, h in enumerate(steps):
+        torch.bmm(inputs[t], W_in, out=h)
+        if prev is not None:
+            h.baddbmm_(prev, params.W_hh)
+        _activate_(h, act)
+        if t < len(keep):  # some models have not started yet: hold their h at h_0 = 0
+            h.mul_(keep[t])
+        prev = h
+
+
+def forward(
+    params: Params, act: str, u: torch.Tensor, start: torch.Tensor, *, workspace: Workspace | None = None
+) -> torch.Tensor:
+    """Hidden states ``(E, T, B, H)`` for inputs ``u (E, T, B, n_in)``; zero at padding steps.
+
+    Internally the states are stored time-major, ``(T, E, B, H)``, so that every step works
+    on contiguous ``(E, B, H)`` blocks (a batched matrix product over strided blocks is about
+    twice as slow); the result is a transposed view of that buffer.
+    """
+    check_activation(act)
+    E, T, B, _ = u.shape
+    u_tm = u.transpose(0, 1)
+    states = _empty(workspace, "states", (T, E, B, params.W_hh.shape[-1]), u)
+    _forward_time_major(params, act, _augmented_inputs(u_tm, workspace), start, states)
+    return states.transpose(0, 1)
+
+
+def predict(params: Params, act: str, task: Task, u: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+    """Read-out logits without keeping the states (for validation on large chunks).
+
+    Returns ``(E, B, n_out)`` for the ``last_*`` read-outs and ``(E, T, B, n_out)`` for
+    ``softmax``. Same recursion as :func:`forward`, holding only two state buffers.
+    """
+    check_activation(act)
+    E, T, B, _ = u.shape
+    u_tm = u.transpose(0, 1)
+    keep = _padding_masks(start, u.dtype)
+    b_h, b_y = params.b_h.unsqueeze(1), params.b_y.unsqueeze(1)
+    h = torch.zeros(E, B, params.W_hh.shape[-1], dtype=u.dtype, device=u.device)
+    nxt = torch.empty_like(h)
+    outputs = []
+    for t in range(T):
+        torch.baddbmm(b_h, u_tm[t], params.W_uh, out=nxt)
+        if t > 0:
+            nxt.baddbmm_(h, params.W_hh)
+        _activate_(nxt, act)
+        if t < len(keep):
+            nxt.mul_(keep[t])
+        if task.readout == "softmax":
+            outputs.append(torch.baddbmm(b_y, nxt, params.W_hy))
+        h, nxt = nxt, h
+    if task.readout == "softmax":
+        return torch.stack(outputs, 1)
+    return torch.baddbmm(b_y, h, params.W_hy)
+
+
+@dataclass
+class StepResult:
+    """What one forward + backward pass over a :class:`~rnnbook.tasks.Batch` produces.
+
+    ``loss (E,)``: the code's training cost (§9.7). ``grads``: dloss/dtheta per model (plus
+    ``reg_weight * d+Omega/dW_hh`` when a regularizer weight was given). ``dh (E, T, B, H)``:
+    the total derivative dloss/dh_t for every step (zero at padding). ``output``: read-out
+    logits, ``(E, B, n_out)`` or ``(E, T, B, n_out)``. ``states (E, T, B, H)``: the hidden
+    states. ``omega (E,)``: the regularizer's value, only when ``reg_weight`` was given.
+    ``dh`` and ``states`` are transposed views of time-major buffers.
+    """
+
+    loss: torch.Tensor
+    grads: Params
+    dh: torch.Tensor
+    output: torch.Tensor
+    states: torch.Tensor
+    omega: torch.Tensor | None = None
+
+
+def _readout(
+    params: Params, task: Task, states: torch.Tensor, batch: Batch
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Loss, logits and dloss/dlogits for time-major ``states (T, E, B, H)`` (§9.7).
+
+    Costs as in the code: ``last_softmax`` cross-entropy averaged over the batch; ``softmax``
+    (mem) cross-entropy averaged over real steps x batch; ``last_linear`` squared error summed
+    over outputs and averaged over the batch. Logits are ``(E, B, n_out)``, or time-major
+    ``(T, E, B, n_out)`` for ``softmax``.
+    """
+    T, E, B, _ = states.shape
+    b_y = params.b_y.unsqueeze(1)
+    if task.readout == "softmax":
+        logits = torch.stack([torch.baddbmm(b_y, h, params.W_hy) for h in states.unbind(0)])
+        target = batch.target.transpose(0, 1)  # (T, E, B)
+        real = real_steps(batch.start, T).T.to(states.dtype)  # (T, E)
+        weight = (real / (real.sum(0) * B)).unsqueeze(-1)  # 1 / (real steps x batch), 0 at padding
+    else:
+        logits = torch.baddbmm(b_y, states[-1], params.W_hy)
+        target = batch.target
+        weight = torch.full((E, 1), 1.0 / B, dtype=states.dtype, device=states.device)
+    if task.readout == "last_linear":
+        diff = logits - target
+        loss = diff.square().sum(-1).mean(1)
+        return loss, logits, diff.mul_(2.0 / B)
+    log_p = torch.log_softmax(logits, -1)
+    index = target.unsqueeze(-1)
+    nll = -log_p.gather(-1, index).squeeze(-1)  # (E, B) or (T, E, B)
+    loss = (nll * weight).sum(-1)
+    if task.readout == "softmax":
+        loss = loss.sum(0)
+    dlogits = log_p.exp_()
+    dlogits.scatter_add_(-1, index, torch.full_like(index, -1, dtype=dlogits.dtype))
+    return loss, logits, dlogits.mul_(weight.unsqueeze(-1))
+
+
+def loss_and_grads(
+    params: Params,
+    act: str,
+    task: Task,
+    batch: Batch,
+    *,
+    reg_weight: torch.Tensor | None = None,
+    bound: float = DEFAULT_BOUND,
+    workspace: Workspace | None = None,
+) -> StepResult:
+    """Loss and exact gradients of every model by an explicit, batched BPTT (Eqs. 3-5).
+
+    Per step ``t`` (latest first): ``dpre_t = dh_t * act'(x_t)`` (from ``h_t``), then
+    ``dh_{t-1} += dpre_t W_hh^T``, ``g_W_hh += h_{t-1}^T dpre_t``, ``g_W_uh += u_t^T dpre_t``.
+
+    When ``reg_weight`` ``(E,)`` is given, the regularizer Omega (Eqs. 9-10 as the code
+    computes them, :mod:`rnnbook.regularizer`) is evaluated from this pass's ``dh`` and its
+    immediate gradient, scaled by ``reg_weight[e]``, is added to ``grads.W_hh`` of model ``e``
+    — before any clipping, as the code does (fact sheet §10.3). Models with weight 0 get
+    Omega's value but an untouched gradient.
+    """
+    check_activation(act)
+    u, start = batch.u, batch.start
+    E, T, B, n_in = u.shape
+    H = params.W_hh.shape[-1]
+    u_tm = u.transpose(0, 1)
+    u_aug = _augmented_inputs(u_tm, workspace)
+    states = _empty(workspace, "states", (T, E, B, H), u)
+    _forward_time_major(params, act, u_aug, start, states)
+
+    loss, logits, dlogits = _readout(params, task, states, batch)
+    W_hy_T = params.W_hy.mT
+    dh = _empty(workspace, "dh", (T, E, B, H), u)
+    if task.readout == "softmax":
+        g_W_hy = sum(torch.bmm(h.mT, d) for h, d in zip(states.unbind(0), dlogits.unbind(0)))
+        g_b_y = dlogits.sum((0, 2))
+        for d, out in zip(dlogits.unbind(0), dh.unbind(0)):
+            torch.bmm(d, W_hy_T, out=out)
+        direct = True  # every step has a direct loss term to add to
+        output = logits.transpose(0, 1)
+    else:
+        g_W_hy = torch.bmm(states[-1].mT, dlogits)
+        g_b_y = dlogits.sum(1)
+        torch.bmm(dlogits, W_hy_T, out=dh[-1])
+        direct = False  # earlier steps receive only the recurrent term
+        output = logits
+
+    # Backward recursion, latest step first; act' is formed per step while dh_t is in cache.
+    # g_in accumulates [u_t | 1]^T dpre_t, i.e. g_W_uh and g_b_h together.
+    # Omega needs every step's dpre; without it one cache-resident (E, B, H) block is reused.
+    dpre = _empty(workspace, "dpre", (T if reg_weight is not None else 1, E, B, H), u)
+    g_W_hh = torch.zeros_like(params.W_hh)
+    g_in = torch.zeros(E, n_in + 1, H, dtype=u.dtype, device=u.device)
+    W_hh_T = params.W_hh.mT.contiguous()
+    keep = _padding_masks(start, u.dtype)
+    h_steps, dh_steps, dpre_steps, inputs = states.unbind(0), dh.unbind(0), dpre.unbind(0), u_aug.unbind(0)
+    if len(dpre_steps) < T:
+        dpre_steps = dpre_steps * T
+    tanh = act == "tanh"
+    for t in range(T - 1, -1, -1):
+        dh_t, h_t, dpre_t = dh_steps[t], h_steps[t], dpre_steps[t]
+        if t < len(keep):  # h_t is the constant h_0 = 0 for models that have not started
+            dh_t.mul_(keep[t])
+        # dpre = dh * act'(h): tanh dh - (dh h) h; sigmoid (dh h) - (dh h) h
+        torch.mul(dh_t, h_t, out=dpre_t)
+        torch.addcmul(dh_t if tanh else dpre_t, dpre_t, h_t, value=-1, out=dpre_t)
+        g_in.baddbmm_(inputs[t].mT, dpre_t)
+        if t > 0:
+            g_W_hh.baddbmm_(h_steps[t - 1].mT, dpre_t)
+            if direct:
+                dh_steps[t - 1].baddbmm_(dpre_t, W_hh_T)
+            else:
+                torch.bmm(dpre_t, W_hh_T, out=dh_steps[t - 1])
+    g_W_uh, g_b_h = g_in[:, :n_in].contiguous(), g_in[:, n_in].contiguous()
+    grads = Params(g_W_uh, g_W_hh, g_b_h, g_W_hy, g_b_y)
+
+    omega = None
+    if reg_weight is not None:
+        omega, g_omega = omega_and_immediate_grad(
+            params.W_hh, dpre.transpose(0, 1), dh.transpose(0, 1), start, bound, workspace=workspace
+        )
+        w = reg_weight.to(g_omega.dtype).view(E, 1, 1)
+        g_W_hh.add_(torch.where(w != 0, w * g_omega, 0.0))
+    return StepResult(loss, grads, dh.transpose(0, 1), output, states.transpose(0, 1), omega)

@@ -1,0 +1,155 @@
+"""The explicit batched BPTT equals torch.autograd (float64), and the inits follow §8.1."""
+
+import pytest
+import torch
+
+from rnnbook.clipping import clip_grad_norm_
+from rnnbook.errors import ConfigError
+from rnnbook.model import INITS, Params, Workspace, activation_of, forward, init_params, loss_and_grads, predict
+from rnnbook.tasks import get_task
+
+torch.set_num_threads(1)
+TASKS = {"torder": {}, "mem": {"n_values": 2, "n_pos": 3}, "add": {}}
+
+
+def reference(params, act, task, batch, reg_weight=None):
+    """Loss, gradients and dh by autograd on a plain time loop (the code's costs, §9.7)."""
+    p = params.map(lambda t: t.detach().clone().requires_grad_(True))
+    E, T, B, _ = batch.u.shape
+    f = torch.tanh if act == "tanh" else torch.sigmoid
+    h = torch.zeros(E, B, p.W_hh.shape[-1], dtype=batch.u.dtype)
+    hs = []
+    for t in range(T):
+        keep = (t >= batch.start).to(h.dtype)[:, None, None]
+        h = f(h @ p.W_hh + batch.u[:, t] @ p.W_uh + p.b_h[:, None]) * keep
+        h.retain_grad()
+        hs.append(h)
+    if task.readout == "softmax":
+        logp = torch.log_softmax(torch.stack(hs, 1) @ p.W_hy[:, None] + p.b_y[:, None, None], -1)
+        nll = -logp.gather(-1, batch.target[..., None])[..., 0]
+        real = (torch.arange(T)[None] >= batch.start[:, None]).to(h.dtype)
+        loss = (nll * real[..., None]).sum((1, 2)) / (real.sum(1) * B)
+    else:
+        y = h @ p.W_hy + p.b_y[:, None]
+        if task.readout == "last_linear":
+            loss = ((y - batch.target) ** 2).sum(-1).mean(1)
+        else:
+            loss = -torch.log_softmax(y, -1).gather(-1, batch.target[..., None])[..., 0].mean(1)
+    loss.sum().backward()
+    real = (torch.arange(T)[None] >= batch.start[:, None]).to(h.dtype)[:, :, None, None]
+    dh = torch.stack([x.grad for x in hs], 1) * real  # h is a constant at padding steps
+    grads = p.map(lambda t: t.grad)
+    if reg_weight is not None:  # Omega as the code writes it, h and dh detached (§10.3)
+        W = params.W_hh.detach().clone().requires_grad_(True)
+        H = torch.stack(hs, 1).detach()
+        d = dh.detach()
+        z = d * ((1 - H**2) if act == "tanh" else H * (1 - H))
+        r = ((z @ W.mT[:, None]) ** 2).sum(-1)
+        s = (d**2).sum(-1)
+        ok = s >= 1e-20
+        om = (torch.where(ok, r / torch.where(ok, s, 1), 1) - 1) ** 2
+        omega = om.mean(2).sum(1) / ok.to(om.dtype).mean(2).sum(1)
+        omega.sum().backward()
+        grads.W_hh = grads.W_hh + reg_weight[:, None, None] * W.grad
+    return loss.detach(), grads, dh
+
+
+def setup(task_name, init, lengths=(10, 14, 12), hidden=16, batch=5, seed=0):
+    task = get_task(task_name, **TASKS[task_name])
+    gens = [torch.Generator().manual_seed(seed + i) for i in range(len(lengths))]
+    params = init_params(init, task.n_in, hidden, task.n_out, gens, dtype=torch.float64)
+    noise = torch.Generator().manual_seed(99)  # move away from the tiny initial weights
+    params = params.map(lambda t: t + 0.3 * torch.randn(t.shape, generator=noise, dtype=t.dtype))
+    return task, params, task.sample(gens, batch, list(lengths), dtype=torch.float64)
+
+
+def rel_err(a, b):
+    return ((a - b).norm() / b.norm().clamp_min(1e-300)).item()
+
+
+@pytest.mark.parametrize("task_name", TASKS)
+@pytest.mark.parametrize("init", INITS)
+@pytest.mark.parametrize("with_omega", [False, True])
+def test_bptt_matches_autograd(task_name, init, with_omega):
+    task, params, batch = setup(task_name, init)
+    act = activation_of(init)
+    weight = torch.tensor([0.0, 2.0, 4.0], dtype=torch.float64) if with_omega else None
+    result = loss_and_grads(params, act, task, batch, reg_weight=weight)
+    loss, grads, dh = reference(params, act, task, batch, weight)
+    assert batch.start.tolist() != [0, 0, 0]  # padding is exercised
+    assert rel_err(result.loss, loss) < 1e-12
+    for name, g in grads.items():
+        assert rel_err(getattr(result.grads, name), g) < 1e-8, name
+    assert rel_err(result.dh, dh) < 1e-8
+    assert (result.omega is not None) == with_omega
+
+
+@pytest.mark.parametrize("task_name", TASKS)
+def test_clipped_gradients_match_clipped_autograd(task_name):
+    task, params, batch = setup(task_name, "basic_tanh")
+    result = loss_and_grads(params, "tanh", task, batch, reg_weight=torch.full((3,), 4.0, dtype=torch.float64))
+    _, grads, _ = reference(params, "tanh", task, batch, torch.full((3,), 4.0, dtype=torch.float64))
+    threshold = torch.tensor([1e-3, 1e9, 0.5], dtype=torch.float64)
+    clip_grad_norm_(result.grads, threshold)
+    ref_norm = torch.stack([g.flatten(1).square().sum(1) for g in grads.tensors()]).sum(0).sqrt()
+    scale = torch.where(ref_norm > threshold, threshold / ref_norm, 1.0)
+    for name, g in grads.items():
+        assert rel_err(getattr(result.grads, name), g * scale.view(-1, *[1] * (g.dim() - 1))) < 1e-8
+
+
+def test_forward_predict_workspace_agree():
+    task, params, batch = setup("mem", "sigmoid")
+    states = forward(params, "sigmoid", batch.u, batch.start)
+    assert (states[0, : int(batch.start[0])] == 0).all()
+    plain = loss_and_grads(params, "sigmoid", task, batch)
+    ws = Workspace()
+    loss_and_grads(params, "sigmoid", task, batch, workspace=ws)
+    again = loss_and_grads(params, "sigmoid", task, batch, workspace=ws)
+    assert torch.equal(again.grads.W_hh, plain.grads.W_hh) and torch.equal(again.states, states)
+    torch.testing.assert_close(predict(params, "sigmoid", task, batch.u, batch.start), plain.output)
+
+
+def test_float32_close_to_float64():
+    task, params, batch = setup("torder", "smart_tanh", lengths=(50, 40, 30))
+    r64 = loss_and_grads(params, "tanh", task, batch)
+    p32 = params.map(lambda t: t.float())
+    b32 = type(batch)(batch.u.float(), batch.target, batch.start)
+    r32 = loss_and_grads(p32, "tanh", task, b32)
+    assert rel_err(r32.grads.W_hh.double(), r64.grads.W_hh) < 1e-4
+
+
+def test_inits_follow_the_paper():
+    gens = [torch.Generator().manual_seed(i) for i in range(4)]
+    H = 50
+    p = init_params("sigmoid", 6, H, 4, gens, dtype=torch.float64)
+    assert p.W_hh.shape == (4, H, H) and p.W_uh.shape == (4, 6, H) and p.W_hy.shape == (4, H, 4)
+    assert abs(p.W_hh.std().item() - 0.01) < 0.001 and (p.b_h == 0).all() and (p.b_y == 0).all()
+    assert abs(init_params("basic_tanh", 6, H, 4, gens).W_hh.std().item() - 0.1) < 0.01
+    for variant, dim in (("paper", 1), ("code", 2)):  # paper: 15 per column (incoming); code: per row
+        s = init_params("smart_tanh", 6, H, 4, gens, dtype=torch.float64, variant=variant)
+        assert ((s.W_hh != 0).sum(dim) == 15).all()
+        radius = torch.linalg.eigvals(s.W_hh).abs().amax(-1)
+        torch.testing.assert_close(radius, torch.full((4,), 0.95, dtype=torch.float64))
+        assert abs(s.W_uh.std().item() - 0.01) < 0.001
+    fresh = [torch.Generator().manual_seed(i) for i in range(4)]
+    many = init_params("smart_tanh", 6, H, 4, fresh)  # model e depends on gens[e] only
+    one = init_params("smart_tanh", 6, H, 4, [torch.Generator().manual_seed(2)])
+    assert torch.equal(one.W_hh[0], many.W_hh[2])
+    with pytest.raises(ConfigError, match="unknown init 'relu'"):
+        init_params("relu", 6, H, 4, gens)
+    with pytest.raises(ConfigError, match="hidden"):
+        init_params("sigmoid", 6, 0, 4, gens)
+
+
+def test_params_helpers():
+    gens = [torch.Generator().manual_seed(i) for i in range(3)]
+    p = init_params("basic_tanh", 2, 4, 1, gens)
+    sub = p.select([2, 0])
+    assert torch.equal(sub.W_hh[0], p.W_hh[2]) and sub.n_models == 2
+    both = Params.cat([sub, p.select([1])])
+    assert both.n_models == 3 and torch.equal(both.b_y[2], p.b_y[1])
+    q = p.clone()
+    q.set_model_(0, p.select([1]))
+    assert torch.equal(q.W_uh[0], p.W_uh[1]) and not torch.equal(q.W_uh[0], p.W_uh[0])
+    q.W_hh[1, 0, 0] = float("nan")
+    assert q.is_finite().tolist() == [True, False, True]
