@@ -1,0 +1,7 @@
+"""``python -m rnnbook``: see :mod:`rnnbook.cli`."""
+
+import sys
+
+from rnnbook.cli import main
+
+sys.exit(main())

@@ -1,0 +1,238 @@
+"""Command line: ``python -m rnnbook run|list|show``.
+
+    python -m rnnbook list [--config FILE]
+    python -m rnnbook run EXPERIMENT [--protocol quick|paper] [--device cpu|cuda]
+                          [--max-parallel N] [--results-dir DIR] [--config FILE] [--limit N]
+                          [--threads N] [--no-progress]
+    python -m rnnbook show RESULTS.json [RESULTS.json ...]
+
+Bad input prints one line on stderr and exits with status 2; Ctrl-C keeps every finished run
+in the results file, says how to resume, and exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from typing import Sequence
+
+from rnnbook.errors import ConfigError
+
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (no usage dump) and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m rnnbook", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", metavar="{run,list,show}", parser_class=_Parser)
+    sub.required = True
+
+    r = sub.add_parser("run", help="train an experiment's grid (resumes an existing results file)")
+    r.add_argument("experiment", help="experiment name (see `list`)")
+    r.add_argument("--protocol", default="quick", help="quick (minutes, default) or paper")
+    r.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    r.add_argument("--max-parallel", type=_positive_int, default=64, metavar="N",
+                   help="models trained together as one batched computation (default 64)")
+    r.add_argument("--results-dir", default="results", metavar="DIR", help="default: results")
+    r.add_argument("--config", metavar="FILE", help="TOML/JSON file declaring or overriding experiments")
+    r.add_argument("--limit", type=_nonneg_int, metavar="N",
+                   help="train at most N of the missing runs now (grid order); rerun for the rest")
+    r.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="torch threads (default $BOOK_TORCH_THREADS or 1)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    ls = sub.add_parser("list", help="experiments, protocols, run counts and worst-case cost")
+    ls.add_argument("--config", metavar="FILE", help="also list the experiments of this file")
+
+    s = sub.add_parser("show", help="success-rate table of results files")
+    s.add_argument("files", nargs="+", metavar="RESULTS.json")
+    return p
+
+
+def _experiments(config: str | None):
+    from rnnbook.experiments import EXPERIMENTS, load_config
+
+    extra = load_config(config) if config else {}
+    return {**EXPERIMENTS, **extra}, extra
+
+
+def _check_device(device: str) -> str:
+    import torch
+
+    if device == "cpu":
+        return device
+    if device == "cuda" or device.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} requested but CUDA is not available on this machine")
+        try:
+            idx = torch.device(device).index
+        except RuntimeError:
+            raise ConfigError(f"invalid device {device!r}") from None
+        if idx is not None and idx >= torch.cuda.device_count():
+            raise ConfigError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s)")
+        return device
+    raise ConfigError(f"unknown device {device!r} (use cpu or cuda)")
+
+
+def cmd_list(args) -> int:
+    table, extra = _experiments(args.config)
+    rows = []
+    for name, exp in table.items():
+        for pname in exp.protocols:
+            w = exp.worst_case(pname)
+            p = exp.protocol(pname)
+            lengths = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in p.length_points)
+            rows.append(
+                [
+                    name + (" *" if name in extra else ""),
+                    pname,
+                    str(w["runs"]),
+                    f"{p.settings['max_updates']:,}",
+                    lengths,
+                    f"{w['max_updates']:.2e}",
+                    f"{w['core_hours']:.3g}",
+                ]
+            )
+    head = ["experiment", "protocol", "runs", "cap/run", "lengths", "updates (max)", "core-h (max)"]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths))
+    print(fmt(head))
+    print(fmt(["-" * w for w in widths]))
+    for r in rows:
+        print(fmt(r))
+    print(
+        "\ncore-h (max): rough cost if every run trains to its cap, on one CPU core at ~70,000"
+        "\nmodel-time-steps/s (validation and regularizer included; shared/notes/performance.md);"
+        "\nruns that succeed stop early. quick = smoke scale, not the paper's protocol."
+        + ("\n* = from the config file" if extra else "")
+    )
+    return EXIT_OK
+
+
+def cmd_show(args) -> int:
+    from rnnbook.results import format_table, load_results
+
+    blocks = [format_table(load_results(f)) for f in args.files]
+    print("\n\n".join(blocks))
+    return EXIT_OK
+
+
+def cmd_run(args, argv: Sequence[str]) -> int:
+    from rnnbook import runtime
+    from rnnbook.experiments import get_experiment
+    from rnnbook.results import results_path, run_sweep
+
+    table, extra = _experiments(args.config)
+    exp = get_experiment(args.experiment, extra)
+    exp.protocol(args.protocol)  # unknown protocol -> ConfigError before anything starts
+    device = _check_device(args.device)
+    runtime.configure_torch(args.threads)
+    path = results_path(args.results_dir, exp.name, args.protocol)
+    resume_cmd = "python -m rnnbook " + " ".join(shlex.quote(a) for a in argv)
+
+    bars: dict = {}
+    show_bars = not args.no_progress
+
+    def on_start(pending, rf) -> None:
+        done = len(rf.configs) - len(rf.pending())
+        print(
+            f"{exp.name} / {args.protocol}: {len(rf.configs)} runs in the grid, {done} already in "
+            f"{path}, {len(pending)} to train now on {device}",
+            file=sys.stderr,
+        )
+        if show_bars and pending:
+            from tqdm import tqdm
+
+            total = sum(int(c.max_updates) for c in pending)
+            bars["updates"] = tqdm(total=total, desc="updates", unit="upd", unit_scale=True,
+                                   position=0, dynamic_ncols=True, file=sys.stderr)
+            bars["runs"] = tqdm(total=len(pending), desc="runs   ", unit="run", position=1,
+                                dynamic_ncols=True, file=sys.stderr)
+            bars["ok"] = 0
+
+    def progress(n: int) -> None:
+        if "updates" in bars:
+            bars["updates"].update(n)
+
+    def on_saved(result, rec) -> None:
+        if "runs" in bars:
+            # a run that stops early leaves part of its cap unused: count it as done
+            bars["updates"].update(max(0, int(result.config.max_updates) - int(result.updates)))
+            bars["ok"] += bool(result.success)
+            bars["runs"].set_postfix_str(f"successes {bars['ok']}", refresh=False)
+            bars["runs"].update(1)
+
+    try:
+        rf = run_sweep(
+            exp, args.protocol, args.results_dir, device=device, max_parallel=args.max_parallel,
+            limit=args.limit, progress=progress, on_start=on_start, on_saved=on_saved, argv=argv,
+        )
+    finally:
+        for k in ("updates", "runs"):
+            if k in bars:
+                bars[k].close()
+    left = len(rf.pending())
+    print(f"saved {path} ({len(rf.configs) - left}/{len(rf.configs)} runs)", file=sys.stderr)
+    if left:
+        print(f"{left} runs left; to continue: {resume_cmd}", file=sys.stderr)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "run":
+            return cmd_run(args, argv)
+        if args.command == "list":
+            return cmd_list(args)
+        return cmd_show(args)
+    except ConfigError as exc:
+        msg = " ".join(str(exc).split())  # exactly one line
+        print(f"rnnbook: error: {msg}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `python -m rnnbook list | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        if argv and argv[0] == "run":
+            cmd = "python -m rnnbook " + " ".join(shlex.quote(a) for a in argv)
+            print(
+                f"\nrnnbook: interrupted; every finished run is saved. Resume with: {cmd}",
+                file=sys.stderr,
+            )
+        else:
+            print("\nrnnbook: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

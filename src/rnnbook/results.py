@@ -1,0 +1,502 @@
+"""Result files: one JSON file per experiment and protocol, written as runs finish, resumable.
+
+``results/<experiment>/<protocol>.json`` looks like this (keys sorted, runs in grid order)::
+
+    {
+      "format": "rnnbook-results/1",
+      "experiment": "temporal_order", "protocol": "quick",
+      "spec": {...the experiment and protocol that define the grid...},
+      "planned": 54, "completed": 54,
+      "runs": [
+        {"index": 0, "key": "...", "config": {...every RunConfig field...},
+         "success": true, "diverged": false, "updates": 1500, "first_success_update": 1500,
+         "best_valid_error": 0.004, "final_valid_error": 0.004,
+         "curves": {"update": [...], "valid_error": [...], ...},   # <= 200 points each
+         "wall_time_s": 12.3},
+        ...
+      ],
+      "provenance": {"started": "...", "updated": "...", "total_wall_time_s": ...,
+                     "sessions": [{"started": ..., "ended": ..., "device": "cpu",
+                                   "code": {"rnnbook": "0.1.0", "git_commit": ..., "git_dirty": ...},
+                                   "environment": {python, torch, numpy, platform, machine, cpu, threads},
+                                   "runs": [keys finished in this session], "interrupted": false}]}
+    }
+
+Everything except ``provenance`` and each run's ``wall_time_s`` is a deterministic function of
+the grid and the code: the same sweep twice gives the same file once those are stripped
+(:func:`strip_volatile`). Each finished run is added and the whole file re-written atomically
+(temporary file + ``os.replace``), so an interrupted sweep loses no finished run; a rerun skips
+every run whose ``key()`` is already in the file and refuses to mix runs made with different
+settings (:class:`ResultsMismatchError`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import rnnbook
+from rnnbook.errors import ConfigError
+from rnnbook.experiments import Experiment, Protocol
+
+FORMAT = "rnnbook-results/1"
+MAX_CURVE_POINTS = 200
+VOLATILE_RUN_KEYS = ("wall_time_s",)
+
+
+class ResultsMismatchError(ConfigError):
+    """An existing results file was made with a different configuration."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain-JSON helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON types only; non-finite floats become ``null`` (strict JSON has no NaN)."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        obj = asdict(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if hasattr(obj, "tolist"):  # numpy / torch scalars and arrays
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if hasattr(obj, "__float__"):
+        return to_jsonable(float(obj))
+    return str(obj)
+
+
+def dumps(obj: Any) -> str:
+    """The canonical text of a results file: sorted keys, one-space indent, strict JSON."""
+    return json.dumps(to_jsonable(obj), sort_keys=True, indent=1, allow_nan=False) + "\n"
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` so that readers see the old file or the new one, never half.
+
+    The text is produced first, written to a temporary file in the same folder, flushed to
+    disk, then moved over ``path`` with ``os.replace`` (atomic on POSIX and Windows). On any
+    failure the temporary file is removed and the old file is left as it was.
+    """
+    path = Path(path)
+    text = dumps(obj)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def downsample_curves(curves: Mapping[str, Any], max_points: int = MAX_CURVE_POINTS) -> dict[str, Any]:
+    """Keep at most ``max_points`` evenly spaced entries (first and last included) of each list.
+
+    Lists of the same length are thinned with the same indices, so aligned curves (``update``
+    and ``valid_error``, say) stay aligned. Non-list values are kept as they are.
+    """
+    out: dict[str, Any] = {}
+    for name, values in curves.items():
+        values = to_jsonable(values)
+        if isinstance(values, list) and len(values) > max_points:
+            n = len(values)
+            idx = sorted({round(i * (n - 1) / (max_points - 1)) for i in range(max_points)})
+            values = [values[i] for i in idx]
+        out[str(name)] = values
+    return out
+
+
+def strip_volatile(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The file's deterministic part: drops ``provenance`` and each run's ``wall_time_s``."""
+    out = {k: v for k, v in data.items() if k != "provenance"}
+    out["runs"] = [{k: v for k, v in r.items() if k not in VOLATILE_RUN_KEYS} for r in data.get("runs", [])]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Provenance
+# ---------------------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def code_version() -> dict[str, Any]:
+    """rnnbook's version, and the git commit + dirty flag of the checkout it runs from (or "unknown")."""
+    root = Path(rnnbook.__file__).resolve().parent
+    commit: Any = "unknown"
+    dirty: Any = "unknown"
+    try:
+        r = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+        if r.returncode == 0:
+            commit = r.stdout.strip()
+        s = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, timeout=10,
+        )
+        if s.returncode == 0:
+            dirty = bool(s.stdout.strip()) or commit == "unknown"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"rnnbook": rnnbook.__version__, "git_commit": commit, "git_dirty": dirty}
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def environment(device: str = "cpu") -> dict[str, Any]:
+    """Software and machine the runs ran on."""
+    import numpy
+    import torch
+
+    env = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "node": platform.node(),
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": device,
+    }
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        env["gpu"] = torch.cuda.get_device_name(torch.device(device))
+        env["cuda"] = torch.version.cuda
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+# The file
+# ---------------------------------------------------------------------------------------------
+
+
+def results_path(results_dir: str | Path, experiment: str, protocol: str) -> Path:
+    return Path(results_dir) / experiment / f"{protocol}.json"
+
+
+def config_dict(cfg: Any) -> dict[str, Any]:
+    """Every field of a ``RunConfig`` as plain JSON (``task_params`` as an object)."""
+    return to_jsonable(cfg.to_dict() if hasattr(cfg, "to_dict") else asdict(cfg))
+
+
+def run_record(result: Any, index: int | None) -> dict[str, Any]:
+    """One run's entry: its config, outcome, thinned curves and (volatile) wall time."""
+    cfg = result.config
+    return {
+        "index": index,
+        "key": cfg.key(),
+        "config": config_dict(cfg),
+        "success": bool(result.success),
+        "diverged": bool(getattr(result, "diverged", False)),
+        "updates": int(result.updates),
+        "first_success_update": to_jsonable(result.first_success_update),
+        "best_valid_error": to_jsonable(result.best_valid_error),
+        "final_valid_error": to_jsonable(result.final_valid_error),
+        "curves": downsample_curves(result.curves or {}),
+        "wall_time_s": round(float(result.wall_time_s), 3),
+    }
+
+
+def _comparable_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What must agree between a file and a rerun: the task and every training setting."""
+    (pname, proto), = spec["protocols"].items()
+    return {"task": spec["task"], "task_params": spec["task_params"], "settings": proto["settings"]}
+
+
+def _first_difference(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") -> str:
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k, "<absent>"), b.get(k, "<absent>")
+        if va != vb:
+            if isinstance(va, Mapping) and isinstance(vb, Mapping):
+                return _first_difference(va, vb, f"{prefix}{k}.")
+            return f"{prefix}{k}: file has {va!r}, now {vb!r}"
+    return ""
+
+
+class ResultsFile:
+    """The in-memory form of one results file; :meth:`save` writes it atomically."""
+
+    def __init__(self, path: Path, experiment: Experiment, protocol: Protocol, configs: list):
+        self.path = Path(path)
+        self.experiment = experiment
+        self.protocol = protocol
+        self.configs = list(configs)
+        self.order = {c.key(): i for i, c in enumerate(self.configs)}
+        if len(self.order) != len(self.configs):
+            raise ConfigError(f"experiment {experiment.name!r}: two runs of the grid share a key")
+        self.spec = to_jsonable(experiment.to_dict(protocol.name))
+        self.records: dict[str, dict[str, Any]] = {}
+        self.extras: list[str] = []  # keys in the file that the current grid does not have
+        self.sessions: list[dict[str, Any]] = []
+        self.started = _now()
+        if self.path.exists():
+            self._load()
+
+    def _load(self) -> None:
+        where = str(self.path)
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ResultsMismatchError(f"cannot read results file {where!r}: {exc}") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ResultsMismatchError(f"{where!r} is not an {FORMAT} results file")
+        for k, v in (("experiment", self.experiment.name), ("protocol", self.protocol.name)):
+            if data.get(k) != v:
+                raise ResultsMismatchError(f"{where!r} holds {k} {data.get(k)!r}, not {v!r}")
+        diff = _first_difference(_comparable_spec(data["spec"]), _comparable_spec(self.spec))
+        if diff:
+            raise ResultsMismatchError(
+                f"{where!r} was produced with a different config ({diff}); "
+                "move it away or use another --results-dir"
+            )
+        for rec in data.get("runs", []):
+            key = rec["key"]
+            if key in self.order:
+                now = config_dict(self.configs[self.order[key]])
+                diff = _first_difference(rec["config"], now)
+                if diff:
+                    raise ResultsMismatchError(
+                        f"{where!r}: run {key} was produced with a different config ({diff}); "
+                        "move the file away or use another --results-dir"
+                    )
+            else:
+                self.extras.append(key)
+            self.records[key] = rec
+        prov = data.get("provenance", {})
+        self.sessions = list(prov.get("sessions", []))
+        self.started = prov.get("started", self.started)
+
+    # -- state ------------------------------------------------------------------------------
+    def done(self, cfg: Any) -> bool:
+        return cfg.key() in self.records
+
+    def pending(self) -> list:
+        return [c for c in self.configs if c.key() not in self.records]
+
+    def add(self, result: Any) -> dict[str, Any]:
+        key = result.config.key()
+        rec = run_record(result, self.order.get(key))
+        if key not in self.order and key not in self.extras:
+            self.extras.append(key)
+        self.records[key] = rec
+        if self.sessions:
+            self.sessions[-1]["runs"].append(key)
+        return rec
+
+    def begin_session(self, *, device: str, max_parallel: int, argv: Iterable[str] | None = None) -> None:
+        self.sessions.append(
+            {
+                "started": _now(),
+                "ended": None,
+                "device": device,
+                "max_parallel": max_parallel,
+                "argv": list(argv) if argv is not None else None,
+                "code": code_version(),
+                "environment": environment(device),
+                "runs": [],
+                "interrupted": False,
+                "_t0": time.perf_counter(),
+            }
+        )
+
+    def end_session(self, *, interrupted: bool = False) -> None:
+        if self.sessions:
+            self.sessions[-1]["interrupted"] = interrupted
+
+    # -- output -----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        runs = [self.records[c.key()] for c in self.configs if c.key() in self.records]
+        for i, rec in enumerate(runs):  # grid positions of the current grid
+            rec["index"] = self.order[rec["key"]]
+        extras = [dict(self.records[k], index=None) for k in self.extras]
+        sessions = []
+        for s in self.sessions:
+            s = dict(s)
+            t0 = s.pop("_t0", None)
+            if t0 is not None:
+                s["ended"] = _now()
+                s["wall_time_s"] = round(time.perf_counter() - t0, 3)
+            sessions.append(s)
+        all_runs = runs + extras
+        return {
+            "format": FORMAT,
+            "experiment": self.experiment.name,
+            "protocol": self.protocol.name,
+            "spec": self.spec,
+            "planned": len(self.configs),
+            "completed": len(runs),
+            "runs": all_runs,
+            "provenance": {
+                "started": self.started,
+                "updated": _now(),
+                "sessions": sessions,
+                "total_wall_time_s": round(sum(s.get("wall_time_s") or 0.0 for s in sessions), 3),
+                "total_run_time_s": round(sum(r.get("wall_time_s") or 0.0 for r in all_runs), 3),
+            },
+        }
+
+    def save(self) -> None:
+        write_json_atomic(self.path, self.to_dict())
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Read a results file (a plain dict); a bad file is a one-line ConfigError."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read results file {str(path)!r}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{str(path)!r} is not a JSON results file: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ConfigError(f"{str(path)!r} is not an {FORMAT} results file")
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweeps
+# ---------------------------------------------------------------------------------------------
+
+
+def run_sweep(
+    experiment: Experiment,
+    protocol: str,
+    results_dir: str | Path = "results",
+    *,
+    device: str = "cpu",
+    max_parallel: int = 64,
+    limit: int | None = None,
+    progress: Callable[[int], Any] | None = None,
+    on_start: Callable[[list, "ResultsFile"], Any] | None = None,
+    on_saved: Callable[[Any, dict], Any] | None = None,
+    argv: Iterable[str] | None = None,
+) -> ResultsFile:
+    """Train every run of ``experiment``/``protocol`` not yet in its results file; save as they finish.
+
+    ``limit`` trains at most that many of the missing runs (grid order); ``on_start(pending,
+    file)`` is called before training, ``on_saved(result, record)`` after each run is saved.
+    A ``KeyboardInterrupt`` (from Ctrl-C or a callback) is re-raised after the file is saved.
+    """
+    from rnnbook import training
+
+    proto = experiment.protocol(protocol)
+    configs = experiment.runs(proto)
+    rf = ResultsFile(results_path(results_dir, experiment.name, proto.name), experiment, proto, configs)
+    pending = rf.pending()
+    if limit is not None:
+        if limit < 0:
+            raise ConfigError(f"--limit must be >= 0, got {limit}")
+        pending = pending[:limit]
+    rf.begin_session(device=device, max_parallel=max_parallel, argv=argv)
+    if on_start is not None:
+        on_start(pending, rf)
+    rf.save()
+
+    def on_result(result: Any) -> None:
+        rec = rf.add(result)
+        rf.save()
+        if on_saved is not None:
+            on_saved(result, rec)
+
+    try:
+        if pending:
+            training.train_runs(
+                pending, max_parallel=max_parallel, device=device, progress=progress, on_result=on_result
+            )
+    except KeyboardInterrupt:
+        rf.end_session(interrupted=True)
+        rf.save()
+        raise
+    rf.end_session()
+    rf.save()
+    return rf
+
+
+# ---------------------------------------------------------------------------------------------
+# Summaries
+# ---------------------------------------------------------------------------------------------
+
+
+def _length_label(cfg: Mapping[str, Any]) -> str:
+    lo, hi = cfg["min_length"], cfg["max_length"]
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+def success_table(data: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Rows (init/method) × columns (length): "successes/finished" for each cell."""
+    cols: list[str] = []
+    rows: dict[str, dict[str, list[int]]] = {}
+    for rec in data["runs"]:
+        cfg = rec["config"]
+        col = _length_label(cfg)
+        if col not in cols:
+            cols.append(col)
+        row = rows.setdefault(f"{cfg['init']} / {cfg['method']}", {})
+        cell = row.setdefault(col, [0, 0])
+        cell[0] += bool(rec["success"])
+        cell[1] += 1
+    cols.sort(key=lambda c: tuple(int(x) for x in c.split("-")))
+    return cols, [(r, [f"{v[c][0]}/{v[c][1]}" if c in v else "-" for c in cols]) for r, v in rows.items()]
+
+
+def format_table(data: Mapping[str, Any]) -> str:
+    """A short plain-text success-rate table of a results file."""
+    cols, rows = success_table(data)
+    head = ["init / method", *[f"T={c}" for c in cols]]
+    body = [[r, *cells] for r, cells in rows]
+    widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
+    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    prov = data.get("provenance", {})
+    out = [
+        f"{data['experiment']} / {data['protocol']}: {data['completed']} of {data['planned']} runs finished"
+        f" (successes/finished per cell; success = validation error < "
+        f"{data['spec']['protocols'][data['protocol']]['settings'].get('success_error', 0.01):g})",
+        line(head),
+        line(["-" * w for w in widths]),
+        *[line(b) for b in body],
+    ]
+    sessions = prov.get("sessions", [])
+    if sessions:
+        devices = sorted({str(s.get("device")) for s in sessions})
+        out.append(
+            f"wall time {prov.get('total_wall_time_s', 0):.1f} s in {len(sessions)} session(s) on "
+            f"{', '.join(devices)}; code {sessions[-1].get('code', {}).get('git_commit', 'unknown')}"
+        )
+    return "\n".join(out)

@@ -1,0 +1,118 @@
+"""The command line: `list`, `run`, `show`, bad input (exit 2, one line) and Ctrl-C (exit 130)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from rnnbook import training
+from rnnbook.cli import main
+
+
+def _err_line(capsys):
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("rnnbook: error: ") and "Traceback" not in err
+    return lines[0]
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "temporal_order" in out and "quick" in out and "paper" in out
+    row = next(line for line in out.splitlines() if line.startswith("temporal_order ") and " paper " in line)
+    assert " 225 " in row  # 3 inits x 3 methods x 5 lengths x 5 seeds
+
+
+def test_list_with_config(tiny_config, capsys):
+    assert main(["list", "--config", str(tiny_config())]) == 0
+    assert "tiny *" in capsys.readouterr().out
+
+
+def _config(tmp_path, text, name="c.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+BASE = '[experiments.x]\nbase = "temporal_order"\n'
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["run", "no_such_experiment"], "unknown experiment 'no_such_experiment'"),
+        (["run", "temporal_order", "--protocol", "huge"], "no protocol 'huge'"),
+        (["run", "temporal_order", "--max-parallel", "0"], "--max-parallel"),
+        (["run", "temporal_order", "--device", "tpu"], "unknown device 'tpu'"),
+        (["run", "temporal_order", "--config", "CFG:" + BASE + 'task = "sorting"'], "unknown task 'sorting'"),
+        (["run", "temporal_order", "--config", "CFG:" + BASE + 'inits = ["relu"]'], "unknown init 'relu'"),
+        (["run", "x", "--config", "CFG:" + BASE + "[experiments.x.protocols.quick]\nlengths = [1]"], ">= 2"),
+        (["run", "x", "--config", "CFG:" + BASE + "[experiments.x.protocols.quick]\nthreshold = -1.0"],
+         "threshold: must be > 0"),
+        (["run", "x", "--config", "CFG:[experiments.x\n"], "malformed TOML"),
+        (["run", "x", "--config", "/no/such/file.toml"], "cannot read config file"),
+        (["show", "/no/such/results.json"], "cannot read results file"),
+        (["frobnicate"], "invalid choice"),
+        ([], "required"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, args, needle):
+    args = [_config(tmp_path, a[4:]) if a.startswith("CFG:") else a for a in args]
+    assert main(args) == 2
+    assert needle in _err_line(capsys)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_unavailable(capsys):
+    assert main(["run", "temporal_order", "--device", "cuda"]) == 2
+    assert "CUDA is not available" in _err_line(capsys)
+
+
+def test_bad_input_via_subprocess(tmp_path):
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    p = subprocess.run(
+        [sys.executable, "-m", "rnnbook", "run", "no_such_experiment", "--results-dir", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert p.returncode == 2
+    assert p.stderr.strip().count("\n") == 0 and "unknown experiment" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_run_then_show(tiny_config, tmp_path, capsys):
+    out = tmp_path / "res"
+    args = ["run", "tiny", "--config", str(tiny_config()), "--results-dir", str(out), "--no-progress"]
+    assert main(args) == 0
+    path = out / "tiny" / "quick.json"
+    assert json.loads(path.read_text())["completed"] == 8
+    assert main(args) == 0  # nothing left to do
+    assert "0 to train now" in capsys.readouterr().err
+    assert main(["show", str(path)]) == 0
+    assert "8 of 8 runs" in capsys.readouterr().out
+
+
+def test_ctrl_c_keeps_finished_runs_and_says_how_to_resume(tiny_config, tmp_path, capsys, monkeypatch):
+    real = training.train_runs
+
+    def interrupted(runs, *, on_result, **kw):
+        def once(result):
+            on_result(result)
+            raise KeyboardInterrupt  # as if Ctrl-C arrived right after the first run finished
+
+        return real(runs, on_result=once, **kw)
+
+    monkeypatch.setattr(training, "train_runs", interrupted)
+    out = tmp_path / "res"
+    args = ["run", "tiny", "--config", str(tiny_config()), "--results-dir", str(out)]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert "Resume with: python -m rnnbook run tiny" in err
+    assert json.loads((out / "tiny" / "quick.json").read_text())["completed"] == 1
+    monkeypatch.undo()
+    assert main([*args, "--no-progress"]) == 0
+    assert json.loads((out / "tiny" / "quick.json").read_text())["completed"] == 8

@@ -1,0 +1,180 @@
+"""The declared grids and protocols, and the validation of user config files."""
+
+import json
+
+import pytest
+
+from rnnbook.errors import ConfigError
+from rnnbook.experiments import EXPERIMENTS, METHODS, get_experiment, load_config
+
+PATHOLOGICAL = {
+    "addition": "add",
+    "multiplication": "mul",
+    "temporal_order3": "torder3",
+    "permutation": "perm",
+    "memorization": "mem",
+    "memorization_5bit": "mem",
+}
+
+
+def test_temporal_order_paper_grid_is_fig7():
+    exp = get_experiment("temporal_order")
+    p = exp.protocol("paper")
+    assert set(exp.inits) == {"sigmoid", "basic_tanh", "smart_tanh"}
+    assert tuple(exp.methods) == METHODS
+    assert {50, 100, 150, 200} <= set(p.lengths) and max(p.lengths) == 200
+    assert len(p.seeds) == 5
+    runs = exp.runs("paper")
+    assert len(runs) == 3 * 3 * len(p.lengths) * 5 == exp.n_runs("paper")
+    assert all(r.min_length == r.max_length for r in runs)  # fixed length per point
+    assert len({r.key() for r in runs}) == len(runs)
+    # grid order: init -> method -> length -> seed
+    assert [r.seed for r in runs[:5]] == list(p.seeds)
+    assert runs[0].init == exp.inits[0] and runs[-1].init == exp.inits[-1]
+
+
+def test_paper_settings_follow_icml():
+    for r in get_experiment("temporal_order").runs("paper"):
+        assert (r.hidden, r.lr, r.threshold, r.reg_weight, r.batch) == (50, 0.01, 1.0, 4.0, 20)
+        assert r.max_updates == 5_000_000 and r.n_valid == 10_000 and r.success_error == 0.01
+
+
+def test_mixed_length_single_model():
+    exp = get_experiment("temporal_order_mixed")
+    runs = exp.runs("paper")
+    assert len(runs) == 5
+    assert {(r.init, r.method, r.min_length, r.max_length) for r in runs} == {("basic_tanh", "msgd_cr", 50, 200)}
+
+
+@pytest.mark.parametrize("name, task", PATHOLOGICAL.items())
+def test_other_pathological_tasks(name, task):
+    exp = get_experiment(name)
+    assert exp.task == task
+    runs = exp.runs("paper")
+    assert {r.seed for r in runs} == set(range(5)) and all(r.max_updates == 5_000_000 for r in runs)
+    if task == "mem":  # separate models at 50, 100, 150, 200
+        assert sorted({r.min_length for r in runs}) == [50, 100, 150, 200]
+    else:  # one model for random lengths up to 200
+        assert {(r.min_length, r.max_length) for r in runs} == {(50, 200)}
+
+
+def test_arxiv_only_hyper_parameters():
+    (add,) = {(r.lr, r.threshold, r.reg_weight, r.hidden, r.init) for r in get_experiment("addition").runs("paper")}
+    assert add == (0.01, 6.0, 0.5, 50, "basic_tanh")
+    (perm,) = {(r.lr, r.threshold, r.reg_weight, r.hidden) for r in get_experiment("permutation").runs("paper")}
+    assert perm == (0.001, 6.0, 1.0, 100)
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_every_experiment_has_both_protocols_and_quick_is_small(name):
+    exp = EXPERIMENTS[name]
+    assert set(exp.protocols) >= {"quick", "paper"}
+    q, p = exp.protocol("quick"), exp.protocol("paper")
+    assert "not the paper" in q.label.lower()
+    assert q.settings["max_updates"] <= 20_000 < p.settings["max_updates"]
+    assert q.settings["n_valid"] <= 2_000 and len(q.seeds) <= 3
+    assert max(hi for _, hi in q.length_points) <= 30
+    assert exp.worst_case("quick")["core_hours"] < 0.1  # minutes, even if every run hits its cap
+    assert len(exp.runs("quick")) == exp.n_runs("quick")
+
+
+def test_unknown_experiment_and_protocol():
+    with pytest.raises(ConfigError, match="unknown experiment 'nope'"):
+        get_experiment("nope")
+    with pytest.raises(ConfigError, match="no protocol 'huge'"):
+        get_experiment("temporal_order").runs("huge")
+
+
+def _write(tmp_path, text, name="c.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_load_toml_and_json(tmp_path):
+    toml = _write(
+        tmp_path,
+        """
+[experiments.mine]
+base = "temporal_order"
+inits = ["basic_tanh"]
+methods = ["msgd_c", "msgd_cr"]
+[experiments.mine.protocols.quick]
+lengths = [20, 40]
+ranges = [[10, 30]]
+seeds = [0, 1, 2]
+max_updates = 100
+[experiments.fresh]
+task = "mem"
+task_params = {n_values = 2, n_pos = 5}
+inits = ["smart_tanh"]
+methods = ["msgd_cr"]
+[experiments.fresh.protocols.smoke]
+lengths = [10]
+seeds = [7]
+max_updates = 10
+check_every = 5
+""",
+    )
+    exps = load_config(toml)
+    mine = exps["mine"]
+    runs = mine.runs("quick")
+    assert len(runs) == 1 * 2 * 3 * 3
+    assert {r.max_updates for r in runs} == {100}
+    assert {r.lr for r in runs} == {0.01}  # inherited from the built-in quick protocol
+    assert "paper" in mine.protocols
+    fresh = exps["fresh"].runs("smoke")
+    assert len(fresh) == 1 and fresh[0].task == "mem"
+    js = _write(tmp_path, json.dumps({"experiments": {"j": {"base": "addition"}}}), "c.json")
+    assert load_config(js)["j"].n_runs("paper") == 5
+
+
+BAD = {
+    "malformed TOML": ("[experiments.x\nbase=1", "malformed TOML"),
+    "unknown top key": ('foo = 1\n[experiments.x]\nbase = "addition"', "unknown key 'foo'"),
+    "unknown experiment key": ('[experiments.x]\nbase = "addition"\nlearning_rate = 1', "unknown key 'learning_rate'"),
+    "unknown protocol key": ('[experiments.x]\nbase = "addition"\n[experiments.x.protocols.quick]\nlrr = 1',
+                             "unknown key 'lrr'"),
+    "wrong type": ('[experiments.x]\nbase = "addition"\n[experiments.x.protocols.quick]\nhidden = "many"',
+                   "hidden: expected an integer"),
+    "bool as int": ('[experiments.x]\nbase = "addition"\n[experiments.x.protocols.quick]\nbatch = true',
+                    "batch: expected an integer"),
+    "unknown task": ('[experiments.x]\ntask = "sorting"\ninits = ["sigmoid"]\nmethods = ["msgd"]', "unknown task 'sorting'"),
+    "unknown init": ('[experiments.x]\nbase = "addition"\ninits = ["relu"]', "unknown init 'relu'"),
+    "unknown method": ('[experiments.x]\nbase = "addition"\nmethods = ["adam"]', "unknown method 'adam'"),
+    "length < 2": ('[experiments.x]\nbase = "addition"\n[experiments.x.protocols.quick]\nlengths = [1]',
+                   "must be >= 2"),
+    "negative threshold": ('[experiments.x]\nbase = "addition"\n[experiments.x.protocols.quick]\nthreshold = -1.0',
+                           "threshold: must be > 0"),
+    "bad task param": ('[experiments.x]\nbase = "memorization"\ntask_params = {n_bits = 3}', "n_bits"),
+    "no experiments": ("", "experiments"),
+    "unknown base": ('[experiments.x]\nbase = "nope"', "unknown experiment 'nope'"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_config_files(tmp_path, case):
+    text, match = BAD[case]
+    with pytest.raises(ConfigError, match=match) as info:
+        load_config(_write(tmp_path, text))
+    assert "\n" not in str(info.value)
+
+
+def test_bad_config_file_kinds(tmp_path):
+    with pytest.raises(ConfigError, match="malformed JSON"):
+        load_config(_write(tmp_path, "{not json", "c.json"))
+    with pytest.raises(ConfigError, match=".toml or .json"):
+        load_config(_write(tmp_path, "x", "c.yaml"))
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match="top level"):
+        load_config(_write(tmp_path, "[1, 2]", "c.json"))
+
+
+def test_names_that_would_escape_the_results_folder(tmp_path):
+    bad = _write(tmp_path, json.dumps({"experiments": {"../x": {"base": "addition"}}}), "c.json")
+    with pytest.raises(ConfigError, match="names files"):
+        load_config(bad)
+    bad = _write(tmp_path, json.dumps({"experiments": {"x": {"base": "addition", "protocols": {"a/b": {}}}}}), "d.json")
+    with pytest.raises(ConfigError, match="names files"):
+        load_config(bad)

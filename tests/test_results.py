@@ -1,0 +1,161 @@
+"""Result files: determinism, resume after an interruption, atomic writes, refusals."""
+
+import json
+import os
+
+import pytest
+
+from rnnbook import results, training
+from rnnbook.errors import ConfigError
+from rnnbook.experiments import load_config
+from rnnbook.results import (
+    ResultsMismatchError,
+    downsample_curves,
+    format_table,
+    load_results,
+    run_sweep,
+    strip_volatile,
+    write_json_atomic,
+)
+
+
+def _tiny(tiny_config, **over):
+    return load_config(tiny_config(**over))["tiny"]
+
+
+def _sweep(exp, out, **kw):
+    run_sweep(exp, "quick", out, max_parallel=kw.pop("max_parallel", 64), **kw)
+    return json.loads((out / "tiny" / "quick.json").read_text())
+
+
+@pytest.fixture
+def trained(monkeypatch):
+    """Count the runs handed to train_runs (by key), across calls."""
+    keys = []
+    real = training.train_runs
+
+    def counting(runs, **kw):
+        keys.extend(r.key() for r in runs)
+        return real(runs, **kw)
+
+    monkeypatch.setattr(training, "train_runs", counting)
+    return keys
+
+
+def test_same_sweep_twice_gives_identical_files(tiny_config, tmp_path):
+    exp = _tiny(tiny_config)
+    a = _sweep(exp, tmp_path / "a")
+    b = _sweep(exp, tmp_path / "b")
+    assert a["completed"] == a["planned"] == 8
+    assert [r["index"] for r in a["runs"]] == list(range(8))  # grid order, not completion order
+    assert strip_volatile(a) == strip_volatile(b)
+    assert a["provenance"]["sessions"][0]["code"]["rnnbook"]
+    assert all("wall_time_s" in r for r in a["runs"])
+    run = a["runs"][0]
+    assert run["config"]["hidden"] == 4 and run["config"]["seed"] == 0
+    for k in ("success", "updates", "best_valid_error", "final_valid_error", "curves", "key"):
+        assert k in run
+
+
+def test_resume_after_interrupt_repeats_nothing(tiny_config, tmp_path, trained):
+    # One model per ensemble (max_parallel=1) in every call: the engine's float32 arithmetic
+    # is reproducible for a given ensemble composition, but its last bits depend on which runs
+    # share a batch, and an interruption changes that composition for the runs that follow.
+    exp = _tiny(tiny_config)
+    reference = _sweep(exp, tmp_path / "ref", max_parallel=1)
+    trained.clear()
+
+    saved = []
+
+    def interrupt_after_two(result, record):
+        saved.append(record["key"])
+        if len(saved) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(exp, "quick", tmp_path / "run", max_parallel=1, on_saved=interrupt_after_two)
+    partial = json.loads((tmp_path / "run" / "tiny" / "quick.json").read_text())
+    assert [r["key"] for r in partial["runs"]] == sorted(saved, key=[c.key() for c in exp.runs("quick")].index)
+    assert partial["provenance"]["sessions"][-1]["interrupted"] is True
+
+    trained.clear()
+    final = _sweep(exp, tmp_path / "run", max_parallel=1)
+    assert not set(saved) & set(trained), "a finished run was trained again"
+    assert sorted(trained + saved) == sorted(c.key() for c in exp.runs("quick"))
+    assert strip_volatile(final) == strip_volatile(reference)
+    assert len(final["provenance"]["sessions"]) == 2
+
+    trained.clear()  # a third call has nothing to do
+    _sweep(exp, tmp_path / "run")
+    assert trained == []
+
+
+def test_limit_then_rest(tiny_config, tmp_path):
+    exp = _tiny(tiny_config)
+    part = _sweep(exp, tmp_path, limit=3)
+    assert part["completed"] == 3 and [r["index"] for r in part["runs"]] == [0, 1, 2]
+    assert _sweep(exp, tmp_path)["completed"] == 8
+
+
+def test_refuses_a_file_made_with_other_settings(tiny_config, tmp_path):
+    _sweep(_tiny(tiny_config), tmp_path, limit=2)
+    with pytest.raises(ResultsMismatchError, match="different config") as info:
+        _sweep(_tiny(tiny_config, lr=0.05), tmp_path)
+    assert "lr" in str(info.value) and "\n" not in str(info.value)
+    assert isinstance(info.value, ConfigError)
+
+
+def test_refuses_a_run_whose_stored_config_differs(tiny_config, tmp_path):
+    exp = _tiny(tiny_config)
+    data = _sweep(exp, tmp_path, limit=1)
+    data["runs"][0]["config"]["batch"] = 7  # same key, different config
+    (tmp_path / "tiny" / "quick.json").write_text(json.dumps(data))
+    with pytest.raises(ResultsMismatchError, match="batch"):
+        _sweep(exp, tmp_path)
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "r.json"
+    write_json_atomic(path, {"a": 1})
+    before = path.read_bytes()
+
+    def broken_fsync(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        write_json_atomic(path, {"a": 2, "b": list(range(1000))})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
+
+    monkeypatch.undo()
+    with pytest.raises(ValueError):  # a value that cannot be written: the old file stays too
+        write_json_atomic(path, {"x": _Unjsonable()})
+    assert path.read_bytes() == before
+
+
+class _Unjsonable:
+    def __str__(self):
+        raise ValueError("cannot serialise")
+
+
+def test_non_finite_values_become_null(tmp_path):
+    write_json_atomic(tmp_path / "x.json", {"v": [1.0, float("nan"), float("inf")]})
+    assert json.loads((tmp_path / "x.json").read_text()) == {"v": [1.0, None, None]}
+
+
+def test_downsample_curves():
+    n = 1001
+    c = downsample_curves({"update": list(range(n)), "valid_error": [i / n for i in range(n)], "short": [1, 2]})
+    assert len(c["update"]) <= results.MAX_CURVE_POINTS and c["update"][0] == 0 and c["update"][-1] == n - 1
+    assert [u / n for u in c["update"]] == c["valid_error"]  # aligned curves stay aligned
+    assert c["short"] == [1, 2]
+
+
+def test_show_table(tiny_config, tmp_path):
+    _sweep(_tiny(tiny_config), tmp_path)
+    text = format_table(load_results(tmp_path / "tiny" / "quick.json"))
+    assert "8 of 8 runs" in text and "sigmoid / msgd_cr" in text and "T=10" in text
+    with pytest.raises(ConfigError, match="not an rnnbook-results"):
+        (tmp_path / "bad.json").write_text("{}")
+        load_results(tmp_path / "bad.json")
