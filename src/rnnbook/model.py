@@ -173,15 +173,6 @@ def _activate_(x: torch.Tensor, act: str) -> None:
         x.sigmoid_()
 
 
-def _times_activation_derivative(dh: torch.Tensor, h: torch.Tensor, act: str, out: torch.Tensor) -> torch.Tensor:
-    """``out = dh * act'(x)``, with ``act'`` from the state ``h = act(x)``, in two passes.
-
-    tanh: ``dh (1 - h^2) = dh - (dh h) h``; sigmoid: ``dh h (1 - h) = (dh h) - (dh h) h``.
-    """
-    torch.mul(dh, h, out=out)
-    return torch.addcmul(dh if act == "tanh" else out, out, h, value=-1, out=out)
-
-
 class Workspace:
     """Scratch memory reused across calls of :func:`loss_and_grads`.
 
