@@ -94,7 +94,15 @@ def omega_and_immediate_grad(
     ratio = torch.where(counted, r / s, 1.0)
     normaliser = counted.sum((0, 2)).to(dh.dtype) / B  # sum_k mean_b 1[s_k >= bound]
     safe = torch.where(normaliser > 0, normaliser, 1.0)
-    omega = (ratio - 1).square().sum((0, 2)) / B / safe
+    # Sum over steps one step at a time, in order: a reduction over the (T, E, B) block at once
+    # would group the additions differently for different E and T_max, so a run's Omega would
+    # depend, in its last bits, on which runs share its ensemble and how they are padded.
+    # Step by step, padding adds exact zeros and every model gets the same arithmetic.
+    per_step = (ratio - 1).square_().sum(-1)  # (T, E): sum over the batch of each model
+    total = torch.zeros(E, dtype=dh.dtype, device=dh.device)
+    for term in per_step.unbind(0):
+        total += term
+    omega = total / B / safe
     coef = torch.where(counted, 4 * (ratio - 1) / s, 0.0) / (B * safe).view(1, E, 1)
     v.mul_(coef.unsqueeze(-1))
     grad = torch.zeros_like(W_hh)
