@@ -309,3 +309,60 @@ def autograd_step_jacobian(W_rec: torch.Tensor, x_prev: torch.Tensor, act: str) 
     """∂x_i/∂x_{i-1} of x_i = W_rec σ(x_{i-1}) + (input, bias) by torch.autograd: the reference
     for which product order is right (the input and bias do not depend on x_{i-1})."""
     return torch.autograd.functional.jacobian(lambda x: W_rec @ sigma(x, act), x_prev)
+
+
+def random_recurrent(
+    n: int,
+    *,
+    spectral_radius: float | None = None,
+    spectral_norm: float | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """A Gaussian n × n matrix rescaled to the given spectral radius ρ *or* largest singular value λ₁."""
+    if (spectral_radius is None) == (spectral_norm is None):
+        raise ValueError("give exactly one of spectral_radius, spectral_norm")
+    W = torch.randn(n, n, dtype=torch.float64, generator=generator) / n**0.5
+    return with_spectral_radius(W, spectral_radius) if spectral_radius is not None else with_spectral_norm(W, spectral_norm)
+
+
+@dataclass
+class TransportCurve:
+    """One trajectory of Eq. (2) and ‖∂x_t/∂x_0‖₂ along it (index t − k with k = 0)."""
+
+    W_rec: torch.Tensor
+    xs: torch.Tensor  # (T + 1, n)
+    norms: torch.Tensor  # (T + 1,)
+    act: str
+
+    def bound(self) -> torch.Tensor:
+        """(λ₁ γ)^(t−k): the bound of Eqs. (6)-(7), valid for any trajectory."""
+        eta = spectral_norm(self.W_rec) * GAMMA[self.act]
+        return eta ** torch.arange(self.norms.shape[0], dtype=torch.float64)
+
+
+def transport_curve(
+    W_rec: torch.Tensor,
+    act: str,
+    *,
+    T: int,
+    input_scale: float,
+    generator: torch.Generator,
+    m: int = 5,
+    centred: bool = False,
+    x0_scale: float = 0.1,
+) -> TransportCurve:
+    """Drive Eq. (2) with Gaussian inputs (W_in u_t has standard deviation ``input_scale`` per unit)
+    for T steps from a small random x_0 (entries with standard deviation ``x0_scale``) and measure
+    the transport norms along the way.
+
+    ``centred=True`` sets b = −W_rec·½ so that, for the sigmoid, x = 0 is a fixed point of the
+    input-free map and the units sit where σ' = 1/4 is largest (otherwise b = 0).
+    """
+    n = W_rec.shape[0]
+    W_in = torch.randn(n, m, dtype=torch.float64, generator=generator) * (input_scale / m**0.5)
+    b = -0.5 * W_rec.sum(1) if centred else torch.zeros(n, dtype=torch.float64)
+    net = PaperRNN(W_rec, W_in, b, torch.zeros(1, n, dtype=torch.float64), act)
+    u = torch.randn(T, m, dtype=torch.float64, generator=generator)
+    x0 = x0_scale * torch.randn(n, dtype=torch.float64, generator=generator)
+    xs = unroll(net, u, x0)
+    return TransportCurve(W_rec=W_rec, xs=xs, norms=transport_norms(W_rec, xs, act), act=act)
