@@ -109,6 +109,17 @@ def test_forward_predict_workspace_agree():
     torch.testing.assert_close(predict(params, "sigmoid", task, batch.u, batch.start), plain.output)
 
 
+@pytest.mark.parametrize("task_name", TASKS)
+def test_dropping_dh_changes_nothing_else(task_name):
+    """keep_dh=False (what training uses) gives the same loss and gradients, bit for bit."""
+    task, params, batch = setup(task_name, "basic_tanh")
+    full = loss_and_grads(params, "tanh", task, batch)
+    lean = loss_and_grads(params, "tanh", task, batch, keep_dh=False, workspace=Workspace())
+    assert torch.equal(full.loss, lean.loss)
+    assert all(torch.equal(a, b) for a, b in zip(full.grads.tensors(), lean.grads.tensors()))
+    assert (lean.dh is None) == (task.readout != "softmax")  # per-step losses need the full dh
+
+
 def test_float32_close_to_float64():
     task, params, batch = setup("torder", "smart_tanh", lengths=(50, 40, 30))
     r64 = loss_and_grads(params, "tanh", task, batch)

@@ -299,7 +299,7 @@ class StepResult:
 
     loss: torch.Tensor
     grads: Params
-    dh: torch.Tensor
+    dh: torch.Tensor | None
     output: torch.Tensor
     states: torch.Tensor
     omega: torch.Tensor | None = None
@@ -350,6 +350,7 @@ def loss_and_grads(
     reg_weight: torch.Tensor | None = None,
     bound: float = DEFAULT_BOUND,
     workspace: Workspace | None = None,
+    keep_dh: bool = True,
 ) -> StepResult:
     """Loss and exact gradients of every model by an explicit, batched BPTT (Eqs. 3-5).
 
@@ -361,6 +362,11 @@ def loss_and_grads(
     immediate gradient, scaled by ``reg_weight[e]``, is added to ``grads.W_hh`` of model ``e``
     — before any clipping, as the code does (fact sheet §10.3). Models with weight 0 get
     Omega's value but an untouched gradient.
+
+    ``keep_dh=False`` lets the pass drop ``dh`` (``StepResult.dh`` is then ``None``) when
+    nothing else needs it — no regularizer, read-out at the last step only: the backward
+    recursion then cycles through two cache-resident blocks instead of writing a
+    ``(T, E, B, H)`` buffer (training does this; it saves a large share of memory traffic).
     """
     check_activation(act)
     u, start = batch.u, batch.start
@@ -373,7 +379,9 @@ def loss_and_grads(
 
     loss, logits, dlogits = _readout(params, task, states, batch)
     W_hy_T = params.W_hy.mT
-    dh = _empty(workspace, "dh", (T, E, B, H), u)
+    rolling = not keep_dh and reg_weight is None and task.readout != "softmax"
+    dh = _empty(workspace, "dh_rolling" if rolling else "dh", (2 if rolling else T, E, B, H), u)
+    dh_steps = [dh[t % 2] for t in range(T)] if rolling else dh.unbind(0)
     if task.readout == "softmax":
         g_W_hy = sum(torch.bmm(h.mT, d) for h, d in zip(states.unbind(0), dlogits.unbind(0)))
         g_b_y = dlogits.sum((0, 2))
@@ -384,7 +392,7 @@ def loss_and_grads(
     else:
         g_W_hy = torch.bmm(states[-1].mT, dlogits)
         g_b_y = dlogits.sum(1)
-        torch.bmm(dlogits, W_hy_T, out=dh[-1])
+        torch.bmm(dlogits, W_hy_T, out=dh_steps[-1])
         direct = False  # earlier steps receive only the recurrent term
         output = logits
 
@@ -396,7 +404,7 @@ def loss_and_grads(
     g_in = torch.zeros(E, n_in + 1, H, dtype=u.dtype, device=u.device)
     W_hh_T = params.W_hh.mT.contiguous()
     keep = _padding_masks(start, u.dtype)
-    h_steps, dh_steps, dpre_steps, inputs = states.unbind(0), dh.unbind(0), dpre.unbind(0), u_aug.unbind(0)
+    h_steps, dpre_steps, inputs = states.unbind(0), dpre.unbind(0), u_aug.unbind(0)
     if len(dpre_steps) < T:
         dpre_steps = dpre_steps * T
     tanh = act == "tanh"
@@ -424,4 +432,4 @@ def loss_and_grads(
         )
         w = reg_weight.to(g_omega.dtype).view(E, 1, 1)
         g_W_hh.add_(torch.where(w != 0, w * g_omega, 0.0))
-    return StepResult(loss, grads, dh.transpose(0, 1), output, states.transpose(0, 1), omega)
+    return StepResult(loss, grads, None if rolling else dh.transpose(0, 1), output, states.transpose(0, 1), omega)
