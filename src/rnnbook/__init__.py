@@ -3,9 +3,11 @@
 One module per idea: ``tasks`` (the paper's synthetic problems), ``model`` (the RNN, its
 initialisations and an explicit BPTT), ``clipping`` (Algorithm 1), ``regularizer`` (Eqs. 9-10),
 ``training`` (whole sweeps as one batched computation), ``experiments`` (declared grids and
-protocols), ``results`` (result files with provenance), ``gradients`` and ``dynamics`` (the
-analysis of Chapters 1-2), ``plotting`` (the book's figure style) and ``runtime`` (seeds,
-threads).
+protocols), ``results`` (result files with provenance), ``cli`` (``python -m rnnbook``),
+``gradients`` (the paper-form gradient and transport factors of Chapters 1 and 2.1),
+``dynamics`` (the one-unit networks of Chapters 2.2-2.3), ``diagrams`` (Figs. 1-2),
+``plotting`` (the book's figure style) and ``runtime`` (seeds, threads). ``errors`` holds the
+one exception a user should ever see for bad input.
 """
 
 __version__ = "0.1.0"
