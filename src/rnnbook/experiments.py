@@ -37,8 +37,10 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from rnnbook.errors import ConfigError
+from rnnbook.model import INITS
+from rnnbook.tasks import TASK_NAMES, get_task
+from rnnbook.training import METHODS, RunConfig
 
-METHODS = ("msgd", "msgd_c", "msgd_cr")
 PROTOCOLS = ("quick", "paper")
 
 #: Settings a protocol may set; they are passed on to ``RunConfig`` unchanged.
@@ -139,8 +141,6 @@ class Experiment:
 
     def runs(self, protocol: str | Protocol) -> list:
         """One validated ``RunConfig`` per run, in grid order init → method → length → seed."""
-        from rnnbook.training import RunConfig
-
         p = protocol if isinstance(protocol, Protocol) else self.protocol(protocol)
         out = []
         for init in self.inits:
@@ -210,7 +210,6 @@ class Experiment:
 _T_TORDER, _T_TORDER3, _T_ADD, _T_MUL, _T_PERM, _T_MEM = (
     "torder", "torder3", "add", "mul", "perm", "mem",
 )
-_INITS = ("sigmoid", "basic_tanh", "smart_tanh")
 _PAPER_SEEDS = (0, 1, 2, 3, 4)  # 5 seeds per point [ICML, FS §8.1, §8.3]; the values are ours
 
 # FS §8.1 (Fig. 7), all [ICML]. Where arXiv/code disagree we follow ICML:
@@ -324,7 +323,7 @@ def _builtin() -> dict[str, Experiment]:
             name="temporal_order",
             title="Temporal order: success rate vs sequence length (Fig. 7)",
             task=_T_TORDER,
-            inits=_INITS,
+            inits=INITS,
             methods=METHODS,
             protocols={
                 "quick": _quick("lengths 10, 20, 30", lengths=(10, 20, 30)),
@@ -668,8 +667,6 @@ def _check_name(where: str, name: str) -> None:
 
 def experiment_from_dict(name: str, table: Any, *, where: str | None = None) -> Experiment:
     """Validate one experiment table (see :data:`CONFIG_HELP`) and build the :class:`Experiment`."""
-    from rnnbook.model import INITS
-    from rnnbook.tasks import TASK_NAMES, get_task
 
     where = where or f"experiments.{name}"
     _check_name(where, name)
