@@ -111,6 +111,10 @@ def omega_and_immediate_grad(
     return omega, grad
 
 
+def _from_states(W_hh, states, dh, act, start, bound):
+    return omega_and_immediate_grad(W_hh, dh * _activation_derivative(states, act), dh, start, bound)
+
+
 def omega(
     W_hh: torch.Tensor,
     states: torch.Tensor,
@@ -120,7 +124,7 @@ def omega(
     bound: float = DEFAULT_BOUND,
 ) -> torch.Tensor:
     """Omega per model, ``(E,)``, from states ``h`` and ``dh = dE/dh`` (both ``(E, T, B, H)``)."""
-    return omega_and_immediate_grad(W_hh, dh * _activation_derivative(states, act), dh, start, bound)[0]
+    return _from_states(W_hh, states, dh, act, start, bound)[0]
 
 
 def omega_immediate_grad(
@@ -132,4 +136,4 @@ def omega_immediate_grad(
     bound: float = DEFAULT_BOUND,
 ) -> torch.Tensor:
     """``d+Omega/dW_hh`` ``(E, H, H)``: only the explicit ``W_hh`` varies (§4.4, code §10.3)."""
-    return omega_and_immediate_grad(W_hh, dh * _activation_derivative(states, act), dh, start, bound)[1]
+    return _from_states(W_hh, states, dh, act, start, bound)[1]
