@@ -149,7 +149,7 @@ def engine_step_fn(E: int, T: int, device: str, task, gens, batches, reg_weight:
         else:
             batch = batches[state["i"] % len(batches)]
             state["i"] += 1
-        res = loss_and_grads(params, act, task, batch, reg_weight=rw, workspace=workspace, keep_dh=False)
+        res = loss_and_grads(params, act, task, batch, reg_weight=rw, workspace=workspace, keep_states=False)
         clip_grad_norm_(res.grads, thr)
         sgd_step_(params, res.grads, lr)
 

@@ -110,14 +110,40 @@ def test_forward_predict_workspace_agree():
 
 
 @pytest.mark.parametrize("task_name", TASKS)
-def test_dropping_dh_changes_nothing_else(task_name):
-    """keep_dh=False (what training uses) gives the same loss and gradients, bit for bit."""
+def test_lean_pass_changes_nothing_else(task_name):
+    """keep_states=False (what training uses) gives the same loss and gradients, bit for bit."""
     task, params, batch = setup(task_name, "basic_tanh")
     full = loss_and_grads(params, "tanh", task, batch)
-    lean = loss_and_grads(params, "tanh", task, batch, keep_dh=False, workspace=Workspace())
+    lean = loss_and_grads(params, "tanh", task, batch, keep_states=False, workspace=Workspace())
     assert torch.equal(full.loss, lean.loss)
     assert all(torch.equal(a, b) for a, b in zip(full.grads.tensors(), lean.grads.tensors()))
-    assert (lean.dh is None) == (task.readout != "softmax")  # per-step losses need the full dh
+    assert lean.dh is None and lean.states is None
+
+
+@pytest.mark.parametrize("task_name", ["torder", "mem"])
+@pytest.mark.parametrize("regularized", [False, True])
+def test_model_groups_change_no_bit(task_name, regularized):
+    """A lean pass split into groups of models equals one pass over all of them, bit for bit.
+
+    Five models with different lengths (so the groups have different padding) in groups of
+    two: loss, every gradient, the read-out and Omega must not depend on the grouping.
+    """
+    task, params, batch = setup(task_name, "smart_tanh", lengths=(16, 11, 14, 10, 13))
+    weight = torch.tensor([4.0, 0.0, 2.0, 1.0, 0.5], dtype=torch.float64) if regularized else None
+    one = loss_and_grads(params, "tanh", task, batch, reg_weight=weight, keep_states=False, group_size=5)
+    ws = Workspace()
+    for _ in range(2):  # the second call reuses every group's buffers and cached views
+        split = loss_and_grads(params, "tanh", task, batch, reg_weight=weight, keep_states=False,
+                               group_size=2, workspace=ws)
+        assert torch.equal(one.loss, split.loss) and torch.equal(one.output, split.output)
+        assert all(torch.equal(a, b) for a, b in zip(one.grads.tensors(), split.grads.tensors()))
+        assert (split.omega is None) if weight is None else torch.equal(one.omega, split.omega)
+
+
+def test_bad_group_size_is_a_config_error():
+    task, params, batch = setup("torder", "basic_tanh")
+    with pytest.raises(ConfigError, match="group_size"):
+        loss_and_grads(params, "tanh", task, batch, keep_states=False, group_size=0)
 
 
 def test_float32_close_to_float64():

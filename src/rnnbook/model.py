@@ -179,12 +179,15 @@ class Workspace:
     An update allocates a few state-sized buffers (E x T x B x H numbers each). Allocating
     them afresh every update costs page faults that, for large ensembles, take longer than
     the arithmetic (benchmarks/notes: "memory passes dominate ensembles"). With a workspace
-    the buffers are kept and only grow. The price: tensors in a :class:`StepResult` computed
-    with a workspace are overwritten by the next call that uses the same workspace.
+    the buffers are kept and only grow, and so are the per-step views of them that the time
+    loops index (building ~6 T views per update costs a few per cent at T = 100). The price:
+    tensors in a :class:`StepResult` computed with a workspace are overwritten by the next
+    call that uses the same workspace.
     """
 
     def __init__(self) -> None:
         self._buffers: dict[str, torch.Tensor] = {}
+        self._steps: dict[tuple, tuple[tuple, tuple[torch.Tensor, ...]]] = {}
 
     def take(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
         """An uninitialised tensor of ``shape`` with the dtype and device of ``like``."""
@@ -195,11 +198,34 @@ class Workspace:
             self._buffers[name] = buf
         return buf[:size].view(shape)
 
+    def steps(self, name: str, x: torch.Tensor, transposed: bool = False) -> tuple[torch.Tensor, ...]:
+        """``x.unbind(0)`` (each step's matrices transposed if ``transposed``), built once.
+
+        The views are kept per shape (a sweep's last model group may be smaller than the
+        others) while ``x`` has the same memory and strides: a cached view holds its buffer
+        alive, so an equal address means the same memory.
+        """
+        key = (x.data_ptr(), x.stride(), x.dtype, x.device)
+        slot = (name, transposed, tuple(x.shape))
+        cached = self._steps.get(slot)
+        if cached is None or cached[0] != key:
+            views = x.unbind(0)
+            cached = (key, tuple(v.mT for v in views) if transposed else views)
+            self._steps[slot] = cached
+        return cached[1]
+
 
 def _empty(workspace: Workspace | None, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
     if workspace is None:
         return torch.empty(shape, dtype=like.dtype, device=like.device)
     return workspace.take(name, shape, like)
+
+
+def _steps(workspace: Workspace | None, name: str, x: torch.Tensor, transposed: bool = False) -> Sequence[torch.Tensor]:
+    if workspace is None:
+        views = x.unbind(0)
+        return [v.mT for v in views] if transposed else views
+    return workspace.steps(name, x, transposed)
 
 
 def _padding_masks(start: torch.Tensor, dtype: torch.dtype) -> list[torch.Tensor]:
@@ -222,12 +248,17 @@ def _augmented_inputs(u_tm: torch.Tensor, workspace: Workspace | None) -> torch.
 
 
 def _forward_time_major(
-    params: Params, act: str, u_aug: torch.Tensor, start: torch.Tensor, states: torch.Tensor
+    params: Params,
+    act: str,
+    u_aug: torch.Tensor,
+    start: torch.Tensor,
+    states: torch.Tensor,
+    workspace: Workspace | None = None,
 ) -> None:
     """Fill ``states (T, E, B, H)`` from augmented time-major inputs ``u_aug (T, E, B, n_in + 1)``."""
     W_in = torch.cat((params.W_uh, params.b_h.unsqueeze(1)), 1)  # (E, n_in + 1, H)
     keep = _padding_masks(start, u_aug.dtype)
-    inputs, steps = u_aug.unbind(0), states.unbind(0)
+    inputs, steps = _steps(workspace, "u_aug", u_aug), _steps(workspace, "states", states)
     prev = None
     for t, h in enumerate(steps):
         torch.bmm(inputs[t], W_in, out=h)
@@ -252,7 +283,7 @@ def forward(
     E, T, B, _ = u.shape
     u_tm = u.transpose(0, 1)
     states = _empty(workspace, "states", (T, E, B, params.W_hh.shape[-1]), u)
-    _forward_time_major(params, act, _augmented_inputs(u_tm, workspace), start, states)
+    _forward_time_major(params, act, _augmented_inputs(u_tm, workspace), start, states, workspace)
     return states.transpose(0, 1)
 
 
@@ -290,19 +321,35 @@ class StepResult:
     """What one forward + backward pass over a :class:`~rnnbook.tasks.Batch` produces.
 
     ``loss (E,)``: the code's training cost (§9.7). ``grads``: dloss/dtheta per model (plus
-    ``reg_weight * d+Omega/dW_hh`` when a regularizer weight was given). ``dh (E, T, B, H)``:
-    the total derivative dloss/dh_t for every step (zero at padding). ``output``: read-out
-    logits, ``(E, B, n_out)`` or ``(E, T, B, n_out)``. ``states (E, T, B, H)``: the hidden
-    states. ``omega (E,)``: the regularizer's value, only when ``reg_weight`` was given.
-    ``dh`` and ``states`` are transposed views of time-major buffers.
+    ``reg_weight * d+Omega/dW_hh`` when a regularizer weight was given). ``output``: read-out
+    logits, ``(E, B, n_out)`` or ``(E, T, B, n_out)``. ``omega (E,)``: the regularizer's
+    value, only when ``reg_weight`` was given. With ``keep_states=True`` (the default) also
+    ``dh (E, T, B, H)``, the total derivative dloss/dh_t for every step (zero at padding), and
+    ``states (E, T, B, H)``, the hidden states -- transposed views of time-major buffers;
+    with ``keep_states=False`` both are ``None``.
     """
 
     loss: torch.Tensor
     grads: Params
     dh: torch.Tensor | None
     output: torch.Tensor
-    states: torch.Tensor
+    states: torch.Tensor | None
     omega: torch.Tensor | None = None
+
+
+CPU_GROUP_SIZE = 32
+"""Models per pass when a CPU computes a lean update (``keep_states=False``).
+
+One update touches every state of every model twice (forward, then backward). With 50 units,
+batch 20 and T = 100, 32 models hold ~13 MB of states and ~1 MB of weights and gradients; 128
+models four times that, and the recurrent weights alone no longer stay in a core's 2 MB L2
+cache between steps. Measured on the book's 2-core machine (benchmarks/bench_engine.py): a
+pass over 32 models runs ~20 % more model-updates per second than one pass over 128, and 16
+or 64 per pass are no better. A GPU wants the opposite (as many models per launch as fit), so
+there the ensemble is never split.
+"""
+
+_ACT_BACKWARD = {"tanh": torch.ops.aten.tanh_backward.grad_input, "sigmoid": torch.ops.aten.sigmoid_backward.grad_input}
 
 
 def _readout(
@@ -350,7 +397,8 @@ def loss_and_grads(
     reg_weight: torch.Tensor | None = None,
     bound: float = DEFAULT_BOUND,
     workspace: Workspace | None = None,
-    keep_dh: bool = True,
+    keep_states: bool = True,
+    group_size: int | None = None,
 ) -> StepResult:
     """Loss and exact gradients of every model by an explicit, batched BPTT (Eqs. 3-5).
 
@@ -360,32 +408,70 @@ def loss_and_grads(
     When ``reg_weight`` ``(E,)`` is given, the regularizer Omega (Eqs. 9-10 as the code
     computes them, :mod:`rnnbook.regularizer`) is evaluated from this pass's ``dh`` and its
     immediate gradient, scaled by ``reg_weight[e]``, is added to ``grads.W_hh`` of model ``e``
-    — before any clipping, as the code does (fact sheet §10.3). Models with weight 0 get
+    -- before any clipping, as the code does (fact sheet §10.3). Models with weight 0 get
     Omega's value but an untouched gradient.
 
-    ``keep_dh=False`` lets the pass drop ``dh`` (``StepResult.dh`` is then ``None``) when
-    nothing else needs it — no regularizer, read-out at the last step only: the backward
-    recursion then cycles through two cache-resident blocks instead of writing a
-    ``(T, E, B, H)`` buffer (training does this; it saves a large share of memory traffic).
+    ``keep_states=False`` (what training uses) returns no ``states`` or ``dh``. That lets the
+    pass (i) cycle the backward recursion through two cache-resident ``(E, B, H)`` blocks
+    instead of writing a ``(T, E, B, H)`` buffer when nothing else needs ``dh`` (no
+    regularizer, read-out at the last step only), and (ii) on a CPU, work through the models
+    in groups of ``group_size`` (default :data:`CPU_GROUP_SIZE`; never split on other
+    devices). The models are independent and every per-model sum runs in the same order
+    whatever the group, so the loss, gradients and Omega are bit for bit those of one pass.
     """
     check_activation(act)
+    E = batch.u.shape[0]
+    if group_size is None:
+        group_size = CPU_GROUP_SIZE if batch.u.device.type == "cpu" else E
+    check_at_least("group_size", group_size, 1)
+    if keep_states or group_size >= E:
+        return _loss_and_grads(params, act, task, batch, reg_weight, bound, workspace, keep_states)
+    parts = []
+    for lo in range(0, E, group_size):
+        part = slice(lo, lo + group_size)
+        parts.append(_loss_and_grads(
+            params.map(lambda t: t[part]), act, task, Batch(batch.u[part], batch.target[part], batch.start[part]),
+            None if reg_weight is None else reg_weight[part], bound,
+            workspace, False,  # safe to share: a lean result holds no workspace memory
+        ))
+    omega = None if reg_weight is None else torch.cat([r.omega for r in parts])
+    return StepResult(torch.cat([r.loss for r in parts]), Params.cat([r.grads for r in parts]), None,
+                      torch.cat([r.output for r in parts]), None, omega)
+
+
+def _loss_and_grads(
+    params: Params,
+    act: str,
+    task: Task,
+    batch: Batch,
+    reg_weight: torch.Tensor | None,
+    bound: float,
+    workspace: Workspace | None,
+    keep_states: bool,
+) -> StepResult:
+    """:func:`loss_and_grads` for one group of models (all of ``batch``)."""
     u, start = batch.u, batch.start
     E, T, B, n_in = u.shape
     H = params.W_hh.shape[-1]
     u_tm = u.transpose(0, 1)
     u_aug = _augmented_inputs(u_tm, workspace)
     states = _empty(workspace, "states", (T, E, B, H), u)
-    _forward_time_major(params, act, u_aug, start, states)
+    _forward_time_major(params, act, u_aug, start, states, workspace)
 
     loss, logits, dlogits = _readout(params, task, states, batch)
     W_hy_T = params.W_hy.mT
-    rolling = not keep_dh and reg_weight is None and task.readout != "softmax"
+    rolling = not keep_states and reg_weight is None and task.readout != "softmax"
     dh = _empty(workspace, "dh_rolling" if rolling else "dh", (2 if rolling else T, E, B, H), u)
-    dh_steps = [dh[t % 2] for t in range(T)] if rolling else dh.unbind(0)
+    if rolling:
+        dh_steps = _steps(workspace, "dh_rolling", dh)
+        dh_steps = [dh_steps[t % 2] for t in range(T)]
+    else:
+        dh_steps = _steps(workspace, "dh", dh)
     if task.readout == "softmax":
+        # step-ordered sums: a model's gradient must not depend on which models share the pass
         g_W_hy = sum(torch.bmm(h.mT, d) for h, d in zip(states.unbind(0), dlogits.unbind(0)))
-        g_b_y = dlogits.sum((0, 2))
-        for d, out in zip(dlogits.unbind(0), dh.unbind(0)):
+        g_b_y = sum(d.sum(1) for d in dlogits.unbind(0))
+        for d, out in zip(dlogits.unbind(0), dh_steps):
             torch.bmm(d, W_hy_T, out=out)
         direct = True  # every step has a direct loss term to add to
         output = logits.transpose(0, 1)
@@ -404,20 +490,20 @@ def loss_and_grads(
     g_in = torch.zeros(E, n_in + 1, H, dtype=u.dtype, device=u.device)
     W_hh_T = params.W_hh.mT.contiguous()
     keep = _padding_masks(start, u.dtype)
-    h_steps, dpre_steps, inputs = states.unbind(0), dpre.unbind(0), u_aug.unbind(0)
+    h_steps, h_steps_T = _steps(workspace, "states", states), _steps(workspace, "states", states, transposed=True)
+    inputs_T = _steps(workspace, "u_aug", u_aug, transposed=True)
+    dpre_steps = _steps(workspace, "dpre", dpre)
     if len(dpre_steps) < T:
         dpre_steps = dpre_steps * T
-    tanh = act == "tanh"
+    act_backward = _ACT_BACKWARD[act]  # dpre = dh * act'(h): tanh dh (1 - h^2), sigmoid dh h (1 - h)
     for t in range(T - 1, -1, -1):
-        dh_t, h_t, dpre_t = dh_steps[t], h_steps[t], dpre_steps[t]
+        dh_t, dpre_t = dh_steps[t], dpre_steps[t]
         if t < len(keep):  # h_t is the constant h_0 = 0 for models that have not started
             dh_t.mul_(keep[t])
-        # dpre = dh * act'(h): tanh dh - (dh h) h; sigmoid (dh h) - (dh h) h
-        torch.mul(dh_t, h_t, out=dpre_t)
-        torch.addcmul(dh_t if tanh else dpre_t, dpre_t, h_t, value=-1, out=dpre_t)
-        g_in.baddbmm_(inputs[t].mT, dpre_t)
+        act_backward(dh_t, h_steps[t], grad_input=dpre_t)
+        g_in.baddbmm_(inputs_T[t], dpre_t)
         if t > 0:
-            g_W_hh.baddbmm_(h_steps[t - 1].mT, dpre_t)
+            g_W_hh.baddbmm_(h_steps_T[t - 1], dpre_t)
             if direct:
                 dh_steps[t - 1].baddbmm_(dpre_t, W_hh_T)
             else:
@@ -432,4 +518,6 @@ def loss_and_grads(
         )
         w = reg_weight.to(g_omega.dtype).view(E, 1, 1)
         g_W_hh.add_(torch.where(w != 0, w * g_omega, 0.0))
-    return StepResult(loss, grads, None if rolling else dh.transpose(0, 1), output, states.transpose(0, 1), omega)
+    if not keep_states:
+        return StepResult(loss, grads, None, output, None, omega)
+    return StepResult(loss, grads, dh.transpose(0, 1), output, states.transpose(0, 1), omega)

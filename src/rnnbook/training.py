@@ -251,7 +251,7 @@ class _Ensemble:
                                  device=self.device)
         step = loss_and_grads(self.params, self.act, self.task, batch,
                               reg_weight=self.reg_weight if any(self.wants_omega) else None,
-                              workspace=self.workspace, keep_dh=False)
+                              workspace=self.workspace, keep_states=False)
         norm, clipped = clip_grad_norm_(step.grads, self.threshold)
         if self.safety.any():  # only members that asked for it can trigger the fallback
             apply_safety_net_(step.grads, self.params, torch.where(self.safety, norm, 0.0))
