@@ -13,7 +13,7 @@ TASKS = {"torder": {}, "mem": {"n_values": 2, "n_pos": 3}, "add": {}}
 
 
 def reference(params, act, task, batch, reg_weight=None):
-    """Loss, gradients and dh by autograd on a plain time loop (the code's costs, §9.7)."""
+    """Loss, gradients, dh and Omega (or None) by autograd on a plain time loop (costs of §9.7)."""
     p = params.map(lambda t: t.detach().clone().requires_grad_(True))
     E, T, B, _ = batch.u.shape
     f = torch.tanh if act == "tanh" else torch.sigmoid
@@ -39,6 +39,7 @@ def reference(params, act, task, batch, reg_weight=None):
     real = (torch.arange(T)[None] >= batch.start[:, None]).to(h.dtype)[:, :, None, None]
     dh = torch.stack([x.grad for x in hs], 1) * real  # h is a constant at padding steps
     grads = p.map(lambda t: t.grad)
+    omega = None
     if reg_weight is not None:  # Omega as the code writes it, h and dh detached (§10.3)
         W = params.W_hh.detach().clone().requires_grad_(True)
         H = torch.stack(hs, 1).detach()
@@ -51,7 +52,8 @@ def reference(params, act, task, batch, reg_weight=None):
         omega = om.mean(2).sum(1) / ok.to(om.dtype).mean(2).sum(1)
         omega.sum().backward()
         grads.W_hh = grads.W_hh + reg_weight[:, None, None] * W.grad
-    return loss.detach(), grads, dh
+        omega = omega.detach()
+    return loss.detach(), grads, dh, omega
 
 
 def setup(task_name, init, lengths=(10, 14, 12), hidden=16, batch=5, seed=0):
@@ -75,20 +77,22 @@ def test_bptt_matches_autograd(task_name, init, with_omega):
     act = activation_of(init)
     weight = torch.tensor([0.0, 2.0, 4.0], dtype=torch.float64) if with_omega else None
     result = loss_and_grads(params, act, task, batch, reg_weight=weight)
-    loss, grads, dh = reference(params, act, task, batch, weight)
+    loss, grads, dh, omega = reference(params, act, task, batch, weight)
     assert batch.start.tolist() != [0, 0, 0]  # padding is exercised
     assert rel_err(result.loss, loss) < 1e-12
     for name, g in grads.items():
         assert rel_err(getattr(result.grads, name), g) < 1e-8, name
     assert rel_err(result.dh, dh) < 1e-8
     assert (result.omega is not None) == with_omega
+    if with_omega:  # the engine accumulates Omega inside its backward pass: its value, too
+        assert rel_err(result.omega, omega) < 1e-10
 
 
 @pytest.mark.parametrize("task_name", TASKS)
 def test_clipped_gradients_match_clipped_autograd(task_name):
     task, params, batch = setup(task_name, "basic_tanh")
     result = loss_and_grads(params, "tanh", task, batch, reg_weight=torch.full((3,), 4.0, dtype=torch.float64))
-    _, grads, _ = reference(params, "tanh", task, batch, torch.full((3,), 4.0, dtype=torch.float64))
+    _, grads, _, _ = reference(params, "tanh", task, batch, torch.full((3,), 4.0, dtype=torch.float64))
     threshold = torch.tensor([1e-3, 1e9, 0.5], dtype=torch.float64)
     clip_grad_norm_(result.grads, threshold)
     ref_norm = torch.stack([g.flatten(1).square().sum(1) for g in grads.tensors()]).sum(0).sqrt()

@@ -28,7 +28,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from rnnbook.errors import check_at_least, check_choice
-from rnnbook.regularizer import DEFAULT_BOUND, omega_and_immediate_grad
+from rnnbook.regularizer import DEFAULT_BOUND, OmegaSteps
 from rnnbook.tasks import Batch, Task, real_steps
 
 INITS = ("sigmoid", "basic_tanh", "smart_tanh")
@@ -413,8 +413,8 @@ def loss_and_grads(
 
     ``keep_states=False`` (what training uses) returns no ``states`` or ``dh``. That lets the
     pass (i) cycle the backward recursion through two cache-resident ``(E, B, H)`` blocks
-    instead of writing a ``(T, E, B, H)`` buffer when nothing else needs ``dh`` (no
-    regularizer, read-out at the last step only), and (ii) on a CPU, work through the models
+    instead of writing a ``(T, E, B, H)`` buffer (for read-outs at the last step; per-step
+    losses need the whole ``dh`` up front), and (ii) on a CPU, work through the models
     in groups of ``group_size`` (default :data:`CPU_GROUP_SIZE`; never split on other
     devices). The models are independent and every per-model sum runs in the same order
     whatever the group, so the loss, gradients and Omega are bit for bit those of one pass.
@@ -460,7 +460,7 @@ def _loss_and_grads(
 
     loss, logits, dlogits = _readout(params, task, states, batch)
     W_hy_T = params.W_hy.mT
-    rolling = not keep_states and reg_weight is None and task.readout != "softmax"
+    rolling = not keep_states and task.readout != "softmax"
     dh = _empty(workspace, "dh_rolling" if rolling else "dh", (2 if rolling else T, E, B, H), u)
     if rolling:
         dh_steps = _steps(workspace, "dh_rolling", dh)
@@ -483,18 +483,20 @@ def _loss_and_grads(
         output = logits
 
     # Backward recursion, latest step first; act' is formed per step while dh_t is in cache.
-    # g_in accumulates [u_t | 1]^T dpre_t, i.e. g_W_uh and g_b_h together.
-    # Omega needs every step's dpre; without it one cache-resident (E, B, H) block is reused.
-    dpre = _empty(workspace, "dpre", (T if reg_weight is not None else 1, E, B, H), u)
+    # g_in accumulates [u_t | 1]^T dpre_t, i.e. g_W_uh and g_b_h together. Omega is accumulated
+    # as the steps pass (OmegaSteps): it needs v_t = dpre_t W_hh^T, which for a read-out at
+    # the last step is exactly the new dh_{t-1} (before the next step masks it); otherwise
+    # (t = 0, or a direct loss term already in dh_{t-1}) it is one more product.
+    dpre_steps = [_empty(workspace, "dpre", (E, B, H), u)] * T
     g_W_hh = torch.zeros_like(params.W_hh)
     g_in = torch.zeros(E, n_in + 1, H, dtype=u.dtype, device=u.device)
     W_hh_T = params.W_hh.mT.contiguous()
     keep = _padding_masks(start, u.dtype)
     h_steps, h_steps_T = _steps(workspace, "states", states), _steps(workspace, "states", states, transposed=True)
     inputs_T = _steps(workspace, "u_aug", u_aug, transposed=True)
-    dpre_steps = _steps(workspace, "dpre", dpre)
-    if len(dpre_steps) < T:
-        dpre_steps = dpre_steps * T
+    omega_steps = None if reg_weight is None else OmegaSteps(params.W_hh, T, B, start, bound, workspace=workspace)
+    v = None if reg_weight is None else _empty(workspace, "omega_v", (E, B, H), u)
+    r_next = None  # ||v_{t+1}||^2 = ||dh_t||^2 before dh_t is masked (last-step read-outs)
     act_backward = _ACT_BACKWARD[act]  # dpre = dh * act'(h): tanh dh (1 - h^2), sigmoid dh h (1 - h)
     for t in range(T - 1, -1, -1):
         dh_t, dpre_t = dh_steps[t], dpre_steps[t]
@@ -502,20 +504,26 @@ def _loss_and_grads(
             dh_t.mul_(keep[t])
         act_backward(dh_t, h_steps[t], grad_input=dpre_t)
         g_in.baddbmm_(inputs_T[t], dpre_t)
+        v_t = None
         if t > 0:
             g_W_hh.baddbmm_(h_steps_T[t - 1], dpre_t)
             if direct:
                 dh_steps[t - 1].baddbmm_(dpre_t, W_hh_T)
             else:
-                torch.bmm(dpre_t, W_hh_T, out=dh_steps[t - 1])
+                v_t = torch.bmm(dpre_t, W_hh_T, out=dh_steps[t - 1])
+        if omega_steps is not None:
+            s_t = r_next if r_next is None or t >= len(keep) else r_next * keep[t].view(E, 1)
+            from_dh = v_t is not None  # v_t is dh_{t-1}: its norm is the next step's ||delta||^2
+            if v_t is None:
+                v_t = torch.bmm(dpre_t, W_hh_T, out=v)
+            r_t = omega_steps.add(t, dpre_t, dh_t, v_t, s_t)
+            r_next = r_t if from_dh else None
     g_W_uh, g_b_h = g_in[:, :n_in].contiguous(), g_in[:, n_in].contiguous()
     grads = Params(g_W_uh, g_W_hh, g_b_h, g_W_hy, g_b_y)
 
     omega = None
-    if reg_weight is not None:
-        omega, g_omega = omega_and_immediate_grad(
-            params.W_hh, dpre.transpose(0, 1), dh.transpose(0, 1), start, bound, workspace=workspace
-        )
+    if omega_steps is not None:
+        omega, g_omega = omega_steps.result()
         w = reg_weight.to(g_omega.dtype).view(E, 1, 1)
         g_W_hh.add_(torch.where(w != 0, w * g_omega, 0.0))
     if not keep_states:

@@ -67,48 +67,106 @@ def _activation_derivative(states: torch.Tensor, act: str) -> torch.Tensor:
     raise ConfigError(f"unknown activation {act!r}; choose one of: sigmoid, tanh")
 
 
+class OmegaSteps:
+    """Omega and its immediate gradient, accumulated one step at a time.
+
+    The engine's backward recursion visits every step once, latest first, and already holds
+    what Omega needs there: ``z_k`` (its ``dpre``), ``delta_k`` (its ``dh``) and ``v_k = z_k
+    W_hh^T`` (the recurrent part of ``dh_{k-1}``, which it has just computed). Feeding them to
+    :meth:`add` as they pass costs one extra batched product per step (the gradient's
+    ``v^T z``) and no state-sized buffer, instead of keeping ``z`` and ``delta`` for all
+    steps and recomputing ``v`` (which made a regularised update cost ~2.2x a plain one;
+    now ~1.7x, benchmarks/results.json). :func:`omega_and_immediate_grad` runs the same
+    class over stored arrays, so both paths are one implementation.
+
+    Steps may be added in any order; :meth:`result` sums Omega's terms in step order and
+    the gradient in the order added, so a model's numbers do not depend on which other
+    models share the pass or how they are padded.
+    """
+
+    def __init__(self, W_hh: torch.Tensor, T: int, B: int, start: torch.Tensor, bound: float = DEFAULT_BOUND,
+                 *, workspace: Workspace | None = None) -> None:
+        E = W_hh.shape[0]
+        flag = torch.empty((), dtype=torch.bool, device=W_hh.device)
+        self.B, self.bound = B, bound
+        self.dev = _scratch(workspace, "omega_dev", (T, E, B), W_hh)  # r/s - 1 where counted, else 0
+        self.counted = _scratch(workspace, "omega_counted", (T, E, B), flag)
+        self.coef = _scratch(workspace, "omega_coef", (E, B), W_hh)
+        self.scaled = _scratch(workspace, "omega_scaled", (E, B, W_hh.shape[-1]), W_hh)
+        self.pad = int(start.max())  # steps t < pad are padding for some models
+        self.real = real_steps(start, self.pad).T.unsqueeze(-1) if self.pad else None  # (pad, E, 1)
+        self.grad = torch.zeros_like(W_hh)
+        self.zero = torch.zeros((), dtype=W_hh.dtype, device=W_hh.device)
+        self.one = torch.ones((), dtype=W_hh.dtype, device=W_hh.device)
+        self.added = [False] * T
+
+    def add(self, t: int, z: torch.Tensor, delta: torch.Tensor, v: torch.Tensor,
+            s: torch.Tensor | None = None) -> torch.Tensor:
+        """Step ``t``: ``z``, ``delta`` and ``v = z W_hh^T``, each ``(E, B, H)`` (padding: delta 0).
+
+        ``s`` ``(E, B)``: ``||delta||^2`` when the caller has it already -- in the engine it is
+        the previous step's ``||v||^2``, because ``delta_t`` is the ``v_{t+1}`` it computed.
+        Returns ``r = ||v||^2`` ``(E, B)``.
+        """
+        r = torch.linalg.vector_norm(v, dim=-1).square_()
+        if s is None:
+            s = torch.linalg.vector_norm(delta, dim=-1).square_()
+        counted = torch.ge(s, self.bound, out=self.counted[t])
+        if t < self.pad:
+            counted.logical_and_(self.real[t])
+        s_safe = torch.where(counted, s, self.one)
+        dev = torch.where(counted, torch.div(r, s_safe).sub_(1.0), self.zero, out=self.dev[t])
+        torch.div(dev, s_safe, out=self.coef)  # (r/s - 1)/s, 0 where not counted
+        torch.mul(v, self.coef.unsqueeze(-1), out=self.scaled)
+        self.grad.baddbmm_(self.scaled.mT, z)
+        self.added[t] = True
+        return r
+
+    def result(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Omega ``(E,)`` and ``d+Omega/dW_hh`` ``(E, H, H)`` over the steps added."""
+        if not all(self.added):
+            raise ValueError("OmegaSteps.result() before every step was added")
+        E, B = self.grad.shape[0], self.B
+        per_step = self.dev.square().sum(-1)  # (T, E): sum over the batch of each model
+        # Sum over steps one step at a time, in order: a reduction over the (T, E) block at once
+        # would group the additions differently for different E and T_max, so a run's Omega would
+        # depend, in its last bits, on which runs share its ensemble and how they are padded.
+        # Step by step, padding adds exact zeros and every model gets the same arithmetic.
+        total = torch.zeros(E, dtype=self.grad.dtype, device=self.grad.device)
+        for term in per_step.unbind(0):
+            total += term
+        normaliser = self.counted.sum((0, 2)).to(self.grad.dtype) / B  # sum_k mean_b 1[s_k >= bound]
+        safe = torch.where(normaliser > 0, normaliser, 1.0)
+        return total / B / safe, self.grad.mul_((4.0 / (B * safe)).view(E, 1, 1))
+
+
+def _scratch(workspace: Workspace | None, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    if workspace is None:
+        return torch.empty(shape, dtype=like.dtype, device=like.device)
+    return workspace.take(name, shape, like)
+
+
 def omega_and_immediate_grad(
     W_hh: torch.Tensor,
     dpre: torch.Tensor,
     dh: torch.Tensor,
     start: torch.Tensor,
     bound: float = DEFAULT_BOUND,
-    *,
-    workspace: Workspace | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Omega ``(E,)`` and ``d+Omega/dW_hh`` ``(E, H, H)`` from ``z = dpre`` and ``delta = dh``.
 
-    ``dpre = dh * act'(h)`` ``(E, T, B, H)`` is what the BPTT already holds; the engine passes
-    it (and its scratch ``workspace``) to avoid recomputing it. Padding steps
-    (``t < start[e]``) are never counted. Works step by step on time-major views.
+    ``dpre = dh * act'(h)`` and ``dh`` are ``(E, T, B, H)``. Padding steps (``t < start[e]``)
+    are never counted. Steps are visited latest first, as the engine's backward pass does.
     """
     E, T, B, H = dh.shape
     z, delta = dpre.transpose(0, 1), dh.transpose(0, 1)  # (T, E, B, H)
-    v = torch.empty(T, E, B, H, dtype=dh.dtype, device=dh.device) if workspace is None else workspace.take("omega_v", (T, E, B, H), dh)
+    steps = OmegaSteps(W_hh, T, B, start, bound)
     W_hh_T = W_hh.mT.contiguous()
-    for z_t, v_t in zip(z.unbind(0), v.unbind(0)):
-        torch.bmm(z_t, W_hh_T, out=v_t)  # v = z W_hh^T
-    r = torch.linalg.vector_norm(v, dim=-1).square_()  # (T, E, B); no state-sized temporary
-    s = torch.linalg.vector_norm(delta, dim=-1).square_()
-    counted = (s >= bound) & real_steps(start, T).T.unsqueeze(-1)
-    ratio = torch.where(counted, r / s, 1.0)
-    normaliser = counted.sum((0, 2)).to(dh.dtype) / B  # sum_k mean_b 1[s_k >= bound]
-    safe = torch.where(normaliser > 0, normaliser, 1.0)
-    # Sum over steps one step at a time, in order: a reduction over the (T, E, B) block at once
-    # would group the additions differently for different E and T_max, so a run's Omega would
-    # depend, in its last bits, on which runs share its ensemble and how they are padded.
-    # Step by step, padding adds exact zeros and every model gets the same arithmetic.
-    per_step = (ratio - 1).square_().sum(-1)  # (T, E): sum over the batch of each model
-    total = torch.zeros(E, dtype=dh.dtype, device=dh.device)
-    for term in per_step.unbind(0):
-        total += term
-    omega = total / B / safe
-    coef = torch.where(counted, 4 * (ratio - 1) / s, 0.0) / (B * safe).view(1, E, 1)
-    v.mul_(coef.unsqueeze(-1))
-    grad = torch.zeros_like(W_hh)
-    for z_t, v_t in zip(z.unbind(0), v.unbind(0)):
-        grad.baddbmm_(v_t.mT, z_t)
-    return omega, grad
+    v = torch.empty(E, B, H, dtype=dh.dtype, device=dh.device)
+    for t in range(T - 1, -1, -1):
+        torch.bmm(z[t], W_hh_T, out=v)
+        steps.add(t, z[t], delta[t], v)
+    return steps.result()
 
 
 def _from_states(W_hh, states, dh, act, start, bound):
