@@ -194,3 +194,30 @@ def test_params_helpers():
     assert torch.equal(q.W_uh[0], p.W_uh[1]) and not torch.equal(q.W_uh[0], p.W_uh[0])
     q.W_hh[1, 0, 0] = float("nan")
     assert q.is_finite().tolist() == [True, False, True]
+
+
+@pytest.mark.parametrize("init", INITS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_member_equals_model_alone(init, dtype):
+    """Every model of an 18-model pass gets the bits it gets alone: loss, gradients, Omega.
+
+    Eighteen 50-unit models (the elementwise kernels' vector blocks then cut across model
+    boundaries at many offsets), lengths with padding, regularizer on; with default grouping
+    and with none.
+    """
+    E = 18
+    task = get_task("torder")
+    gens = [torch.Generator().manual_seed(100 + e) for e in range(E)]
+    params = init_params(init, task.n_in, 50, task.n_out, gens, dtype=dtype)
+    batch = task.sample(gens, 20, [30 + 3 * (e % 4) for e in range(E)], dtype=dtype)
+    act = activation_of(init)
+    weight = torch.full((E,), 2.0, dtype=dtype)
+    for group_size in (None, E):
+        full = loss_and_grads(params, act, task, batch, reg_weight=weight, keep_states=False, group_size=group_size)
+        for e in range(E):
+            one = loss_and_grads(params.map(lambda t: t[e:e + 1]), act, task,
+                                 type(batch)(batch.u[e:e + 1], batch.target[e:e + 1], batch.start[e:e + 1]),
+                                 reg_weight=weight[e:e + 1], keep_states=False)
+            assert torch.equal(full.loss[e:e + 1], one.loss) and torch.equal(full.omega[e:e + 1], one.omega), e
+            for (name, g), g1 in zip(full.grads.items(), one.grads.tensors()):
+                assert torch.equal(g[e:e + 1], g1), (e, name)

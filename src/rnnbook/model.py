@@ -167,10 +167,17 @@ def check_activation(act: str) -> None:
 
 
 def _activate_(x: torch.Tensor, act: str) -> None:
+    """``x <- act(x)`` in place; the result of each element depends on that element alone.
+
+    The sigmoid is written out as ``1 / (1 + exp(-x))`` on purpose: torch's own CPU sigmoid
+    (2.13) can round an element differently depending on where it sits in the tensor, so a
+    model's states would depend, in their last bits, on which other models share its
+    ensemble (found by tests/test_model_gradients.py::test_member_equals_model_alone).
+    """
     if act == "tanh":
         x.tanh_()
     else:
-        x.sigmoid_()
+        x.neg_().exp_().add_(1.0).reciprocal_()
 
 
 class Workspace:
