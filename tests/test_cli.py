@@ -10,6 +10,7 @@ import torch
 
 from rnnbook import training
 from rnnbook.cli import main
+from rnnbook.results import strip_volatile
 
 
 def _err_line(capsys):
@@ -48,6 +49,7 @@ BASE = '[experiments.x]\nbase = "temporal_order"\n'
         (["run", "no_such_experiment"], "unknown experiment 'no_such_experiment'"),
         (["run", "temporal_order", "--protocol", "huge"], "no protocol 'huge'"),
         (["run", "temporal_order", "--max-parallel", "0"], "--max-parallel"),
+        (["run", "temporal_order", "--workers", "0"], "--workers"),
         (["run", "temporal_order", "--device", "tpu"], "unknown device 'tpu'"),
         (["run", "temporal_order", "--config", "CFG:" + BASE + 'task = "sorting"'], "unknown task 'sorting'"),
         (["run", "temporal_order", "--config", "CFG:" + BASE + 'inits = ["relu"]'], "unknown init 'relu'"),
@@ -116,3 +118,20 @@ def test_ctrl_c_keeps_finished_runs_and_says_how_to_resume(tiny_config, tmp_path
     monkeypatch.undo()
     assert main([*args, "--no-progress"]) == 0
     assert json.loads((out / "tiny" / "quick.json").read_text())["completed"] == 8
+
+
+def test_two_worker_processes_write_the_same_file(tiny_config, tmp_path):
+    """``--workers 2`` (two spawned processes, through ``python -m``) changes no number in the file."""
+    cfg = str(tiny_config())
+    assert main(["run", "tiny", "--config", cfg, "--results-dir", str(tmp_path / "one"), "--no-progress"]) == 0
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    p = subprocess.run(
+        [sys.executable, "-m", "rnnbook", "run", "tiny", "--config", cfg, "--results-dir", str(tmp_path / "two"),
+         "--workers", "2", "--no-progress"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "in 2 processes" in p.stderr
+    one, two = (json.loads((tmp_path / d / "tiny" / "quick.json").read_text()) for d in ("one", "two"))
+    assert two["completed"] == 8 and two["provenance"]["sessions"][0]["workers"] == 2
+    assert strip_volatile(one) == strip_volatile(two)

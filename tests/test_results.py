@@ -159,3 +159,18 @@ def test_show_table(tiny_config, tmp_path):
     with pytest.raises(ConfigError, match="not an rnnbook-results"):
         (tmp_path / "bad.json").write_text("{}")
         load_results(tmp_path / "bad.json")
+
+
+def test_runs_are_dealt_round_robin():
+    from rnnbook.workers import shares
+
+    assert shares(list(range(7)), 3) == [[0, 3, 6], [1, 4], [2, 5]]
+    assert shares([0], 4) == [[0]]  # no empty worker
+
+
+def test_workers_are_for_cpus(tiny_config, tmp_path):
+    from rnnbook.workers import train_runs_in_processes
+
+    runs = _tiny(tiny_config).runs(_tiny(tiny_config).protocol("quick"))
+    with pytest.raises(ConfigError, match="--workers"):
+        train_runs_in_processes(runs, 2, device="cuda")

@@ -4,4 +4,5 @@ import sys
 
 from rnnbook.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # worker processes (rnnbook.workers) import this module: do nothing then
+    sys.exit(main())

@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     r.add_argument("--max-parallel", type=_positive_int, default=64, metavar="N",
                    help="models trained together as one batched computation (default 64)")
+    r.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                   help=f"processes sharing the grid, one core each (default 1; this machine has "
+                        f"{os.cpu_count()} cores); the results do not depend on N")
     r.add_argument("--results-dir", default="results", metavar="DIR", help="default: results")
     r.add_argument("--config", metavar="FILE", help="TOML/JSON file declaring or overriding experiments")
     r.add_argument("--limit", type=_nonneg_int, metavar="N",
@@ -163,7 +166,8 @@ def cmd_run(args, argv: Sequence[str]) -> int:
         done = len(rf.configs) - len(rf.pending())
         print(
             f"{exp.name} / {args.protocol}: {len(rf.configs)} runs in the grid, {done} already in "
-            f"{path}, {len(pending)} to train now on {device}",
+            f"{path}, {len(pending)} to train now on {device}"
+            + (f" in {args.workers} processes" if args.workers > 1 else ""),
             file=sys.stderr,
         )
         if show_bars and pending:
@@ -191,7 +195,7 @@ def cmd_run(args, argv: Sequence[str]) -> int:
     try:
         rf = run_sweep(
             exp, args.protocol, args.results_dir, device=device, max_parallel=args.max_parallel,
-            limit=args.limit, progress=progress, on_start=on_start, on_saved=on_saved, argv=argv,
+            workers=args.workers, limit=args.limit, progress=progress, on_start=on_start, on_saved=on_saved, argv=argv,
         )
     finally:
         for k in ("updates", "runs"):

@@ -16,7 +16,7 @@
         ...
       ],
       "provenance": {"started": "...", "updated": "...", "total_wall_time_s": ...,
-                     "sessions": [{"started": ..., "ended": ..., "device": "cpu",
+                     "sessions": [{"started": ..., "ended": ..., "device": "cpu", "workers": 1,
                                    "code": {"rnnbook": "0.1.0", "git_commit": ..., "git_dirty": ...},
                                    "environment": {python, torch, numpy, platform, machine, cpu, threads},
                                    "runs": [keys finished in this session], "interrupted": false}]}
@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import rnnbook
-from rnnbook.errors import ConfigError
+from rnnbook.errors import ConfigError, check_at_least
 from rnnbook.experiments import Experiment, Protocol
 
 FORMAT = "rnnbook-results/1"
@@ -320,13 +320,16 @@ class ResultsFile:
             self.sessions[-1]["runs"].append(key)
         return rec
 
-    def begin_session(self, *, device: str, max_parallel: int, argv: Iterable[str] | None = None) -> None:
+    def begin_session(
+        self, *, device: str, max_parallel: int, workers: int = 1, argv: Iterable[str] | None = None
+    ) -> None:
         self.sessions.append(
             {
                 "started": _now(),
                 "ended": None,
                 "device": device,
                 "max_parallel": max_parallel,
+                "workers": workers,
                 "argv": list(argv) if argv is not None else None,
                 "code": code_version(),
                 "environment": environment(device),
@@ -402,6 +405,7 @@ def run_sweep(
     *,
     device: str = "cpu",
     max_parallel: int = 64,
+    workers: int = 1,
     limit: int | None = None,
     progress: Callable[[int], Any] | None = None,
     on_start: Callable[[list, "ResultsFile"], Any] | None = None,
@@ -410,12 +414,18 @@ def run_sweep(
 ) -> ResultsFile:
     """Train every run of ``experiment``/``protocol`` not yet in its results file; save as they finish.
 
+    ``workers`` > 1 shares the runs among that many processes (:mod:`rnnbook.workers`; the
+    file is the same, bit for bit, whatever their number); this process alone writes the file.
     ``limit`` trains at most that many of the missing runs (grid order); ``on_start(pending,
     file)`` is called before training, ``on_saved(result, record)`` after each run is saved.
     A ``KeyboardInterrupt`` (from Ctrl-C or a callback) is re-raised after the file is saved.
     """
-    from rnnbook import training
+    import torch
 
+    from rnnbook import training
+    from rnnbook import workers as worker_pool
+
+    check_at_least("workers", workers, 1)
     proto = experiment.protocol(protocol)
     configs = experiment.runs(proto)
     rf = ResultsFile(results_path(results_dir, experiment.name, proto.name), experiment, proto, configs)
@@ -424,7 +434,7 @@ def run_sweep(
         if limit < 0:
             raise ConfigError(f"--limit must be >= 0, got {limit}")
         pending = pending[:limit]
-    rf.begin_session(device=device, max_parallel=max_parallel, argv=argv)
+    rf.begin_session(device=device, max_parallel=max_parallel, workers=workers, argv=argv)
     if on_start is not None:
         on_start(pending, rf)
     rf.save()
@@ -436,7 +446,12 @@ def run_sweep(
             on_saved(result, rec)
 
     try:
-        if pending:
+        if pending and workers > 1:
+            worker_pool.train_runs_in_processes(
+                pending, workers, max_parallel=max_parallel, device=device, threads=torch.get_num_threads(),
+                progress=progress, on_result=on_result,
+            )
+        elif pending:
             training.train_runs(
                 pending, max_parallel=max_parallel, device=device, progress=progress, on_result=on_result
             )

@@ -1,0 +1,123 @@
+"""A sweep's runs shared among worker processes, one torch thread each.
+
+The engine runs one torch thread (:mod:`rnnbook.runtime`): its batched products are too small
+for several threads to help, and two threads per process on two cores thrash
+(shared/notes/performance.md). A machine's other cores are used by more *processes*: the runs
+of a sweep are independent, so ``workers`` processes each train a share of them with
+:func:`rnnbook.training.train_runs` and send every finished run back to the parent, which is
+the only one to write the results file (:func:`rnnbook.results.run_sweep`).
+
+The results do not depend on the number of workers, bit for bit: a run draws its data and
+initial weights from its own seeded generator, and the engine's arithmetic for one model does
+not depend on which other models share its ensemble (tests/test_training.py). The shares are
+dealt round-robin in grid order, so every worker gets a similar mix of methods and lengths.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import signal
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rnnbook.errors import ConfigError, check_at_least
+
+PROGRESS_EVERY_S = 0.5  # a worker reports its update count at most this often
+
+
+def shares(runs: Sequence[Any], workers: int) -> list[list[Any]]:
+    """``runs`` dealt round-robin into ``workers`` lists (empty ones dropped)."""
+    return [list(runs[i::workers]) for i in range(workers) if runs[i::workers]]
+
+
+def _worker(index: int, runs: list, max_parallel: int, device: str, threads: int, messages: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
+    from rnnbook import runtime, training
+
+    runtime.configure_torch(threads)
+    unreported = [0, time.monotonic()]
+
+    def flush() -> None:
+        if unreported[0]:
+            messages.put(("progress", unreported[0]))
+        unreported[:] = [0, time.monotonic()]
+
+    def progress(n: int) -> None:
+        unreported[0] += n
+        if time.monotonic() - unreported[1] >= PROGRESS_EVERY_S:
+            flush()
+
+    def on_result(result: Any) -> None:
+        flush()
+        messages.put(("result", result))
+
+    try:
+        training.train_runs(runs, max_parallel=max_parallel, device=device, progress=progress, on_result=on_result)
+    except BaseException:  # noqa: BLE001 -- every failure must reach the parent
+        messages.put(("error", f"worker {index} failed:\n{traceback.format_exc()}"))
+        return
+    flush()
+    messages.put(("done", index))
+
+
+def train_runs_in_processes(
+    runs: Sequence[Any],
+    workers: int,
+    *,
+    max_parallel: int = 64,
+    device: str = "cpu",
+    threads: int = 1,
+    progress: Callable[[int], None] | None = None,
+    on_result: Callable[[Any], None] | None = None,
+) -> list[Any]:
+    """:func:`rnnbook.training.train_runs` over ``workers`` processes; same arguments and results.
+
+    ``progress`` and ``on_result`` are called in this process, as the workers report. If this
+    process is interrupted (Ctrl-C) or a worker fails, every worker is stopped; runs already
+    passed to ``on_result`` are kept by the caller, the others are lost and train again on
+    the next call.
+    """
+    check_at_least("workers", workers, 1)
+    if workers > 1 and device != "cpu":
+        raise ConfigError(f"--workers > 1 is for CPUs (one core per worker); on {device} use --workers 1")
+    for config in runs:
+        config.validate()
+    ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads can hang
+    messages = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(i, share, max_parallel, device, threads, messages), daemon=True)
+             for i, share in enumerate(shares(list(runs), workers))]
+    results: dict[str, Any] = {}
+    try:
+        for p in procs:
+            p.start()
+        running = len(procs)
+        while running:
+            try:
+                kind, payload = messages.get(timeout=1.0)
+            except queue.Empty:
+                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(f"a worker process died (exit code {dead[0].exitcode})") from None
+                continue
+            if kind == "progress":
+                if progress is not None:
+                    progress(payload)
+            elif kind == "result":
+                results[payload.config.key()] = payload
+                if on_result is not None:
+                    on_result(payload)
+            elif kind == "done":
+                running -= 1
+            else:
+                raise RuntimeError(payload)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join()
+        messages.close()
+    return [results[config.key()] for config in runs]
