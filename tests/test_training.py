@@ -87,6 +87,10 @@ def test_keys():
     assert a.key() != dataclasses.replace(a, seed=1).key()
     assert a.group_key() == dataclasses.replace(a, method="msgd", seed=7, lr=0.1, init="smart_tanh").group_key()
     assert a.group_key() != dataclasses.replace(a, init="sigmoid").group_key()
+    # runs that need Omega train apart: the others would pay for it
+    assert a.group_key() != dataclasses.replace(a, method="msgd_cr").group_key()
+    assert a.group_key() != dataclasses.replace(a, track_omega=True).group_key()
+    assert dataclasses.replace(a, method="msgd_cr").group_key() == dataclasses.replace(a, track_omega=True).group_key()
     assert hash(a) == hash(run(task="mem", task_params={"n_pos": 3, "n_values": 2}))
 
 

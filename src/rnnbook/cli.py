@@ -104,6 +104,8 @@ def _check_device(device: str) -> str:
 
 
 def cmd_list(args) -> int:
+    from rnnbook.experiments import STEPS_PER_CORE_SECOND
+
     table, extra = _experiments(args.config)
     rows = []
     for name, exp in table.items():
@@ -130,9 +132,10 @@ def cmd_list(args) -> int:
     for r in rows:
         print(fmt(r))
     print(
-        "\ncore-h (max): rough cost if every run trains to its cap, on one CPU core at ~70,000"
-        "\nmodel-time-steps/s (validation and regularizer included; shared/notes/performance.md);"
-        "\nruns that succeed stop early. quick = smoke scale, not the paper's protocol."
+        f"\ncore-h (max): rough cost if every run trains to its cap, on one CPU core at "
+        f"~{STEPS_PER_CORE_SECOND:,.0f}\nmodel-time-steps/s (measured: validation and regularizer "
+        "included); runs that succeed stop early;\n--workers N divides the wall time by up to N. "
+        "quick = smoke scale, not the paper's protocol."
         + ("\n* = from the config file" if extra else "")
     )
     return EXIT_OK

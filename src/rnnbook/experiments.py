@@ -67,11 +67,12 @@ _REQUIRED_SETTINGS = ("max_updates", "check_every")
 _PROTOCOL_KEYS = ("label", "seeds", "lengths", "ranges", "provenance", *SETTINGS)
 _EXPERIMENT_KEYS = ("base", "title", "task", "task_params", "inits", "methods", "notes", "protocols")
 
-# A rough cost model, for `rnnbook list` only. shared/notes/performance.md: the batched explicit
-# BPTT alone does ~125,000 model-time-steps per second on one core; its sweep estimate (225
-# runs x 10^5 updates, mean length ~104, 4.5 h on two cores, with validation every 2,000
-# updates and the regularizer for a third of the runs) works out at ~70,000 per core-second.
-STEPS_PER_CORE_SECOND = 70_000.0
+# A rough cost model, for `rnnbook list` only. Measured on the book's 2-core machine
+# (2026-11-27, engine of benchmarks/results.json): 30 basic-tanh runs of the temporal-order task
+# at T = 100, a third of them MSGD-CR, 2,000 updates each with the paper protocol's validation
+# (10,000 sequences every 2,000 updates), trained in 62 s on one core: ~97,000 model-time-steps
+# per second. Rounded down, since longer sequences run a little slower per step.
+STEPS_PER_CORE_SECOND = 90_000.0
 
 
 # ---------------------------------------------------------------------------------------------

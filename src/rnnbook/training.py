@@ -120,11 +120,16 @@ class RunConfig:
         """Runs with equal group keys can be members of one batched ensemble.
 
         Members may differ in init (within one activation), method, lr, threshold, reg
-        weight, seed, lengths, update caps, check frequency and success level.
+        weight, seed, lengths, update caps, check frequency and success level. Runs that need
+        Omega (MSGD-CR, or ``track_omega``) get ensembles of their own: an ensemble computes
+        Omega for all its members or none, and it makes an update ~1.7x as dear, so a mixed
+        ensemble would make MSGD and MSGD-C pay for it too (30 runs at T = 100, a third of
+        them regularised: 70 s mixed, 62 s apart, on one core).
         """
         params = ",".join(f"{k}={v}" for k, v in self.task_params)
+        omega = "|omega" if self.method == "msgd_cr" or self.track_omega else ""
         return (f"{self.task}[{params}]|{activation_of(self.init)}|H{self.hidden}|B{self.batch}|{self.dtype}"
-                f"|valid{self.n_valid}/{self.valid_chunk}")
+                f"|valid{self.n_valid}/{self.valid_chunk}{omega}")
 
 
 @dataclass
