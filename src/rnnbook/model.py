@@ -14,8 +14,8 @@ by hand (no autograd in the hot path): for every model it is the recursion
 
     dpre_t = dh_t * act'(h_t),      dh_{t-1} = dE/dh_{t-1} (direct) + dpre_t W_hh^T,
 
-i.e. Eqs. (3)-(5) of §1.1 summed step by step, after which every parameter gradient is one
-batched matrix product over all steps. ``act'`` is computed from the stored states
+i.e. Eqs. (3)-(5) of §1.1 summed step by step; every parameter gradient accumulates one
+batched matrix product per step. ``act'`` is computed from the stored states
 (tanh: ``1 - h^2``, sigmoid: ``h (1 - h)``), so the pre-activations are never kept.
 """
 
@@ -351,8 +351,8 @@ One update touches every state of every model twice (forward, then backward). Wi
 batch 20 and T = 100, 32 models hold ~13 MB of states and ~1 MB of weights and gradients; 128
 models four times that, and the recurrent weights alone no longer stay in a core's 2 MB L2
 cache between steps. Measured on the book's 2-core machine (benchmarks/bench_engine.py): a
-pass over 32 models runs ~20 % more model-updates per second than one pass over 128, and 16
-or 64 per pass are no better. A GPU wants the opposite (as many models per launch as fit), so
+pass over 32 models runs ~15 % more model-updates per second than one pass over 128, and 16,
+24, 48 or 64 per pass are no better (benchmarks/README.md). A GPU wants the opposite (as many models per launch as fit), so
 there the ensemble is never split.
 """
 
