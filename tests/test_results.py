@@ -169,8 +169,9 @@ def test_runs_are_dealt_round_robin():
 
 
 def test_workers_are_for_cpus(tiny_config, tmp_path):
-    from rnnbook.workers import train_runs_in_processes
-
-    runs = _tiny(tiny_config).runs(_tiny(tiny_config).protocol("quick"))
+    """Refused before the results file is touched."""
     with pytest.raises(ConfigError, match="--workers"):
-        train_runs_in_processes(runs, 2, device="cuda")
+        run_sweep(_tiny(tiny_config), "quick", tmp_path / "res", device="cuda", workers=2)
+    with pytest.raises(ConfigError, match="workers"):
+        run_sweep(_tiny(tiny_config), "quick", tmp_path / "res", workers=0)
+    assert not (tmp_path / "res").exists()

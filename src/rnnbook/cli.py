@@ -198,7 +198,8 @@ def cmd_run(args, argv: Sequence[str]) -> int:
     try:
         rf = run_sweep(
             exp, args.protocol, args.results_dir, device=device, max_parallel=args.max_parallel,
-            workers=args.workers, limit=args.limit, progress=progress, on_start=on_start, on_saved=on_saved, argv=argv,
+            workers=args.workers, limit=args.limit, progress=progress, on_start=on_start, on_saved=on_saved,
+            argv=argv,
         )
     finally:
         for k in ("updates", "runs"):

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import rnnbook
-from rnnbook.errors import ConfigError, check_at_least
+from rnnbook.errors import ConfigError
 from rnnbook.experiments import Experiment, Protocol
 
 FORMAT = "rnnbook-results/1"
@@ -425,7 +425,7 @@ def run_sweep(
     from rnnbook import training
     from rnnbook import workers as worker_pool
 
-    check_at_least("workers", workers, 1)
+    worker_pool.check_workers(workers, device)
     proto = experiment.protocol(protocol)
     configs = experiment.runs(proto)
     rf = ResultsFile(results_path(results_dir, experiment.name, proto.name), experiment, proto, configs)

@@ -28,6 +28,13 @@ from rnnbook.errors import ConfigError, check_at_least
 PROGRESS_EVERY_S = 0.5  # a worker reports its update count at most this often
 
 
+def check_workers(workers: int, device: str) -> None:
+    """Raise :class:`ConfigError` unless ``workers`` processes make sense on ``device``."""
+    check_at_least("workers", workers, 1)
+    if workers > 1 and device != "cpu":
+        raise ConfigError(f"--workers > 1 is for CPUs (one core per worker); on {device} use --workers 1")
+
+
 def shares(runs: Sequence[Any], workers: int) -> list[list[Any]]:
     """``runs`` dealt round-robin into ``workers`` lists (empty ones dropped)."""
     return [list(runs[i::workers]) for i in range(workers) if runs[i::workers]]
@@ -80,9 +87,7 @@ def train_runs_in_processes(
     passed to ``on_result`` are kept by the caller, the others are lost and train again on
     the next call.
     """
-    check_at_least("workers", workers, 1)
-    if workers > 1 and device != "cpu":
-        raise ConfigError(f"--workers > 1 is for CPUs (one core per worker); on {device} use --workers 1")
+    check_workers(workers, device)
     for config in runs:
         config.validate()
     ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads can hang
