@@ -20,8 +20,11 @@ the last step), 50 tanh hidden units, minibatch 20, float32, for E independent m
   few updates per model and the aggregate rate is (updates done) / (time taken).
 
 Both sides train on the same minibatches (a small pool drawn once from ``rnnbook.tasks`` and
-cycled), so data generation is outside both timings; the "engine+sample" column adds the
-engine's own per-update sampling, as ``train_runs`` does it. One torch thread (``--threads``).
+cycled), so data generation is outside both timings. Each row times the two sides in alternating
+rounds (``--rounds``, default 3, each >= ``--min-time`` seconds) and keeps each side's best
+round, so that a slow spell of a shared machine does not land on one side only. The
+"engine+sample" column adds the engine's own per-update sampling, as ``train_runs`` does it.
+One torch thread (``--threads``).
 
 FLOPs per update and model, counted analytically from the dense matmuls only (B = batch 20,
 H = 50 hidden, I = 6 inputs, O = 4 outputs, T steps; elementwise work and the sampling are not
@@ -45,6 +48,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -217,7 +221,9 @@ def main(argv=None) -> int:
     ap.add_argument("--T", default="100,200", help="comma-separated sequence lengths")
     ap.add_argument("--quick", action="store_true", help="smoke run: short timings (~20 s)")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--min-time", type=float, default=None, help="seconds per timing (default 2, quick 0.3)")
+    ap.add_argument("--min-time", type=float, default=None, help="seconds per timing (default 1, quick 0.3)")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="alternating engine/naive timings per row; the best of each side counts (default 3, quick 1)")
     ap.add_argument("--no-extras", action="store_true", help="skip the engine+sample and engine+reg columns")
     ap.add_argument("--out", default=str(HERE / "results.json"))
     args = ap.parse_args(argv)
@@ -234,7 +240,11 @@ def main(argv=None) -> int:
         torch.backends.cudnn.allow_tf32 = False
     Es = [int(x) for x in args.E.split(",") if x]
     Ts = [int(x) for x in args.T.split(",") if x]
-    min_time = args.min_time if args.min_time is not None else (0.3 if args.quick else 2.0)
+    min_time = args.min_time if args.min_time is not None else (0.3 if args.quick else 1.0)
+    rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
+    if rounds < 1 or min_time <= 0:
+        print("bench_engine: error: --rounds must be >= 1 and --min-time > 0", file=sys.stderr)
+        return 2
     extras = not args.no_extras and not args.quick
     t_start = time.perf_counter()
 
@@ -249,8 +259,7 @@ def main(argv=None) -> int:
     for T in Ts:
         for E in Es:
             task, gens, batches = make_data(E, T, device, pool=4)
-            sec_e, n_e = _timeit(engine_step_fn(E, T, device, task, gens, batches, None, False), device, min_time)
-            engine = E / sec_e
+            engine_step = engine_step_fn(E, T, device, task, gens, batches, None, False)
             # naive: at least a couple of updates per model, at least min_time
             naive_step = naive_step_fn(E, T, device, batches)
             per_model = 1 if (args.quick and E > 8) else 2
@@ -259,14 +268,22 @@ def main(argv=None) -> int:
                 for _ in range(E):
                     naive_step()
 
-            if E > 8:  # a round of E updates is long enough to time on its own
-                sec_n, n_n = _timeit(naive_round, device, min_time, min_iters=per_model, warmup=1)
-                naive = E / sec_n
-                naive_updates = n_n * E
-            else:
-                sec_n, n_n = _timeit(naive_step, device, min_time, min_iters=5)
-                naive = 1.0 / sec_n
-                naive_updates = n_n
+            def time_naive() -> tuple[float, int]:
+                """Seconds per model update, and updates timed."""
+                if E > 8:  # a round of E updates is long enough to time on its own
+                    sec, n = _timeit(naive_round, device, min_time, min_iters=per_model, warmup=1)
+                    return sec / E, n * E
+                return _timeit(naive_step, device, min_time, min_iters=5)
+
+            # The two sides alternate, and each keeps its best round: a shared machine's slow
+            # spells then hit both sides alike instead of whichever happened to run during one.
+            sec_e, sec_n, n_e, naive_updates = math.inf, math.inf, 0, 0
+            for _ in range(rounds):
+                sec, n = _timeit(engine_step, device, min_time)
+                sec_e, n_e = min(sec_e, sec), n_e + n
+                sec, n = time_naive()
+                sec_n, naive_updates = min(sec_n, sec), naive_updates + n
+            engine, naive = E / sec_e, 1.0 / sec_n
             f = flops_per_update(T)
             row = {
                 "T": T,
@@ -275,6 +292,7 @@ def main(argv=None) -> int:
                 "naive_updates_timed": naive_updates,
                 "engine_updates_per_s": engine,
                 "engine_updates_timed": n_e * E,
+                "rounds": rounds,
                 "speedup": engine / naive,
                 "flops_per_update": f,
                 "engine_gflops": engine * f / 1e9,
@@ -324,7 +342,7 @@ def main(argv=None) -> int:
         "provenance": provenance(device, threads),
         "settings": {"hidden": HIDDEN, "batch": BATCH, "n_in": N_IN, "n_out": N_OUT, "lr": LR,
                      "threshold": THRESHOLD, "init": "basic_tanh", "E": Es, "T": Ts, "quick": args.quick,
-                     "min_time_s": min_time, "cuda_graphs": False},
+                     "min_time_s": min_time, "rounds": rounds, "cuda_graphs": False},
         "flops_formula": "T*(6*B*H^2 + 4*B*H*I) + 6*B*H*O per update and model (dense matmuls only)",
         "matmul": {"big_n": big_n, "big_gflops": big, "bmm_same_shape_gflops": {str(k): v for k, v in bmm.items()}},
         "rows": rows,
