@@ -21,7 +21,6 @@ batched matrix product per step. ``act'`` is computed from the stored states
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 
@@ -30,6 +29,7 @@ import torch
 from rnnbook.errors import check_at_least, check_choice
 from rnnbook.regularizer import DEFAULT_BOUND, OmegaSteps
 from rnnbook.tasks import Batch, Task, real_steps
+from rnnbook.workspace import Workspace, scratch, step_views  # Workspace: callers pass one to loss_and_grads
 
 INITS = ("sigmoid", "basic_tanh", "smart_tanh")
 ACTIVATIONS = ("sigmoid", "tanh")
@@ -180,61 +180,6 @@ def _activate_(x: torch.Tensor, act: str) -> None:
         x.neg_().exp_().add_(1.0).reciprocal_()
 
 
-class Workspace:
-    """Scratch memory reused across calls of :func:`loss_and_grads`.
-
-    An update allocates a few state-sized buffers (E x T x B x H numbers each). Allocating
-    them afresh every update costs page faults that, for large ensembles, take longer than
-    the arithmetic (benchmarks/notes: "memory passes dominate ensembles"). With a workspace
-    the buffers are kept and only grow, and so are the per-step views of them that the time
-    loops index (building ~6 T views per update costs a few per cent at T = 100). The price:
-    tensors in a :class:`StepResult` computed with a workspace are overwritten by the next
-    call that uses the same workspace.
-    """
-
-    def __init__(self) -> None:
-        self._buffers: dict[str, torch.Tensor] = {}
-        self._steps: dict[tuple, tuple[tuple, tuple[torch.Tensor, ...]]] = {}
-
-    def take(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        """An uninitialised tensor of ``shape`` with the dtype and device of ``like``."""
-        size = math.prod(shape)
-        buf = self._buffers.get(name)
-        if buf is None or buf.numel() < size or buf.dtype != like.dtype or buf.device != like.device:
-            buf = torch.empty(size, dtype=like.dtype, device=like.device)
-            self._buffers[name] = buf
-        return buf[:size].view(shape)
-
-    def steps(self, name: str, x: torch.Tensor, transposed: bool = False) -> tuple[torch.Tensor, ...]:
-        """``x.unbind(0)`` (each step's matrices transposed if ``transposed``), built once.
-
-        The views are kept per shape (a sweep's last model group may be smaller than the
-        others) while ``x`` has the same memory and strides: a cached view holds its buffer
-        alive, so an equal address means the same memory.
-        """
-        key = (x.data_ptr(), x.stride(), x.dtype, x.device)
-        slot = (name, transposed, tuple(x.shape))
-        cached = self._steps.get(slot)
-        if cached is None or cached[0] != key:
-            views = x.unbind(0)
-            cached = (key, tuple(v.mT for v in views) if transposed else views)
-            self._steps[slot] = cached
-        return cached[1]
-
-
-def _empty(workspace: Workspace | None, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-    if workspace is None:
-        return torch.empty(shape, dtype=like.dtype, device=like.device)
-    return workspace.take(name, shape, like)
-
-
-def _steps(workspace: Workspace | None, name: str, x: torch.Tensor, transposed: bool = False) -> Sequence[torch.Tensor]:
-    if workspace is None:
-        views = x.unbind(0)
-        return [v.mT for v in views] if transposed else views
-    return workspace.steps(name, x, transposed)
-
-
 def _padding_masks(start: torch.Tensor, dtype: torch.dtype) -> list[torch.Tensor]:
     """``keep[t]`` ``(E, 1, 1)`` is 0 for models whose step ``t`` is padding, for ``t < max(start)``."""
     pad = int(start.max())
@@ -248,7 +193,7 @@ def _augmented_inputs(u_tm: torch.Tensor, workspace: Workspace | None) -> torch.
     ``g_W_uh`` and ``g_b_h`` are one accumulated product, ``[u_t | 1]^T dpre_t``.
     """
     T, E, B, n_in = u_tm.shape
-    aug = _empty(workspace, "u_aug", (T, E, B, n_in + 1), u_tm)
+    aug = scratch(workspace, "u_aug", (T, E, B, n_in + 1), u_tm)
     aug[..., :n_in].copy_(u_tm)
     aug[..., n_in].fill_(1.0)
     return aug
@@ -265,7 +210,7 @@ def _forward_time_major(
     """Fill ``states (T, E, B, H)`` from augmented time-major inputs ``u_aug (T, E, B, n_in + 1)``."""
     W_in = torch.cat((params.W_uh, params.b_h.unsqueeze(1)), 1)  # (E, n_in + 1, H)
     keep = _padding_masks(start, u_aug.dtype)
-    inputs, steps = _steps(workspace, "u_aug", u_aug), _steps(workspace, "states", states)
+    inputs, steps = step_views(workspace, "u_aug", u_aug), step_views(workspace, "states", states)
     prev = None
     for t, h in enumerate(steps):
         torch.bmm(inputs[t], W_in, out=h)
@@ -289,7 +234,7 @@ def forward(
     check_activation(act)
     E, T, B, _ = u.shape
     u_tm = u.transpose(0, 1)
-    states = _empty(workspace, "states", (T, E, B, params.W_hh.shape[-1]), u)
+    states = scratch(workspace, "states", (T, E, B, params.W_hh.shape[-1]), u)
     _forward_time_major(params, act, _augmented_inputs(u_tm, workspace), start, states, workspace)
     return states.transpose(0, 1)
 
@@ -462,18 +407,18 @@ def _loss_and_grads(
     H = params.W_hh.shape[-1]
     u_tm = u.transpose(0, 1)
     u_aug = _augmented_inputs(u_tm, workspace)
-    states = _empty(workspace, "states", (T, E, B, H), u)
+    states = scratch(workspace, "states", (T, E, B, H), u)
     _forward_time_major(params, act, u_aug, start, states, workspace)
 
     loss, logits, dlogits = _readout(params, task, states, batch)
     W_hy_T = params.W_hy.mT
     rolling = not keep_states and task.readout != "softmax"
-    dh = _empty(workspace, "dh_rolling" if rolling else "dh", (2 if rolling else T, E, B, H), u)
+    dh = scratch(workspace, "dh_rolling" if rolling else "dh", (2 if rolling else T, E, B, H), u)
     if rolling:
-        dh_steps = _steps(workspace, "dh_rolling", dh)
+        dh_steps = step_views(workspace, "dh_rolling", dh)
         dh_steps = [dh_steps[t % 2] for t in range(T)]
     else:
-        dh_steps = _steps(workspace, "dh", dh)
+        dh_steps = step_views(workspace, "dh", dh)
     if task.readout == "softmax":
         # step-ordered sums: a model's gradient must not depend on which models share the pass
         g_W_hy = sum(torch.bmm(h.mT, d) for h, d in zip(states.unbind(0), dlogits.unbind(0)))
@@ -494,15 +439,16 @@ def _loss_and_grads(
     # as the steps pass (OmegaSteps): it needs v_t = dpre_t W_hh^T, which for a read-out at
     # the last step is exactly the new dh_{t-1} (before the next step masks it); otherwise
     # (t = 0, or a direct loss term already in dh_{t-1}) it is one more product.
-    dpre_steps = [_empty(workspace, "dpre", (E, B, H), u)] * T
+    dpre_steps = [scratch(workspace, "dpre", (E, B, H), u)] * T
     g_W_hh = torch.zeros_like(params.W_hh)
     g_in = torch.zeros(E, n_in + 1, H, dtype=u.dtype, device=u.device)
     W_hh_T = params.W_hh.mT.contiguous()
     keep = _padding_masks(start, u.dtype)
-    h_steps, h_steps_T = _steps(workspace, "states", states), _steps(workspace, "states", states, transposed=True)
-    inputs_T = _steps(workspace, "u_aug", u_aug, transposed=True)
+    h_steps = step_views(workspace, "states", states)
+    h_steps_T = step_views(workspace, "states", states, transposed=True)
+    inputs_T = step_views(workspace, "u_aug", u_aug, transposed=True)
     omega_steps = None if reg_weight is None else OmegaSteps(params.W_hh, T, B, start, bound, workspace=workspace)
-    v = None if reg_weight is None else _empty(workspace, "omega_v", (E, B, H), u)
+    v = None if reg_weight is None else scratch(workspace, "omega_v", (E, B, H), u)
     r_next = None  # ||v_{t+1}||^2 = ||dh_t||^2 before dh_t is masked (last-step read-outs)
     act_backward = _ACT_BACKWARD[act]  # dpre = dh * act'(h): tanh dh (1 - h^2), sigmoid dh h (1 - h)
     for t in range(T - 1, -1, -1):

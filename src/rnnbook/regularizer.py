@@ -46,15 +46,12 @@ Where paper and code differ, and how we read the paper:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from rnnbook.errors import ConfigError
 from rnnbook.tasks import real_steps
+from rnnbook.workspace import Workspace, scratch
 
-if TYPE_CHECKING:  # model.py imports this module; the type is only needed for annotations
-    from rnnbook.model import Workspace
 
 DEFAULT_BOUND = 1e-20
 
@@ -89,10 +86,10 @@ class OmegaSteps:
         E = W_hh.shape[0]
         flag = torch.empty((), dtype=torch.bool, device=W_hh.device)
         self.B, self.bound = B, bound
-        self.dev = _scratch(workspace, "omega_dev", (T, E, B), W_hh)  # r/s - 1 where counted, else 0
-        self.counted = _scratch(workspace, "omega_counted", (T, E, B), flag)
-        self.coef = _scratch(workspace, "omega_coef", (E, B), W_hh)
-        self.scaled = _scratch(workspace, "omega_scaled", (E, B, W_hh.shape[-1]), W_hh)
+        self.dev = scratch(workspace, "omega_dev", (T, E, B), W_hh)  # r/s - 1 where counted, else 0
+        self.counted = scratch(workspace, "omega_counted", (T, E, B), flag)
+        self.coef = scratch(workspace, "omega_coef", (E, B), W_hh)
+        self.scaled = scratch(workspace, "omega_scaled", (E, B, W_hh.shape[-1]), W_hh)
         self.pad = int(start.max())  # steps t < pad are padding for some models
         self.real = real_steps(start, self.pad).T.unsqueeze(-1) if self.pad else None  # (pad, E, 1)
         self.grad = torch.zeros_like(W_hh)
@@ -138,12 +135,6 @@ class OmegaSteps:
         normaliser = self.counted.sum((0, 2)).to(self.grad.dtype) / B  # sum_k mean_b 1[s_k >= bound]
         safe = torch.where(normaliser > 0, normaliser, 1.0)
         return total / B / safe, self.grad.mul_((4.0 / (B * safe)).view(E, 1, 1))
-
-
-def _scratch(workspace: Workspace | None, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-    if workspace is None:
-        return torch.empty(shape, dtype=like.dtype, device=like.device)
-    return workspace.take(name, shape, like)
 
 
 def omega_and_immediate_grad(
