@@ -180,9 +180,13 @@ def _activate_(x: torch.Tensor, act: str) -> None:
         x.neg_().exp_().add_(1.0).reciprocal_()
 
 
-def _padding_masks(start: torch.Tensor, dtype: torch.dtype) -> list[torch.Tensor]:
-    """``keep[t]`` ``(E, 1, 1)`` is 0 for models whose step ``t`` is padding, for ``t < max(start)``."""
-    pad = int(start.max())
+def _padding_masks(start: torch.Tensor, dtype: torch.dtype, pad: int | None = None) -> list[torch.Tensor]:
+    """``keep[t]`` ``(E, 1, 1)`` is 0 for models whose step ``t`` is padding, for ``t < pad``.
+
+    ``pad`` (:attr:`Batch.pad <rnnbook.tasks.Batch>`) defaults to ``max(start)``, read from the
+    device; any larger value up to ``T`` gives the same numbers (the extra masks are all 1).
+    """
+    pad = int(start.max()) if pad is None else pad
     return list(real_steps(start, pad).to(dtype).T.reshape(pad, start.shape[0], 1, 1))
 
 
@@ -206,10 +210,11 @@ def _forward_time_major(
     start: torch.Tensor,
     states: torch.Tensor,
     workspace: Workspace | None = None,
+    pad: int | None = None,
 ) -> None:
     """Fill ``states (T, E, B, H)`` from augmented time-major inputs ``u_aug (T, E, B, n_in + 1)``."""
     W_in = torch.cat((params.W_uh, params.b_h.unsqueeze(1)), 1)  # (E, n_in + 1, H)
-    keep = _padding_masks(start, u_aug.dtype)
+    keep = _padding_masks(start, u_aug.dtype, pad)
     inputs, steps = step_views(workspace, "u_aug", u_aug), step_views(workspace, "states", states)
     prev = None
     for t, h in enumerate(steps):
@@ -223,7 +228,8 @@ def _forward_time_major(
 
 
 def forward(
-    params: Params, act: str, u: torch.Tensor, start: torch.Tensor, *, workspace: Workspace | None = None
+    params: Params, act: str, u: torch.Tensor, start: torch.Tensor, *, workspace: Workspace | None = None,
+    pad: int | None = None,
 ) -> torch.Tensor:
     """Hidden states ``(E, T, B, H)`` for inputs ``u (E, T, B, n_in)``; zero at padding steps.
 
@@ -235,11 +241,13 @@ def forward(
     E, T, B, _ = u.shape
     u_tm = u.transpose(0, 1)
     states = scratch(workspace, "states", (T, E, B, params.W_hh.shape[-1]), u)
-    _forward_time_major(params, act, _augmented_inputs(u_tm, workspace), start, states, workspace)
+    _forward_time_major(params, act, _augmented_inputs(u_tm, workspace), start, states, workspace, pad)
     return states.transpose(0, 1)
 
 
-def predict(params: Params, act: str, task: Task, u: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+def predict(
+    params: Params, act: str, task: Task, u: torch.Tensor, start: torch.Tensor, *, pad: int | None = None
+) -> torch.Tensor:
     """Read-out logits without keeping the states (for validation on large chunks).
 
     Returns ``(E, B, n_out)`` for the ``last_*`` read-outs and ``(E, T, B, n_out)`` for
@@ -248,7 +256,7 @@ def predict(params: Params, act: str, task: Task, u: torch.Tensor, start: torch.
     check_activation(act)
     E, T, B, _ = u.shape
     u_tm = u.transpose(0, 1)
-    keep = _padding_masks(start, u.dtype)
+    keep = _padding_masks(start, u.dtype, pad)
     b_h, b_y = params.b_h.unsqueeze(1), params.b_y.unsqueeze(1)
     h = torch.zeros(E, B, params.W_hh.shape[-1], dtype=u.dtype, device=u.device)
     nxt = torch.empty_like(h)
@@ -382,7 +390,8 @@ def loss_and_grads(
     for lo in range(0, E, group_size):
         part = slice(lo, lo + group_size)
         parts.append(_loss_and_grads(
-            params.map(lambda t: t[part]), act, task, Batch(batch.u[part], batch.target[part], batch.start[part]),
+            params.map(lambda t: t[part]), act, task,
+            Batch(batch.u[part], batch.target[part], batch.start[part], batch.pad),  # pad: an upper bound still
             None if reg_weight is None else reg_weight[part], bound,
             workspace, False,  # safe to share: a lean result holds no workspace memory
         ))
@@ -408,7 +417,8 @@ def _loss_and_grads(
     u_tm = u.transpose(0, 1)
     u_aug = _augmented_inputs(u_tm, workspace)
     states = scratch(workspace, "states", (T, E, B, H), u)
-    _forward_time_major(params, act, u_aug, start, states, workspace)
+    pad = batch.padding_steps()  # host-side when the batch knows it: no device sync
+    _forward_time_major(params, act, u_aug, start, states, workspace, pad)
 
     loss, logits, dlogits = _readout(params, task, states, batch)
     W_hy_T = params.W_hy.mT
@@ -443,11 +453,11 @@ def _loss_and_grads(
     g_W_hh = torch.zeros_like(params.W_hh)
     g_in = torch.zeros(E, n_in + 1, H, dtype=u.dtype, device=u.device)
     W_hh_T = params.W_hh.mT.contiguous()
-    keep = _padding_masks(start, u.dtype)
+    keep = _padding_masks(start, u.dtype, pad)
     h_steps = step_views(workspace, "states", states)
     h_steps_T = step_views(workspace, "states", states, transposed=True)
     inputs_T = step_views(workspace, "u_aug", u_aug, transposed=True)
-    omega_steps = None if reg_weight is None else OmegaSteps(params.W_hh, T, B, start, bound, workspace=workspace)
+    omega_steps = None if reg_weight is None else OmegaSteps(params.W_hh, T, B, start, bound, workspace=workspace, pad=pad)
     v = None if reg_weight is None else scratch(workspace, "omega_v", (E, B, H), u)
     r_next = None  # ||v_{t+1}||^2 = ||dh_t||^2 before dh_t is masked (last-step read-outs)
     act_backward = _ACT_BACKWARD[act]  # dpre = dh * act'(h): tanh dh (1 - h^2), sigmoid dh h (1 - h)

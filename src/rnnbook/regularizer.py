@@ -82,7 +82,7 @@ class OmegaSteps:
     """
 
     def __init__(self, W_hh: torch.Tensor, T: int, B: int, start: torch.Tensor, bound: float = DEFAULT_BOUND,
-                 *, workspace: Workspace | None = None) -> None:
+                 *, workspace: Workspace | None = None, pad: int | None = None) -> None:
         E = W_hh.shape[0]
         flag = torch.empty((), dtype=torch.bool, device=W_hh.device)
         self.B, self.bound = B, bound
@@ -90,7 +90,8 @@ class OmegaSteps:
         self.counted = scratch(workspace, "omega_counted", (T, E, B), flag)
         self.coef = scratch(workspace, "omega_coef", (E, B), W_hh)
         self.scaled = scratch(workspace, "omega_scaled", (E, B, W_hh.shape[-1]), W_hh)
-        self.pad = int(start.max())  # steps t < pad are padding for some models
+        # steps t < pad are padding for some models (a host-side upper bound, or read from the device)
+        self.pad = int(start.max()) if pad is None else pad
         self.real = real_steps(start, self.pad).T.unsqueeze(-1) if self.pad else None  # (pad, E, 1)
         self.grad = torch.zeros_like(W_hh)
         self.zero = torch.zeros((), dtype=W_hh.dtype, device=W_hh.device)

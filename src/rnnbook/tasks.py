@@ -47,11 +47,20 @@ class Batch:
     per step (``softmax``; padding steps hold 0 and must be masked) or ``(E, B, n_out)`` real
     targets (``last_linear``).
     ``start``: ``(E,)`` first real step of each model; steps ``t < start[e]`` are padding.
+    ``pad``: ``max(start)`` known on the host, or any larger step count up to ``T_max`` (the
+    engine then masks a few more steps, multiplying by exactly 1); ``None``: read from
+    ``start`` when needed, which on a GPU waits for the device (and cannot be recorded in a
+    CUDA graph). :meth:`Task.sample` fills it in.
     """
 
     u: torch.Tensor
     target: torch.Tensor
     start: torch.Tensor
+    pad: int | None = None
+
+    def padding_steps(self) -> int:
+        """Number of leading steps that are padding for at least one model (``pad``)."""
+        return int(self.start.max()) if self.pad is None else self.pad
 
     @property
     def lengths(self) -> torch.Tensor:
@@ -150,7 +159,7 @@ class Task:
                 target[e] = tgt
         if one_hot:
             u_tm = (symbols.unsqueeze(-1) == torch.arange(self.n_in)).to(dtype)
-        return Batch(u_tm.to(device).transpose(0, 1), target.to(device), start.to(device))
+        return Batch(u_tm.to(device).transpose(0, 1), target.to(device), start.to(device), pad=int(start.max()))
 
 
 class TemporalOrder(Task):
