@@ -146,6 +146,10 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+COMMIT_ENV = "RNNBOOK_CODE_COMMIT"
+"""Where a copy of the code without its ``.git`` (e.g. sent to a lent GPU machine) is told its commit."""
+
+
 def code_version() -> dict[str, Any]:
     """rnnbook's version, and the git commit + dirty flag of the checkout it runs from (or "unknown")."""
     root = Path(rnnbook.__file__).resolve().parent
@@ -165,6 +169,9 @@ def code_version() -> dict[str, Any]:
             dirty = bool(s.stdout.strip()) or commit == "unknown"
     except (OSError, subprocess.SubprocessError):
         pass
+    if commit == "unknown" and os.environ.get(COMMIT_ENV):  # a copy of the tree without .git (a lent GPU)
+        return {"rnnbook": rnnbook.__version__, "git_commit": os.environ[COMMIT_ENV], "git_dirty": "unknown",
+                "commit_from": COMMIT_ENV}
     return {"rnnbook": rnnbook.__version__, "git_commit": commit, "git_dirty": dirty}
 
 

@@ -31,7 +31,7 @@ import torch
 from rnnbook.clipping import apply_safety_net_, clip_grad_norm_
 from rnnbook.errors import ConfigError, check_at_least, check_choice
 from rnnbook.model import INIT_VARIANTS, INITS, Params, Workspace, activation_of, init_params, loss_and_grads, predict
-from rnnbook.tasks import Task, errors, get_task, sample_length
+from rnnbook.tasks import Batch, Task, errors, get_task, sample_length
 
 METHODS = ("msgd", "msgd_c", "msgd_cr")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -187,6 +187,45 @@ def sgd_step_(params: Params, grads: Params, lr: torch.Tensor) -> None:
         p.addcmul_(g, lr.view(-1, *([1] * (g.dim() - 1))), value=-1)
 
 
+@dataclass
+class UpdateStats:
+    """What one update of an ensemble reports per model, all ``(E,)``: the training loss, the
+    gradient norm before clipping, whether it was clipped, and Omega (``None`` unless asked)."""
+
+    loss: torch.Tensor
+    grad_norm: torch.Tensor
+    clipped: torch.Tensor
+    omega: torch.Tensor | None
+
+
+def sgd_update_(
+    params: Params,
+    act: str,
+    task: Task,
+    batch: Batch,
+    *,
+    lr: torch.Tensor,
+    threshold: torch.Tensor,
+    reg_weight: torch.Tensor | None = None,
+    safety: torch.Tensor | None = None,
+    workspace: Workspace | None = None,
+) -> UpdateStats:
+    """One training update of every model, in place: BPTT, clipping, SGD step (§3.2-3.3).
+
+    ``lr``, ``threshold`` (``inf``: plain MSGD) and ``reg_weight`` (0: no Omega term; ``None``:
+    Omega not computed at all) are ``(E,)``. ``safety`` ``(E,)`` bool switches the code's
+    NaN/Inf fallback on for those models (``None``: for none). Nothing here waits for the
+    device, so on a GPU the whole update can be recorded as one CUDA graph
+    (:class:`rnnbook.cuda_graphs.CapturedUpdate`) when ``batch.pad`` is given.
+    """
+    step = loss_and_grads(params, act, task, batch, reg_weight=reg_weight, workspace=workspace, keep_states=False)
+    norm, clipped = clip_grad_norm_(step.grads, threshold)
+    if safety is not None:  # only models that asked for it can trigger the fallback
+        apply_safety_net_(step.grads, params, torch.where(safety, norm, 0.0))
+    sgd_step_(params, step.grads, lr)
+    return UpdateStats(step.loss, norm, clipped, step.omega)
+
+
 def spectral_radius(W_hh: torch.Tensor) -> torch.Tensor:
     """Largest |eigenvalue| per model ``(E,)`` (NaN where ``W_hh`` is not finite)."""
     return _matrix_stat(W_hh, lambda W: torch.linalg.eigvals(W).abs().amax(-1))
@@ -242,7 +281,8 @@ class _Ensemble:
         self.threshold = self._per_member(lambda c: c.threshold if c.method != "msgd" else math.inf)
         self.reg_weight = self._per_member(lambda c: c.reg_weight if c.method == "msgd_cr" else 0.0)
         self.wants_omega = [c.method == "msgd_cr" or c.track_omega for c in (m.config for m in self.members)]
-        self.safety = torch.tensor([m.config.safety_net for m in self.members], device=self.device)
+        safety = [m.config.safety_net for m in self.members]  # decided on the host: no device sync per update
+        self.safety = torch.tensor(safety, device=self.device) if any(safety) else None
 
     def _reset_statistics(self, slots: list[int]) -> None:
         self.stats[:, slots] = 0.0
@@ -254,15 +294,12 @@ class _Ensemble:
         lengths = [sample_length(m.gen, m.config.min_length, m.config.max_length) for m in self.members]
         batch = self.task.sample([m.gen for m in self.members], self.batch, lengths, dtype=self.dtype,
                                  device=self.device)
-        step = loss_and_grads(self.params, self.act, self.task, batch,
-                              reg_weight=self.reg_weight if any(self.wants_omega) else None,
-                              workspace=self.workspace, keep_states=False)
-        norm, clipped = clip_grad_norm_(step.grads, self.threshold)
-        if self.safety.any():  # only members that asked for it can trigger the fallback
-            apply_safety_net_(step.grads, self.params, torch.where(self.safety, norm, 0.0))
-        sgd_step_(self.params, step.grads, self.lr)
+        step = sgd_update_(self.params, self.act, self.task, batch, lr=self.lr, threshold=self.threshold,
+                           reg_weight=self.reg_weight if any(self.wants_omega) else None, safety=self.safety,
+                           workspace=self.workspace)
         omega = step.omega if step.omega is not None else torch.zeros_like(step.loss)
-        self.stats += torch.stack([step.loss, norm, clipped.to(norm.dtype), omega]).to(torch.float64)
+        norm = step.grad_norm
+        self.stats += torch.stack([step.loss, norm, step.clipped.to(norm.dtype), omega]).to(torch.float64)
         for slot, m in enumerate(self.members):
             m.updates += 1
             self.steps_since_check[slot] += 1
@@ -345,7 +382,7 @@ class _Ensemble:
                 lengths = [sample_length(m.gen, m.config.min_length, m.config.max_length) for m in members]
                 batch = self.task.sample([m.gen for m in members], chunk, lengths, dtype=self.dtype,
                                          device=self.device)
-                output = predict(params, self.act, self.task, batch.u, batch.start)
+                output = predict(params, self.act, self.task, batch.u, batch.start, pad=batch.pad)
                 wrong[lo:lo + len(group)] += errors(self.task, output, batch.target, batch.start).cpu() * chunk
         return wrong / config.n_valid
 
