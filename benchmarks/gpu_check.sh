@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The engine's checks on a lent GPU, in one go (the project's CI has no GPU; see benchmarks/README.md).
+#
+#   RNNBOOK_CODE_COMMIT=$(git rev-parse HEAD) OUT=/some/dir bash benchmarks/gpu_check.sh
+#
+# Runs from the repository root with the machine's own python3/torch (no install: PYTHONPATH=src):
+#   1. the machine (nvidia-smi, torch, CUDA);
+#   2. the GPU tests (tests/test_cuda.py) and the CPU gradient tests beside them;
+#   3. the benchmark with --device cuda (E = 1, 32, 128, 1024; T = 100, 200) -> $OUT/results-cuda.json;
+#   4. the quick temporal-order sweep trained on the GPU -> $OUT/sweep/temporal_order/quick.json.
+# Each step has its own time limit and the next runs whatever the last did; logs go to $OUT.
+set -u
+OUT=${OUT:-/tmp/rnnbook-gpu}
+mkdir -p "$OUT"
+export PYTHONPATH="$PWD/src" PYTHONUNBUFFERED=1 PYTHONHASHSEED=0
+PY=${PYTHON:-python3}
+
+{ date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+  $PY -c "import torch, sys; print('python', sys.version.split()[0], '| torch', torch.__version__, '| cuda', torch.version.cuda, '|', torch.cuda.get_device_name())"
+  echo "code ${RNNBOOK_CODE_COMMIT:-unknown}"; } 2>&1 | tee "$OUT/machine.txt"
+
+echo "== GPU tests"
+timeout 180 $PY -m pytest -q -p no:cacheprovider -x tests/test_cuda.py tests/test_model_gradients.py 2>&1 | tee "$OUT/tests.txt"
+
+echo "== benchmark"
+timeout 330 $PY benchmarks/bench_engine.py --device cuda --out "$OUT/results-cuda.json" 2>&1 | tee "$OUT/bench.txt"
+
+echo "== quick sweep on the GPU"
+{ time timeout 120 $PY -m rnnbook run temporal_order --protocol quick --device cuda --results-dir "$OUT/sweep" --no-progress; } 2>&1 \
+    | tr '\r' '\n' | tail -n 25 | tee "$OUT/sweep.txt"

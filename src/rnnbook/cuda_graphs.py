@@ -1,0 +1,111 @@
+"""One training update recorded as a CUDA graph and replayed, for ensembles on a GPU.
+
+An update of the engine (:func:`rnnbook.training.sgd_update_`) is a few hundred small kernels
+per sequence step: at T = 100 about 700 launches, each a batched product of 50 x 50 matrices
+or an element-wise op over ``E x 20 x 50`` numbers. On a GPU the launches, not the arithmetic,
+set the pace until E is in the thousands. A CUDA graph records the launches once and replays
+them with one call, so the host no longer issues each kernel.
+
+A graph replays the *same* kernels on the *same* memory: the shapes (E, T, minibatch), the
+number of padding steps it masks and every tensor the update reads are fixed when it is
+recorded. :class:`CapturedUpdate` therefore owns static copies of the minibatch, copies each
+new minibatch into them, and updates the caller's parameters in place. The numbers are those
+of the eager update (the same kernels run), which ``tests/test_cuda.py`` checks on a GPU.
+
+On a CPU there is nothing to record; the class then runs the eager update on its static
+buffers, so that its plumbing is tested on every machine.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from rnnbook.errors import ConfigError
+from rnnbook.model import Params, Workspace
+from rnnbook.tasks import Batch, Task
+from rnnbook.training import UpdateStats, sgd_update_
+
+
+class CapturedUpdate:
+    """:func:`~rnnbook.training.sgd_update_` for fixed shapes, recorded once, replayed per minibatch.
+
+    ``example`` fixes the shapes: every later minibatch must have the same ``E``, ``T_max``,
+    minibatch size and dtype, and at most ``max_pad`` padding steps (default: the example's
+    ``pad``; give ``T_max`` to accept any left-padding at the cost of one more element-wise op
+    per step). ``lr``, ``threshold``, ``reg_weight`` and ``safety`` are read by address at
+    every replay: change them in place (``lr.copy_(...)``), never rebind them. Calling the
+    object performs one update of ``params`` (in place) and returns the per-model statistics
+    in static tensors that the next call overwrites.
+
+    Recording needs a few eager warm-up updates on a side stream (``warmup``); the parameters
+    are restored afterwards, so constructing the object changes nothing.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        act: str,
+        task: Task,
+        example: Batch,
+        *,
+        lr: torch.Tensor,
+        threshold: torch.Tensor,
+        reg_weight: torch.Tensor | None = None,
+        safety: torch.Tensor | None = None,
+        max_pad: int | None = None,
+        warmup: int = 3,
+    ) -> None:
+        E, T, B, n_in = example.u.shape
+        self.max_pad = example.padding_steps() if max_pad is None else max_pad
+        if not 0 <= self.max_pad <= T:
+            raise ConfigError(f"max_pad must be between 0 and T_max = {T}, got {self.max_pad}")
+        self.params, self.act, self.task = params, act, task
+        self.settings = {"lr": lr, "threshold": threshold, "reg_weight": reg_weight, "safety": safety}
+        u_tm = torch.empty(T, E, B, n_in, dtype=example.u.dtype, device=example.u.device)
+        self.batch = Batch(u_tm.transpose(0, 1), torch.empty_like(example.target), torch.empty_like(example.start),
+                           pad=self.max_pad)
+        self._load(example)
+        self.workspace = Workspace()
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.stats: UpdateStats | None = None
+        if example.u.device.type == "cuda":
+            self._record(warmup)
+
+    def _update(self) -> UpdateStats:
+        return sgd_update_(self.params, self.act, self.task, self.batch, workspace=self.workspace, **self.settings)
+
+    def _record(self, warmup: int) -> None:
+        saved = self.params.clone()
+        side = torch.cuda.Stream(device=self.batch.u.device)
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # kernels choose their algorithms and allocate before recording
+            for _ in range(warmup):
+                self._update()
+        torch.cuda.current_stream().wait_stream(side)
+        for mine, before in zip(self.params.tensors(), saved.tensors()):
+            mine.copy_(before)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.stats = self._update()
+
+    def _load(self, batch: Batch) -> None:
+        mine = self.batch
+        if batch.u.shape != mine.u.shape or batch.target.shape != mine.target.shape or batch.u.dtype != mine.u.dtype:
+            raise ConfigError(
+                f"minibatch of shape {tuple(batch.u.shape)} ({batch.u.dtype}) does not fit the recorded update "
+                f"{tuple(mine.u.shape)} ({mine.u.dtype})"
+            )
+        pad = batch.padding_steps()
+        if pad > self.max_pad:
+            raise ConfigError(f"minibatch has {pad} padding steps; the recorded update masks at most {self.max_pad}")
+        mine.u.copy_(batch.u)
+        mine.target.copy_(batch.target)
+        mine.start.copy_(batch.start)
+
+    def __call__(self, batch: Batch) -> UpdateStats:
+        """One update of every model on ``batch``; returns the statistics (overwritten next call)."""
+        self._load(batch)
+        if self.graph is None:
+            return self._update()
+        self.graph.replay()
+        return self.stats

@@ -1,0 +1,140 @@
+"""The engine on a GPU, and the update recorded as a CUDA graph (rnnbook.cuda_graphs).
+
+Tests marked ``cuda`` run only where torch sees a GPU (the project's CI has none; they were
+run on a lent H200/H100, see benchmarks/README.md). The others check, on any machine, what
+makes an update recordable: a host-side padding count that changes no number, and the
+static-buffer plumbing of :class:`~rnnbook.cuda_graphs.CapturedUpdate`.
+"""
+
+import pytest
+import torch
+from test_model_gradients import TASKS, reference, rel_err, setup
+
+from rnnbook.cuda_graphs import CapturedUpdate
+from rnnbook.errors import ConfigError
+from rnnbook.model import INITS, activation_of, init_params, loss_and_grads, predict
+from rnnbook.tasks import Batch, get_task
+from rnnbook.training import RunConfig, sgd_update_, train_runs
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def _with_pad(batch, pad):
+    return Batch(batch.u, batch.target, batch.start, pad)
+
+
+@pytest.mark.parametrize("task_name", TASKS)
+def test_host_side_pad_changes_no_bit(task_name):
+    """``Batch.pad`` = max(start) (what sample() sets), None (read from start) or T: same bits."""
+    task, params, batch = setup(task_name, "smart_tanh", lengths=(16, 11, 14))
+    T = batch.u.shape[1]
+    assert batch.pad == int(batch.start.max()) > 0
+    weight = torch.tensor([4.0, 0.0, 2.0], dtype=torch.float64)
+    ref = loss_and_grads(params, "tanh", task, _with_pad(batch, None), reg_weight=weight)
+    for pad in (batch.pad, T):
+        for keep_states in (True, False):
+            got = loss_and_grads(params, "tanh", task, _with_pad(batch, pad), reg_weight=weight,
+                                 keep_states=keep_states)
+            assert torch.equal(got.loss, ref.loss) and torch.equal(got.omega, ref.omega), (pad, keep_states)
+            assert all(torch.equal(a, b) for a, b in zip(got.grads.tensors(), ref.grads.tensors()))
+        assert torch.equal(predict(params, "tanh", task, batch.u, batch.start, pad=pad),
+                           predict(params, "tanh", task, batch.u, batch.start))
+
+
+def _ensemble(device, dtype=torch.float32, E=6, T=30, seed=0, task_name="torder"):
+    task = get_task(task_name)
+    gens = [torch.Generator().manual_seed(seed + e) for e in range(E)]
+    params = init_params("basic_tanh", task.n_in, 50, task.n_out, gens, dtype=dtype, device=device)
+    lengths = [T - 2 * (e % 3) for e in range(E)]  # padding for some models
+    batches = [task.sample(gens, 20, lengths, dtype=dtype, device=device) for _ in range(4)]
+    settings = {
+        "lr": torch.full((E,), 0.01, dtype=dtype, device=device),
+        "threshold": torch.tensor([1.0, 0.1, float("inf")] * (E // 3), dtype=dtype, device=device),
+        "reg_weight": torch.tensor([4.0, 0.0] * (E // 2), dtype=dtype, device=device),
+        "safety": torch.tensor([True, False] * (E // 2), device=device),
+    }
+    return task, params, batches, settings
+
+
+def _check_replays_equal_eager(device, exact):
+    task, params, batches, settings = _ensemble(device)
+    eager_params = params.clone()
+    before = params.clone()
+    captured = CapturedUpdate(params, "tanh", task, batches[0], max_pad=batches[0].u.shape[1], **settings)
+    for a, b in zip(params.tensors(), before.tensors()):  # recording (and its warm-up) changed nothing
+        assert torch.equal(a, b)
+    for batch in batches:
+        got = captured(batch)
+        want = sgd_update_(eager_params, "tanh", task, batch, **settings)
+        pairs = [(got.loss, want.loss), (got.grad_norm, want.grad_norm), (got.omega, want.omega),
+                 *zip(params.tensors(), eager_params.tensors())]
+        assert torch.equal(got.clipped, want.clipped)
+        for a, b in pairs:
+            if exact:
+                assert torch.equal(a, b)
+            else:
+                torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    return captured
+
+
+def test_captured_update_plumbing_on_cpu():
+    """On a CPU nothing is recorded: the static buffers must still give the eager update's bits."""
+    captured = _check_replays_equal_eager("cpu", exact=True)
+    assert captured.graph is None
+    task, _, batches, _ = _ensemble("cpu", T=31)
+    with pytest.raises(ConfigError, match="does not fit the recorded update"):
+        captured(batches[0])
+    task, params, batches, settings = _ensemble("cpu")
+    tight = CapturedUpdate(params, "tanh", task, _with_pad(batches[0], 0), **settings)
+    with pytest.raises(ConfigError, match="padding steps"):
+        tight(batches[0])
+    with pytest.raises(ConfigError, match="max_pad"):
+        CapturedUpdate(params, "tanh", task, batches[0], max_pad=99, **settings)
+
+
+@cuda
+@pytest.mark.parametrize("task_name", TASKS)
+@pytest.mark.parametrize("init", INITS)
+def test_gradients_on_gpu_match_autograd(task_name, init):
+    """float64 on the GPU: the engine equals autograd (CPU) as tightly as on the CPU."""
+    task, params, batch = setup(task_name, init)
+    act = activation_of(init)
+    weight = torch.tensor([0.0, 2.0, 4.0], dtype=torch.float64)
+    loss, grads, _, omega = reference(params, act, task, batch, weight)
+    gpu = Batch(batch.u.cuda(), batch.target.cuda(), batch.start.cuda(), batch.pad)
+    result = loss_and_grads(params.map(lambda t: t.cuda()), act, task, gpu, reg_weight=weight.cuda(),
+                            keep_states=False)
+    assert rel_err(result.loss.cpu(), loss) < 1e-12
+    assert rel_err(result.omega.cpu(), omega) < 1e-10
+    for name, g in grads.items():
+        assert rel_err(getattr(result.grads, name).cpu(), g) < 1e-8, name
+
+
+@cuda
+def test_float32_on_gpu_close_to_float64():
+    task, params, batch = setup("torder", "smart_tanh", lengths=(50, 40, 30))
+    r64 = loss_and_grads(params, "tanh", task, batch)
+    gpu = Batch(batch.u.float().cuda(), batch.target.cuda(), batch.start.cuda(), batch.pad)
+    r32 = loss_and_grads(params.map(lambda t: t.float().cuda()), "tanh", task, gpu)
+    assert rel_err(r32.grads.W_hh.double().cpu(), r64.grads.W_hh) < 1e-4
+
+
+@cuda
+def test_captured_update_equals_eager_on_gpu():
+    """Replaying the recorded graph gives the eager update's numbers (padding, Omega, clipping, safety net)."""
+    captured = _check_replays_equal_eager("cuda", exact=False)
+    assert captured.graph is not None
+
+
+@cuda
+def test_training_on_gpu_is_deterministic_and_agrees_with_cpu():
+    runs = [RunConfig(task="torder", init=init, method=method, min_length=20, max_length=30, seed=seed,
+                      max_updates=40, check_every=20, n_valid=200, valid_chunk=100)
+            for init in ("basic_tanh", "smart_tanh") for method in ("msgd_c", "msgd_cr") for seed in (0, 1)]
+    first, second = train_runs(runs, device="cuda"), train_runs(runs, device="cuda")
+    cpu = train_runs(runs, device="cpu")
+    for a, b, c in zip(first, second, cpu):
+        assert a.curves == b.curves and a.updates == b.updates  # same seed, same numbers
+        # the GPU's float32 sums round differently: the same run, to float32 accuracy
+        torch.testing.assert_close(torch.tensor(a.curves["train_loss"]), torch.tensor(c.curves["train_loss"]),
+                                   rtol=1e-3, atol=1e-5)
