@@ -136,10 +136,11 @@ def _generators(E: int, seed: int, device: str):
 
 
 def engine_step_fn(E: int, T: int, device: str, task, gens, batches, reg_weight: float | None, sample: bool,
-                   graph: bool = False):
+                   graph: bool = False, defer: bool | None = None):
     """One batched update of E models, as ``rnnbook.training`` does it (without validation).
 
     ``graph``: replay the update as a CUDA graph (``rnnbook.cuda_graphs.CapturedUpdate``).
+    ``defer``: ``loss_and_grads(defer_weight_grads=...)`` (None: the device's default).
     """
     from rnnbook.cuda_graphs import CapturedUpdate
     from rnnbook.model import Workspace, activation_of, init_params
@@ -154,10 +155,12 @@ def engine_step_fn(E: int, T: int, device: str, task, gens, batches, reg_weight:
     workspace = Workspace()
     state = {"i": 0}
     if graph:
-        update = CapturedUpdate(params, act, task, batches[0], lr=lr, threshold=thr, reg_weight=rw)
+        update = CapturedUpdate(params, act, task, batches[0], lr=lr, threshold=thr, reg_weight=rw,
+                                defer_weight_grads=defer)
     else:
         def update(batch):
-            sgd_update_(params, act, task, batch, lr=lr, threshold=thr, reg_weight=rw, workspace=workspace)
+            sgd_update_(params, act, task, batch, lr=lr, threshold=thr, reg_weight=rw, workspace=workspace,
+                        defer_weight_grads=defer)
 
     def step():
         if sample:
@@ -246,6 +249,11 @@ def main(argv=None) -> int:
     from rnnbook.runtime import configure_torch
 
     threads = configure_torch(args.threads)
+    from rnnbook.model import DEFER_WEIGHT_GRADS
+
+    other_defer = not DEFER_WEIGHT_GRADS["cuda"]  # on a GPU, also time the other way to form the weight gradients
+    defer_key = f"engine_defer_{other_defer}_updates_per_s"
+
     if device.startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
@@ -321,13 +329,18 @@ def main(argv=None) -> int:
             if graph:  # the same update without the graph, one launch at a time
                 sec_g, _ = _timeit(engine_step_fn(E, T, device, task, gens, batches, None, False), device, min_time)
                 row["engine_eager_updates_per_s"] = E / sec_g
+            if cuda:  # the weight gradients the other way round (model.DEFER_WEIGHT_GRADS)
+                sec_d, _ = _timeit(engine_step_fn(E, T, device, task, gens, batches, None, False, graph, other_defer),
+                                   device, min_time)
+                row[defer_key] = E / sec_d
             rows.append(row)
             print(
                 f"T={T:4d} E={E:5d}  naive {naive:9.1f}/s  engine {engine:10.1f}/s  x{engine / naive:6.1f}  "
                 f"{row['engine_gflops']:6.1f} GFLOP/s ({100 * row['engine_fraction_of_bmm']:4.1f} % of bmm)"
                 + (f"  +sample {row['engine_with_sampling_updates_per_s']:9.1f}/s"
                    f"  +reg {row['engine_with_reg_updates_per_s']:9.1f}/s" if extras else "")
-                + (f"  eager {row['engine_eager_updates_per_s']:10.1f}/s" if graph else ""),
+                + (f"  eager {row['engine_eager_updates_per_s']:10.1f}/s" if graph else "")
+                + (f"  defer={other_defer} {row[defer_key]:10.1f}/s" if cuda else ""),
                 flush=True,
             )
 
@@ -337,6 +350,8 @@ def main(argv=None) -> int:
         head += ["engine+sample upd/s", "engine+reg upd/s"]
     if graph:
         head += ["engine eager upd/s"]
+    if cuda:
+        head += [f"defer={other_defer} upd/s"]
     lines = []
     for r in rows:
         cells = [str(r["T"]), str(r["E"]), f"{r['naive_updates_per_s']:.1f}", f"{r['engine_updates_per_s']:.1f}",
@@ -345,6 +360,8 @@ def main(argv=None) -> int:
             cells += [f"{r['engine_with_sampling_updates_per_s']:.1f}", f"{r['engine_with_reg_updates_per_s']:.1f}"]
         if graph:
             cells += [f"{r['engine_eager_updates_per_s']:.1f}"]
+        if cuda:
+            cells += [f"{r[defer_key]:.1f}"]
         lines.append(cells)
     widths = [max(len(x[i]) for x in [head, *lines]) for i in range(len(head))]
     print()
@@ -364,7 +381,8 @@ def main(argv=None) -> int:
         "provenance": provenance(device, threads),
         "settings": {"hidden": HIDDEN, "batch": BATCH, "n_in": N_IN, "n_out": N_OUT, "lr": LR,
                      "threshold": THRESHOLD, "init": "basic_tanh", "E": Es, "T": Ts, "quick": args.quick,
-                     "min_time_s": min_time, "rounds": rounds, "cuda_graphs": graph},
+                     "min_time_s": min_time, "rounds": rounds, "cuda_graphs": graph,
+                     "defer_weight_grads": DEFER_WEIGHT_GRADS.get(device.split(":")[0], False)},
         "flops_formula": "T*(6*B*H^2 + 4*B*H*I) + 6*B*H*O per update and model (dense matmuls only)",
         "matmul": {"big_n": big_n, "big_gflops": big, "bmm_same_shape_gflops": {str(k): v for k, v in bmm.items()}},
         "rows": rows,

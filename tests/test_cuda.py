@@ -56,8 +56,9 @@ def _ensemble(device, dtype=torch.float32, E=6, T=30, seed=0, task_name="torder"
     return task, params, batches, settings
 
 
-def _check_replays_equal_eager(device, exact):
+def _check_replays_equal_eager(device, exact, defer=False):
     task, params, batches, settings = _ensemble(device)
+    settings["defer_weight_grads"] = defer
     eager_params = params.clone()
     before = params.clone()
     captured = CapturedUpdate(params, "tanh", task, batches[0], max_pad=batches[0].u.shape[1], **settings)
@@ -79,8 +80,9 @@ def _check_replays_equal_eager(device, exact):
 
 def test_captured_update_plumbing_on_cpu():
     """On a CPU nothing is recorded: the static buffers must still give the eager update's bits."""
-    captured = _check_replays_equal_eager("cpu", exact=True)
-    assert captured.graph is None
+    for defer in (False, True):
+        captured = _check_replays_equal_eager("cpu", exact=True, defer=defer)
+        assert captured.graph is None
     task, _, batches, _ = _ensemble("cpu", T=31)
     with pytest.raises(ConfigError, match="does not fit the recorded update"):
         captured(batches[0])
@@ -95,7 +97,8 @@ def test_captured_update_plumbing_on_cpu():
 @cuda
 @pytest.mark.parametrize("task_name", TASKS)
 @pytest.mark.parametrize("init", INITS)
-def test_gradients_on_gpu_match_autograd(task_name, init):
+@pytest.mark.parametrize("defer", [False, True])
+def test_gradients_on_gpu_match_autograd(task_name, init, defer):
     """float64 on the GPU: the engine equals autograd (CPU) as tightly as on the CPU."""
     task, params, batch = setup(task_name, init)
     act = activation_of(init)
@@ -103,7 +106,7 @@ def test_gradients_on_gpu_match_autograd(task_name, init):
     loss, grads, _, omega = reference(params, act, task, batch, weight)
     gpu = Batch(batch.u.cuda(), batch.target.cuda(), batch.start.cuda(), batch.pad)
     result = loss_and_grads(params.map(lambda t: t.cuda()), act, task, gpu, reg_weight=weight.cuda(),
-                            keep_states=False)
+                            keep_states=False, defer_weight_grads=defer)
     assert rel_err(result.loss.cpu(), loss) < 1e-12
     assert rel_err(result.omega.cpu(), omega) < 1e-10
     for name, g in grads.items():
@@ -120,9 +123,10 @@ def test_float32_on_gpu_close_to_float64():
 
 
 @cuda
-def test_captured_update_equals_eager_on_gpu():
+@pytest.mark.parametrize("defer", [False, True])
+def test_captured_update_equals_eager_on_gpu(defer):
     """Replaying the recorded graph gives the eager update's numbers (padding, Omega, clipping, safety net)."""
-    captured = _check_replays_equal_eager("cuda", exact=False)
+    captured = _check_replays_equal_eager("cuda", exact=False, defer=defer)
     assert captured.graph is not None
 
 

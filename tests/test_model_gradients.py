@@ -72,11 +72,12 @@ def rel_err(a, b):
 @pytest.mark.parametrize("task_name", TASKS)
 @pytest.mark.parametrize("init", INITS)
 @pytest.mark.parametrize("with_omega", [False, True])
-def test_bptt_matches_autograd(task_name, init, with_omega):
+@pytest.mark.parametrize("defer", [False, True])
+def test_bptt_matches_autograd(task_name, init, with_omega, defer):
     task, params, batch = setup(task_name, init)
     act = activation_of(init)
     weight = torch.tensor([0.0, 2.0, 4.0], dtype=torch.float64) if with_omega else None
-    result = loss_and_grads(params, act, task, batch, reg_weight=weight)
+    result = loss_and_grads(params, act, task, batch, reg_weight=weight, defer_weight_grads=defer)
     loss, grads, dh, omega = reference(params, act, task, batch, weight)
     assert batch.start.tolist() != [0, 0, 0]  # padding is exercised
     assert rel_err(result.loss, loss) < 1e-12

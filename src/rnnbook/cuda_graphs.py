@@ -35,7 +35,8 @@ class CapturedUpdate:
     per step). ``lr``, ``threshold``, ``reg_weight`` and ``safety`` are read by address at
     every replay: change them in place (``lr.copy_(...)``), never rebind them. Calling the
     object performs one update of ``params`` (in place) and returns the per-model statistics
-    in static tensors that the next call overwrites.
+    in static tensors that the next call overwrites. ``defer_weight_grads`` is passed on to
+    :func:`~rnnbook.model.loss_and_grads`.
 
     Recording needs a few eager warm-up updates on a side stream (``warmup``); the parameters
     are restored afterwards, so constructing the object changes nothing.
@@ -53,6 +54,7 @@ class CapturedUpdate:
         reg_weight: torch.Tensor | None = None,
         safety: torch.Tensor | None = None,
         max_pad: int | None = None,
+        defer_weight_grads: bool | None = None,
         warmup: int = 3,
     ) -> None:
         E, T, B, n_in = example.u.shape
@@ -60,7 +62,8 @@ class CapturedUpdate:
         if not 0 <= self.max_pad <= T:
             raise ConfigError(f"max_pad must be between 0 and T_max = {T}, got {self.max_pad}")
         self.params, self.act, self.task = params, act, task
-        self.settings = {"lr": lr, "threshold": threshold, "reg_weight": reg_weight, "safety": safety}
+        self.settings = {"lr": lr, "threshold": threshold, "reg_weight": reg_weight, "safety": safety,
+                         "defer_weight_grads": defer_weight_grads}
         u_tm = torch.empty(T, E, B, n_in, dtype=example.u.dtype, device=example.u.device)
         self.batch = Batch(u_tm.transpose(0, 1), torch.empty_like(example.target), torch.empty_like(example.start),
                            pad=self.max_pad)

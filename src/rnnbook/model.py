@@ -309,6 +309,14 @@ pass over 32 models runs ~15 % more model-updates per second than one pass over 
 there the ensemble is never split.
 """
 
+DEFER_WEIGHT_GRADS: dict[str, bool] = {"cpu": False, "cuda": False}
+"""Default of ``loss_and_grads(defer_weight_grads=...)`` per device type.
+
+On a CPU the per-step products are faster: they find ``h_{t-1}`` and ``dpre_t`` in cache,
+and a deferred product would read both back from memory (benchmarks/README.md). On a GPU
+the per-step kernels are launch- and latency-bound; benchmarks/results-cuda.json times both.
+"""
+
 _ACT_BACKWARD = {"tanh": torch.ops.aten.tanh_backward.grad_input, "sigmoid": torch.ops.aten.sigmoid_backward.grad_input}
 
 
@@ -359,6 +367,7 @@ def loss_and_grads(
     workspace: Workspace | None = None,
     keep_states: bool = True,
     group_size: int | None = None,
+    defer_weight_grads: bool | None = None,
 ) -> StepResult:
     """Loss and exact gradients of every model by an explicit, batched BPTT (Eqs. 3-5).
 
@@ -378,14 +387,22 @@ def loss_and_grads(
     in groups of ``group_size`` (default :data:`CPU_GROUP_SIZE`; never split on other
     devices). The models are independent and every per-model sum runs in the same order
     whatever the group, so the loss, gradients and Omega are bit for bit those of one pass.
+
+    ``defer_weight_grads=True`` keeps every step's ``dpre_t`` and forms ``g_W_hh`` and
+    ``g_W_uh, g_b_h`` after the recursion, one product each over all steps and sequences,
+    instead of two small products per step: fewer, larger kernels, which is what a GPU wants
+    (``None``: :data:`DEFER_WEIGHT_GRADS` for the device). The same sums in another order,
+    so the gradients agree to rounding, not bit for bit.
     """
     check_activation(act)
     E = batch.u.shape[0]
     if group_size is None:
         group_size = CPU_GROUP_SIZE if batch.u.device.type == "cpu" else E
     check_at_least("group_size", group_size, 1)
+    if defer_weight_grads is None:
+        defer_weight_grads = DEFER_WEIGHT_GRADS.get(batch.u.device.type, False)
     if keep_states or group_size >= E:
-        return _loss_and_grads(params, act, task, batch, reg_weight, bound, workspace, keep_states)
+        return _loss_and_grads(params, act, task, batch, reg_weight, bound, workspace, keep_states, defer_weight_grads)
     parts = []
     for lo in range(0, E, group_size):
         part = slice(lo, lo + group_size)
@@ -394,6 +411,7 @@ def loss_and_grads(
             Batch(batch.u[part], batch.target[part], batch.start[part], batch.pad),  # pad: an upper bound still
             None if reg_weight is None else reg_weight[part], bound,
             workspace, False,  # safe to share: a lean result holds no workspace memory
+            defer_weight_grads,
         ))
     omega = None if reg_weight is None else torch.cat([r.omega for r in parts])
     return StepResult(torch.cat([r.loss for r in parts]), Params.cat([r.grads for r in parts]), None,
@@ -409,6 +427,7 @@ def _loss_and_grads(
     bound: float,
     workspace: Workspace | None,
     keep_states: bool,
+    defer: bool = False,
 ) -> StepResult:
     """:func:`loss_and_grads` for one group of models (all of ``batch``)."""
     u, start = batch.u, batch.start
@@ -449,7 +468,11 @@ def _loss_and_grads(
     # as the steps pass (OmegaSteps): it needs v_t = dpre_t W_hh^T, which for a read-out at
     # the last step is exactly the new dh_{t-1} (before the next step masks it); otherwise
     # (t = 0, or a direct loss term already in dh_{t-1}) it is one more product.
-    dpre_steps = [scratch(workspace, "dpre", (E, B, H), u)] * T
+    if defer:  # every step's dpre is kept for the weight gradients after the loop
+        dpre_all = scratch(workspace, "dpre_all", (T, E, B, H), u)
+        dpre_steps = step_views(workspace, "dpre_all", dpre_all)
+    else:
+        dpre_steps = [scratch(workspace, "dpre", (E, B, H), u)] * T
     g_W_hh = torch.zeros_like(params.W_hh)
     g_in = torch.zeros(E, n_in + 1, H, dtype=u.dtype, device=u.device)
     W_hh_T = params.W_hh.mT.contiguous()
@@ -466,10 +489,12 @@ def _loss_and_grads(
         if t < len(keep):  # h_t is the constant h_0 = 0 for models that have not started
             dh_t.mul_(keep[t])
         act_backward(dh_t, h_steps[t], grad_input=dpre_t)
-        g_in.baddbmm_(inputs_T[t], dpre_t)
+        if not defer:
+            g_in.baddbmm_(inputs_T[t], dpre_t)
         v_t = None
         if t > 0:
-            g_W_hh.baddbmm_(h_steps_T[t - 1], dpre_t)
+            if not defer:
+                g_W_hh.baddbmm_(h_steps_T[t - 1], dpre_t)
             if direct:
                 dh_steps[t - 1].baddbmm_(dpre_t, W_hh_T)
             else:
@@ -481,6 +506,13 @@ def _loss_and_grads(
                 v_t = torch.bmm(dpre_t, W_hh_T, out=v)
             r_t = omega_steps.add(t, dpre_t, dh_t, v_t, s_t)
             r_next = r_t if from_dh else None
+    if defer:  # sums over all steps t and sequences b: h_{t-1}^T dpre_t and [u_t | 1]^T dpre_t
+        def model_major(x: torch.Tensor) -> torch.Tensor:  # (t, E, B, k) -> (E, t B, k), a copy
+            return x.transpose(0, 1).reshape(E, x.shape[0] * x.shape[2], x.shape[-1])
+
+        dpre_mm = model_major(dpre_all)
+        torch.bmm(model_major(states[:-1]).mT, dpre_mm[:, B:], out=g_W_hh)
+        torch.bmm(model_major(u_aug).mT, dpre_mm, out=g_in)
     g_W_uh, g_b_h = g_in[:, :n_in].contiguous(), g_in[:, n_in].contiguous()
     grads = Params(g_W_uh, g_W_hh, g_b_h, g_W_hy, g_b_y)
 
