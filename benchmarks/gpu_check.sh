@@ -20,11 +20,11 @@ PY=${PYTHON:-python3}
   echo "code ${RNNBOOK_CODE_COMMIT:-unknown}"; } 2>&1 | tee "$OUT/machine.txt"
 
 echo "== GPU tests"
-timeout 180 $PY -m pytest -q -p no:cacheprovider -x tests/test_cuda.py tests/test_model_gradients.py 2>&1 | tee "$OUT/tests.txt"
+timeout 120 $PY -m pytest -q -p no:cacheprovider -x tests/test_cuda.py tests/test_model_gradients.py 2>&1 | tee "$OUT/tests.txt"
 
 echo "== benchmark"
-timeout 330 $PY benchmarks/bench_engine.py --device cuda --out "$OUT/results-cuda.json" 2>&1 | tee "$OUT/bench.txt"
+timeout 300 $PY benchmarks/bench_engine.py --device cuda --out "$OUT/results-cuda.json" 2>&1 | tee "$OUT/bench.txt"
 
 echo "== quick sweep on the GPU"
-{ time timeout 120 $PY -m rnnbook run temporal_order --protocol quick --device cuda --results-dir "$OUT/sweep" --no-progress; } 2>&1 \
+{ time timeout 90 $PY -m rnnbook run temporal_order --protocol quick --device cuda --results-dir "$OUT/sweep" --no-progress; } 2>&1 \
     | tr '\r' '\n' | tail -n 25 | tee "$OUT/sweep.txt"
