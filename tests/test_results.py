@@ -175,3 +175,14 @@ def test_workers_are_for_cpus(tiny_config, tmp_path):
     with pytest.raises(ConfigError, match="workers"):
         run_sweep(_tiny(tiny_config), "quick", tmp_path / "res", workers=0)
     assert not (tmp_path / "res").exists()
+
+
+def test_code_version_of_a_copy_sent_elsewhere(monkeypatch):
+    """A tree copied to another machine is told its commit; what git says there is kept beside it."""
+    monkeypatch.delenv(results.COMMIT_ENV, raising=False)
+    here = results.code_version()
+    assert "commit_from" not in here
+    monkeypatch.setenv(results.COMMIT_ENV, "0123abc")
+    sent = results.code_version()
+    assert sent["git_commit"] == "0123abc" and sent["commit_from"] == results.COMMIT_ENV
+    assert sent["git_in_copy"] == {"commit": here["git_commit"], "dirty": here["git_dirty"]}

@@ -309,12 +309,15 @@ pass over 32 models runs ~15 % more model-updates per second than one pass over 
 there the ensemble is never split.
 """
 
-DEFER_WEIGHT_GRADS: dict[str, bool] = {"cpu": False, "cuda": False}
-"""Default of ``loss_and_grads(defer_weight_grads=...)`` per device type.
+DEFER_WEIGHT_GRADS: dict[str, bool] = {"cpu": False, "cuda": True}
+"""Default of ``loss_and_grads(defer_weight_grads=...)`` per device type, as measured.
 
-On a CPU the per-step products are faster: they find ``h_{t-1}`` and ``dpre_t`` in cache,
-and a deferred product would read both back from memory (benchmarks/README.md). On a GPU
-the per-step kernels are launch- and latency-bound; benchmarks/results-cuda.json times both.
+On a CPU the per-step products win: they find ``h_{t-1}`` and ``dpre_t`` in cache, while the
+deferred products read every state back from memory (2-core machine, E = 32 and 128, T = 100:
+deferred 35-40 % fewer updates per second). On a GPU the per-step kernels are launch- and
+latency-bound and two fewer of them per step pay: one H200, update replayed as a CUDA graph,
+deferred 18-34 % more updates per second at every E from 1 to 1024 and T = 100, 200
+(176,500 vs 149,500 per second at E = 1024, T = 100; benchmarks/results-cuda.json).
 """
 
 _ACT_BACKWARD = {"tanh": torch.ops.aten.tanh_backward.grad_input, "sigmoid": torch.ops.aten.sigmoid_backward.grad_input}

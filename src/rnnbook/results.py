@@ -147,7 +147,8 @@ def _now() -> str:
 
 
 COMMIT_ENV = "RNNBOOK_CODE_COMMIT"
-"""Where a copy of the code without its ``.git`` (e.g. sent to a lent GPU machine) is told its commit."""
+"""Names the commit of a copy of the code sent to another machine (a lent GPU), whose ``.git``
+may be missing or stale; when set, it is recorded as the commit (what git says there is kept beside)."""
 
 
 def code_version() -> dict[str, Any]:
@@ -169,9 +170,9 @@ def code_version() -> dict[str, Any]:
             dirty = bool(s.stdout.strip()) or commit == "unknown"
     except (OSError, subprocess.SubprocessError):
         pass
-    if commit == "unknown" and os.environ.get(COMMIT_ENV):  # a copy of the tree without .git (a lent GPU)
+    if os.environ.get(COMMIT_ENV):  # a copy of the tree sent elsewhere: its .git, if any, may be stale
         return {"rnnbook": rnnbook.__version__, "git_commit": os.environ[COMMIT_ENV], "git_dirty": "unknown",
-                "commit_from": COMMIT_ENV}
+                "commit_from": COMMIT_ENV, "git_in_copy": {"commit": commit, "dirty": dirty}}
     return {"rnnbook": rnnbook.__version__, "git_commit": commit, "git_dirty": dirty}
 
 
