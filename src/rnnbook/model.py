@@ -316,7 +316,7 @@ On a CPU the per-step products win: they find ``h_{t-1}`` and ``dpre_t`` in cach
 deferred products read every state back from memory (2-core machine, E = 32 and 128, T = 100:
 deferred 35-40 % fewer updates per second). On a GPU the per-step kernels are launch- and
 latency-bound and two fewer of them per step pay: one H200, update replayed as a CUDA graph,
-deferred 18-34 % more updates per second at every E from 1 to 1024 and T = 100, 200
+deferred 18-35 % more updates per second at every E from 1 to 1024 and T = 100, 200
 (176,500 vs 149,500 per second at E = 1024, T = 100; benchmarks/results-cuda.json).
 """
 
