@@ -125,17 +125,15 @@ def big_matmul_gflops(device: str, min_time: float) -> tuple[int, float]:
 def make_data(E: int, T: int, device: str, pool: int, seed: int = 0):
     from rnnbook.tasks import get_task
 
+    from rnnbook.streams import Stream
+
     task = get_task("torder")
-    gens = _generators(E, seed, device)
-    batches = [task.sample(gens, BATCH, [T] * E, device=device) for _ in range(pool)]
-    return task, gens, batches
+    streams = [Stream(seed * 100_003 + e) for e in range(E)]
+    batches = [task.sample(streams, BATCH, [T] * E, device=device) for _ in range(pool)]
+    return task, streams, batches
 
 
-def _generators(E: int, seed: int, device: str):
-    return [torch.Generator(device="cpu").manual_seed(seed * 100_003 + e) for e in range(E)]
-
-
-def engine_step_fn(E: int, T: int, device: str, task, gens, batches, reg_weight: float | None, sample: bool,
+def engine_step_fn(E: int, T: int, device: str, task, streams, batches, reg_weight: float | None, sample: bool,
                    graph: bool = False, defer: bool | None = None):
     """One batched update of E models, as ``rnnbook.training`` does it (without validation).
 
@@ -147,6 +145,7 @@ def engine_step_fn(E: int, T: int, device: str, task, gens, batches, reg_weight:
     from rnnbook.training import sgd_update_
 
     init = "basic_tanh"
+    gens = [torch.Generator().manual_seed(s.seed) for s in streams]
     params = init_params(init, N_IN, HIDDEN, N_OUT, gens, dtype=torch.float32, device=device)
     act = activation_of(init)
     thr = torch.full((E,), THRESHOLD, device=device)
@@ -164,7 +163,7 @@ def engine_step_fn(E: int, T: int, device: str, task, gens, batches, reg_weight:
 
     def step():
         if sample:
-            batch = task.sample(gens, BATCH, [T] * E, device=device)
+            batch = task.sample(streams, BATCH, [T] * E, device=device)
         else:
             batch = batches[state["i"] % len(batches)]
             state["i"] += 1
@@ -303,8 +302,8 @@ def main(argv=None) -> int:
 
     for T in Ts:
         for E in Es:
-            task, gens, batches = make_data(E, T, device, pool=4)
-            engine_step = engine_step_fn(E, T, device, task, gens, batches, None, False, graph)
+            task, streams, batches = make_data(E, T, device, pool=4)
+            engine_step = engine_step_fn(E, T, device, task, streams, batches, None, False, graph)
             # naive: at least a couple of updates per model, at least min_time
             naive_step = naive_step_fn(E, T, device, batches)
             per_model = 1 if (args.quick and E > 8) else 2
@@ -346,15 +345,15 @@ def main(argv=None) -> int:
                 "engine_fraction_of_bmm": engine * f / 1e9 / bmm[E],
             }
             if extras:
-                sec_s, _ = _timeit(engine_step_fn(E, T, device, task, gens, batches, None, True, graph), device, min_time)
-                sec_r, _ = _timeit(engine_step_fn(E, T, device, task, gens, batches, 4.0, False, graph), device, min_time)
+                sec_s, _ = _timeit(engine_step_fn(E, T, device, task, streams, batches, None, True, graph), device, min_time)
+                sec_r, _ = _timeit(engine_step_fn(E, T, device, task, streams, batches, 4.0, False, graph), device, min_time)
                 row["engine_with_sampling_updates_per_s"] = E / sec_s
                 row["engine_with_reg_updates_per_s"] = E / sec_r
             if graph:  # the same update without the graph, one launch at a time
-                sec_g, _ = _timeit(engine_step_fn(E, T, device, task, gens, batches, None, False), device, min_time)
+                sec_g, _ = _timeit(engine_step_fn(E, T, device, task, streams, batches, None, False), device, min_time)
                 row["engine_eager_updates_per_s"] = E / sec_g
             if cuda:  # the weight gradients the other way round (model.DEFER_WEIGHT_GRADS)
-                sec_d, _ = _timeit(engine_step_fn(E, T, device, task, gens, batches, None, False, graph, other_defer),
+                sec_d, _ = _timeit(engine_step_fn(E, T, device, task, streams, batches, None, False, graph, other_defer),
                                    device, min_time)
                 row[defer_key] = E / sec_d
             rows.append(row)

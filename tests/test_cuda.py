@@ -13,6 +13,7 @@ from test_model_gradients import TASKS, reference, rel_err, setup
 from rnnbook.cuda_graphs import CapturedUpdate
 from rnnbook.errors import ConfigError
 from rnnbook.model import INITS, activation_of, init_params, loss_and_grads, predict
+from rnnbook.streams import Stream
 from rnnbook.tasks import Batch, get_task
 from rnnbook.training import RunConfig, sgd_update_, train_runs
 
@@ -46,7 +47,8 @@ def _ensemble(device, dtype=torch.float32, E=6, T=30, seed=0, task_name="torder"
     gens = [torch.Generator().manual_seed(seed + e) for e in range(E)]
     params = init_params("basic_tanh", task.n_in, 50, task.n_out, gens, dtype=dtype, device=device)
     lengths = [T - 2 * (e % 3) for e in range(E)]  # padding for some models
-    batches = [task.sample(gens, 20, lengths, dtype=dtype, device=device) for _ in range(4)]
+    streams = [Stream(seed + e) for e in range(E)]
+    batches = [task.sample(streams, 20, lengths, dtype=dtype, device=device) for _ in range(4)]
     settings = {
         "lr": torch.full((E,), 0.01, dtype=dtype, device=device),
         "threshold": torch.tensor([1.0, 0.1, float("inf")] * (E // 3), dtype=dtype, device=device),
@@ -142,3 +144,15 @@ def test_training_on_gpu_is_deterministic_and_agrees_with_cpu():
         # the GPU's float32 sums round differently: the same run, to float32 accuracy
         torch.testing.assert_close(torch.tensor(a.curves["train_loss"]), torch.tensor(c.curves["train_loss"]),
                                    rtol=1e-3, atol=1e-5)
+
+
+@cuda
+@pytest.mark.parametrize("task_name", ["torder", "add", "perm", "mem"])
+def test_minibatches_drawn_on_gpu_equal_those_drawn_on_cpu(task_name):
+    """The streams are integer arithmetic: a run's data are the same bits on either device."""
+    task = get_task(task_name, **TASKS.get(task_name, {}))
+    lengths = [20, 30, 25]
+    cpu = task.sample([Stream(s) for s in (1, 2, 3)], 6, lengths)
+    gpu = task.sample([Stream(s) for s in (1, 2, 3)], 6, lengths, device="cuda")
+    assert torch.equal(gpu.u.cpu(), cpu.u) and torch.equal(gpu.target.cpu(), cpu.target)
+    assert torch.equal(gpu.start.cpu(), cpu.start) and gpu.pad == cpu.pad

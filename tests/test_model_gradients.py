@@ -6,6 +6,7 @@ import torch
 from rnnbook.clipping import clip_grad_norm_
 from rnnbook.errors import ConfigError
 from rnnbook.model import INITS, Params, Workspace, activation_of, forward, init_params, loss_and_grads, predict
+from rnnbook.streams import Stream
 from rnnbook.tasks import get_task
 
 torch.set_num_threads(1)
@@ -62,7 +63,8 @@ def setup(task_name, init, lengths=(10, 14, 12), hidden=16, batch=5, seed=0):
     params = init_params(init, task.n_in, hidden, task.n_out, gens, dtype=torch.float64)
     noise = torch.Generator().manual_seed(99)  # move away from the tiny initial weights
     params = params.map(lambda t: t + 0.3 * torch.randn(t.shape, generator=noise, dtype=t.dtype))
-    return task, params, task.sample(gens, batch, list(lengths), dtype=torch.float64)
+    streams = [Stream(seed + i) for i in range(len(lengths))]
+    return task, params, task.sample(streams, batch, list(lengths), dtype=torch.float64)
 
 
 def rel_err(a, b):
@@ -210,7 +212,7 @@ def test_member_equals_model_alone(init, dtype):
     task = get_task("torder")
     gens = [torch.Generator().manual_seed(100 + e) for e in range(E)]
     params = init_params(init, task.n_in, 50, task.n_out, gens, dtype=dtype)
-    batch = task.sample(gens, 20, [30 + 3 * (e % 4) for e in range(E)], dtype=dtype)
+    batch = task.sample([Stream(100 + e) for e in range(E)], 20, [30 + 3 * (e % 4) for e in range(E)], dtype=dtype)
     act = activation_of(init)
     weight = torch.full((E,), 2.0, dtype=dtype)
     for group_size in (None, E):

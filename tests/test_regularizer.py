@@ -4,6 +4,7 @@ import torch
 
 from rnnbook.model import forward, init_params, loss_and_grads
 from rnnbook.regularizer import omega, omega_immediate_grad
+from rnnbook.streams import Stream
 from rnnbook.tasks import get_task
 
 torch.set_num_threads(1)
@@ -15,7 +16,7 @@ def make(act="tanh", lengths=(10, 13)):
     params = init_params("basic_tanh" if act == "tanh" else "sigmoid", 6, 7, 4, gens, dtype=torch.float64)
     noise = torch.Generator().manual_seed(5)
     params = params.map(lambda t: t + 0.5 * torch.randn(t.shape, generator=noise, dtype=t.dtype))
-    batch = task.sample(gens, 3, list(lengths), dtype=torch.float64)
+    batch = task.sample([Stream(i) for i in range(len(lengths))], 3, list(lengths), dtype=torch.float64)
     return task, params, batch
 
 

@@ -4,13 +4,15 @@ import pytest
 import torch
 
 from rnnbook.errors import ConfigError
+from rnnbook.streams import Stream
 from rnnbook.tasks import TASK_NAMES, errors, get_task, sample_length
 
 torch.set_num_threads(1)
 
 
 def gens(*seeds):
-    return [torch.Generator().manual_seed(s) for s in seeds]
+    """One fresh stream per seed."""
+    return [Stream(s) for s in seeds]
 
 
 def symbols(u):

@@ -1,6 +1,7 @@
 """Shared code of the book *On the difficulty of training recurrent neural networks*, reproduced.
 
-One module per idea: ``tasks`` (the paper's synthetic problems), ``model`` (the RNN, its
+One module per idea: ``tasks`` (the paper's synthetic problems), ``streams`` (every run's own
+random numbers, drawn for all runs at once), ``model`` (the RNN, its
 initialisations and an explicit BPTT), ``clipping`` (Algorithm 1), ``regularizer`` (Eqs. 9-10),
 ``training`` (whole sweeps as one batched computation), ``workspace`` (the engine's reused
 scratch memory), ``cuda_graphs`` (an update recorded once and replayed on a GPU), ``workers``

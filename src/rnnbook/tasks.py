@@ -12,9 +12,10 @@ supplementary material, so we follow ``pascanur/trainingRNNs`` (files ``tempOrde
 * memorization: the actual length is ``T + 2 n_pos``.
 
 Positions use ``int(fraction * L)`` like the code (Python truncation of a float product).
-The only deliberate difference is the random number generator: every model of an ensemble
-draws from its own :class:`torch.Generator` (the code used one ``numpy.random.RandomState``),
-so the data stream of a run does not depend on the other runs it is batched with.
+The only deliberate difference is the random number generator: the code used one
+``numpy.random.RandomState``; here every run draws from its own counter-based stream
+(:mod:`rnnbook.streams`), all runs of a batch at once, so a run's data do not depend on the
+other runs it is batched with, on its padding or on the device.
 
 Shapes follow the engine's convention: a leading model axis ``E``, then time, then the
 minibatch. Sequences of different models are *left*-padded to a common length ``T_max``: for
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from rnnbook.errors import ConfigError, check_at_least, check_choice
+from rnnbook.streams import Draw, Stream
 
 TASK_NAMES = ("add", "mem", "mul", "perm", "torder", "torder3")
 READOUTS = ("last_softmax", "softmax", "last_linear")
@@ -68,29 +70,64 @@ class Batch:
         return self.u.shape[1] - self.start
 
 
-def sample_length(gen: torch.Generator, min_length: int, max_length: int) -> int:
+def sample_length(stream: Stream, min_length: int, max_length: int, purpose: str = "train_length") -> int:
     """The code's length rule: ``min_length + randint(max_length - min_length)``.
 
     Uniform on ``[min_length, max_length)`` (the upper end is excluded, as in numpy's
-    ``randint``) and exactly ``min_length`` when the two are equal (fact sheet §9).
+    ``randint``) and exactly ``min_length`` when the two are equal (fact sheet §9), drawn from
+    the run's own ``stream`` (``purpose`` ``"train_length"`` or ``"valid_length"``; a fixed
+    length draws nothing).
     """
     if min_length > max_length:
         raise ConfigError(f"min_length ({min_length}) must not exceed max_length ({max_length})")
     if max_length == min_length:
         return min_length
-    return min_length + _randint(gen, 0, max_length - min_length, ()).item()
+    return min_length + int(stream.uniform(purpose) * (max_length - min_length))
 
 
-def _randint(gen: torch.Generator, low: int, high: int, size: tuple[int, ...]) -> torch.Tensor:
-    return torch.randint(low, high, size, generator=gen)
+@dataclass
+class Grid:
+    """Where each run's sequence sits in a left-padded minibatch (all tensors on the device).
+
+    ``local (T_max, E, 1)``: the step within the run's own sequence (negative at padding);
+    ``real``: ``local >= 0``; ``cell (T_max, E, B)``: a position for per-step, per-sequence
+    numbers (``local * B + b``), so a run's numbers do not depend on the padding;
+    ``seq (E, B)``: a position for one number per sequence; ``start (E,)``; ``steps``: each
+    run's actual number of steps (on the host).
+    """
+
+    E: int
+    T: int
+    B: int
+    steps: list[int]
+    start: torch.Tensor
+    local: torch.Tensor
+    real: torch.Tensor
+    cell: torch.Tensor
+    seq: torch.Tensor
+
+    @staticmethod
+    def of(steps: Sequence[int], batch: int, device: str | torch.device) -> Grid:
+        E, T = len(steps), max(steps)
+        start = torch.tensor([T - s for s in steps], dtype=torch.int64, device=device)
+        local = (torch.arange(T, device=device).view(T, 1) - start.view(1, E)).unsqueeze(-1)
+        b = torch.arange(batch, device=device)
+        cell = local.clamp_min(0) * batch + b
+        return Grid(E, T, batch, list(steps), start, local, local >= 0, cell, b.expand(E, batch))
+
+    def at(self, local_step: torch.Tensor) -> torch.Tensor:
+        """Global step index of per-run local steps ``(E, ...)`` (for ``scatter_`` along time)."""
+        return local_step + self.start.view(-1, *([1] * (local_step.dim() - 1)))
 
 
 class Task:
     """A synthetic problem: how to draw sequences and how to read out and score a model.
 
     Subclasses set ``name, n_in, n_out, readout, min_length`` and implement :meth:`_draw`,
-    which draws one model's minibatch as either a LongTensor of one-hot symbols ``(T, B)`` or
-    dense float64 inputs ``(T, B, n_in)``, together with the target.
+    which draws the minibatches of all runs at once on a :class:`Grid`: either symbols
+    ``(T_max, E, B)`` (a LongTensor, -1 at padding, one-hot encoded by :meth:`sample`) or dense
+    float64 inputs ``(T_max, E, B, n_in)`` (zero at padding), together with the target.
+    Tasks whose actual length differs from the nominal one override :meth:`_steps`.
     """
 
     name: str
@@ -99,7 +136,11 @@ class Task:
     readout: str
     min_length: int = MIN_LENGTH
 
-    def _draw(self, gen: torch.Generator, batch: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _steps(self, draw: Draw, lengths: list[int]) -> list[int]:
+        """Actual number of steps of each run's sequences."""
+        return lengths
+
+    def _draw(self, draw: Draw, grid: Grid, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
     def max_steps(self, length: int) -> int:
@@ -113,53 +154,38 @@ class Task:
 
     def sample(
         self,
-        gens: Sequence[torch.Generator],
+        streams: Sequence[Stream],
         batch: int,
         lengths: Sequence[int],
         *,
+        purpose: str = "train",
         dtype: torch.dtype = torch.float32,
         device: str | torch.device = "cpu",
     ) -> Batch:
-        """Draw one minibatch for each of ``E = len(gens)`` models.
+        """Draw one minibatch for each of ``E = len(streams)`` runs, all at once, on ``device``.
 
-        Model ``e`` draws only from ``gens[e]`` with nominal length ``lengths[e]``, so every
-        model has its own reproducible data stream. The result is left-padded to the longest
-        actual length. ``u`` is a transposed view of a time-major buffer, the layout the
-        engine steps through fastest.
+        Run ``e`` draws only from ``streams[e]`` (its next draw of ``purpose``: ``"train"``
+        or ``"valid"``) with nominal length ``lengths[e]``, so every run has its own
+        reproducible data, the same whichever runs share the batch and on every device. The
+        result is left-padded to the longest actual length; ``u`` is a transposed view of a
+        time-major buffer, the layout the engine steps through fastest.
         """
-        if len(gens) != len(lengths) or not gens:
-            raise ConfigError(f"need one length per generator, got {len(gens)} generators and {len(lengths)} lengths")
+        if len(streams) != len(lengths) or not streams:
+            raise ConfigError(f"need one length per stream, got {len(streams)} streams and {len(lengths)} lengths")
         check_at_least("batch", batch, 1)
+        lengths = [int(length) for length in lengths]
         for length in lengths:
             self.check_length(length)
-        drawn = [self._draw(gen, batch, int(length)) for gen, length in zip(gens, lengths)]
-        steps = torch.tensor([inputs.shape[0] for inputs, _ in drawn])
-        n_models, t_max = len(drawn), int(steps.max())
-        start = t_max - steps
-        one_hot = drawn[0][0].dtype == torch.long
-        if one_hot:
-            symbols = torch.full((t_max, n_models, batch), -1, dtype=torch.long)  # -1: padding
-        else:
-            u_tm = torch.zeros(t_max, n_models, batch, self.n_in, dtype=dtype)  # stored time-major
+        draw = Draw([s.next_key(purpose) for s in streams], device)
+        grid = Grid.of(self._steps(draw, lengths), batch, device)
+        inputs, target = self._draw(draw, grid, lengths)
+        if inputs.dtype == torch.long:  # symbols: one-hot, and all zero at padding (-1)
+            one_hot = torch.zeros(*inputs.shape, self.n_in, dtype=dtype, device=inputs.device)
+            real = grid.real.expand_as(inputs).unsqueeze(-1).to(dtype)
+            inputs = one_hot.scatter_(-1, inputs.clamp_min(0).unsqueeze(-1), real)
         if self.readout == "last_linear":
-            target = torch.empty(n_models, batch, self.n_out, dtype=dtype)
-        elif self.readout == "softmax":
-            target = torch.zeros(n_models, t_max, batch, dtype=torch.long)
-        else:
-            target = torch.empty(n_models, batch, dtype=torch.long)
-        for e, (inputs, tgt) in enumerate(drawn):
-            s = int(start[e])
-            if one_hot:
-                symbols[s:, e] = inputs
-            else:
-                u_tm[s:, e] = inputs
-            if self.readout == "softmax":
-                target[e, s:] = tgt
-            else:
-                target[e] = tgt
-        if one_hot:
-            u_tm = (symbols.unsqueeze(-1) == torch.arange(self.n_in)).to(dtype)
-        return Batch(u_tm.to(device).transpose(0, 1), target.to(device), start.to(device), pad=int(start.max()))
+            target = target.to(dtype)
+        return Batch(inputs.to(dtype).transpose(0, 1), target, grid.start, pad=grid.T - min(grid.steps))
 
 
 class TemporalOrder(Task):
@@ -182,17 +208,18 @@ class TemporalOrder(Task):
         self.n_out = 2**n_bits
         self.offsets = (0.1, 0.5) if n_bits == 2 else (0.1, 0.3, 0.6)
 
-    def _draw(self, gen: torch.Generator, batch: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-        window = int(length * 0.1)
-        positions, values = [], []
-        for offset in self.offsets:
-            positions.append(_randint(gen, 0, window, (batch,)) + int(length * offset))
-            values.append(_randint(gen, 0, 2, (batch,)))
-        symbols = _randint(gen, 2, 6, (length, batch))
-        target = torch.zeros(batch, dtype=torch.long)
-        for bit, (pos, val) in enumerate(zip(positions, values)):
-            symbols.scatter_(0, pos.unsqueeze(0), val.unsqueeze(0))  # symbols[pos[b], b] = val[b]
-            target += val << bit
+    def _draw(self, draw: Draw, grid: Grid, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        dev = grid.start.device
+        window = torch.tensor([int(L * 0.1) for L in lengths], device=dev).view(-1, 1)
+        symbols = draw.integers("distractors", 2, 6, grid.cell, run_dim=1)
+        symbols.masked_fill_(~grid.real, -1)
+        target = torch.zeros(grid.E, grid.B, dtype=torch.long, device=dev)
+        for bit, offset in enumerate(self.offsets):
+            first = torch.tensor([int(L * offset) for L in lengths], device=dev).view(-1, 1)
+            position = draw.integers(f"position{bit}", 0, window, grid.seq) + first  # local step, (E, B)
+            value = draw.integers(f"value{bit}", 0, 2, grid.seq)
+            symbols.scatter_(0, grid.at(position).unsqueeze(0), value.unsqueeze(0))
+            target += value << bit
         return symbols, target
 
 
@@ -216,18 +243,24 @@ class Arithmetic(Task):
     def max_steps(self, length: int) -> int:
         return length + int(length * 0.1) - 1
 
-    def _draw(self, gen: torch.Generator, batch: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-        steps = length + _randint(gen, 0, int(length * 0.1), ()).item()
-        p0 = _randint(gen, 0, int(steps * 0.1), (batch,))
-        p1 = _randint(gen, 0, int(steps * 0.4), (batch,)) + int(steps * 0.1)
-        inputs = torch.zeros(steps, batch, 2, dtype=torch.float64)
-        inputs[:, :, 1] = torch.rand(steps, batch, generator=gen, dtype=torch.float64)
-        columns = torch.arange(batch)
-        inputs[p0, columns, 0] = 1.0
-        inputs[p1, columns, 0] = 1.0
-        a, b = inputs[p0, columns, 1], inputs[p1, columns, 1]
+    def _steps(self, draw: Draw, lengths: list[int]) -> list[int]:
+        jitter = draw.host_uniform("length jitter")
+        return [L + int(u * int(L * 0.1)) for L, u in zip(lengths, jitter)]
+
+    def _draw(self, draw: Draw, grid: Grid, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        dev = grid.start.device
+        steps = grid.steps
+        tenth = torch.tensor([int(s * 0.1) for s in steps], device=dev).view(-1, 1)
+        four_tenths = torch.tensor([int(s * 0.4) for s in steps], device=dev).view(-1, 1)
+        p0 = grid.at(draw.integers("position0", 0, tenth, grid.seq))
+        p1 = grid.at(draw.integers("position1", 0, four_tenths, grid.seq) + tenth)
+        values = draw.uniform("values", grid.cell, run_dim=1).masked_fill_(~grid.real, 0.0)  # (T, E, B)
+        marks = torch.zeros_like(values)
+        for p in (p0, p1):
+            marks.scatter_(0, p.unsqueeze(0), 1.0)
+        a, b = values.gather(0, p0.unsqueeze(0))[0], values.gather(0, p1.unsqueeze(0))[0]
         target = (a + b) / 2 if self.name == "add" else a * b
-        return inputs, target.unsqueeze(-1)
+        return torch.stack((marks, values), -1), target.unsqueeze(-1)
 
 
 class Permutation(Task):
@@ -243,12 +276,11 @@ class Permutation(Task):
     n_out = 100
     readout = "last_softmax"
 
-    def _draw(self, gen: torch.Generator, batch: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-        symbols = _randint(gen, 2, 100, (length + 1, batch))
-        val = _randint(gen, 0, 2, (batch,))
-        symbols[0] = val
-        symbols[length] = val
-        return symbols[:length], symbols[length].clone()
+    def _draw(self, draw: Draw, grid: Grid, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        symbols = draw.integers("symbols", 2, 100, grid.cell, run_dim=1)
+        value = draw.integers("value", 0, 2, grid.seq)
+        symbols.scatter_(0, grid.at(torch.zeros_like(value)).unsqueeze(0), value.unsqueeze(0))
+        return symbols.masked_fill_(~grid.real, -1), value
 
 
 class Memorization(Task):
@@ -277,15 +309,21 @@ class Memorization(Task):
     def max_steps(self, length: int) -> int:
         return length + 2 * self.n_pos
 
-    def _draw(self, gen: torch.Generator, batch: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _steps(self, draw: Draw, lengths: list[int]) -> list[int]:
+        return [L + 2 * self.n_pos for L in lengths]
+
+    def _draw(self, draw: Draw, grid: Grid, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        dev, n = grid.start.device, self.n_pos
         blank, trigger = self.n_values, self.n_values + 1
-        pattern = _randint(gen, 0, self.n_values, (self.n_pos, batch))
-        symbols = torch.full((length + 2 * self.n_pos, batch), blank, dtype=torch.long)
-        symbols[: self.n_pos] = pattern
-        symbols[length + self.n_pos] = trigger
+        where = torch.arange(n, device=dev).view(n, 1, 1)  # the pattern's local steps
+        pattern = draw.integers("pattern", 0, self.n_values, where * grid.B + grid.seq, run_dim=1)  # (n, E, B)
+        symbols = torch.full((grid.T, grid.E, grid.B), blank, dtype=torch.long, device=dev)
+        symbols.scatter_(0, (where + grid.start.view(1, -1, 1)).expand_as(pattern), pattern)
+        symbols[grid.T - n] = trigger  # local step T + n_pos: every sequence ends at step T_max - 1
         target = torch.full_like(symbols, blank)
-        target[-self.n_pos :] = pattern
-        return symbols, target
+        target[grid.T - n:] = pattern  # the last n_pos steps, for every run
+        target.masked_fill_(~grid.real, 0)  # padding holds 0 (masked by the loss)
+        return symbols.masked_fill_(~grid.real, -1), target.transpose(0, 1).contiguous()
 
 
 def get_task(name: str, **params: int) -> Task:

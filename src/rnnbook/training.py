@@ -11,10 +11,12 @@ authors' code only stopped at exactly 0 errors; ``success_error=1e-4`` reproduce
 
 Runs that can share one batched computation (same task, activation, sizes, dtype — see
 :meth:`RunConfig.group_key`) are trained together as an ensemble of up to ``max_parallel``
-members. Each member owns a :class:`torch.Generator` seeded with its ``seed``: its
-initialisation, training data and validation data come from it alone, so a run's trajectory
-does not depend on which other runs share the batch. (Two runs with the same seed and init
-start from the same weights — a paired comparison of methods, like the authors' seeds.)
+members. A run's initial weights come from a :class:`torch.Generator` seeded with its
+``seed``, its training and validation data from its own :class:`~rnnbook.streams.Stream`
+(the same seed; training and validation draws are counted apart, so how often a run is
+validated does not change the data it trains on): a run's trajectory does not depend on
+which other runs share the batch. (Two runs with the same seed and init start from the same
+weights and see the same minibatches — a paired comparison of methods, like the authors' seeds.)
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import torch
 from rnnbook.clipping import apply_safety_net_, clip_grad_norm_
 from rnnbook.errors import ConfigError, check_at_least, check_choice
 from rnnbook.model import INIT_VARIANTS, INITS, Params, Workspace, activation_of, init_params, loss_and_grads, predict
+from rnnbook.streams import Stream
 from rnnbook.tasks import Batch, Task, errors, get_task, sample_length
 
 METHODS = ("msgd", "msgd_c", "msgd_cr")
@@ -157,7 +160,7 @@ class _Member:
 
     index: int
     config: RunConfig
-    gen: torch.Generator
+    stream: Stream
     started: float
     updates: int = 0
     curves: dict[str, list[float]] = field(default_factory=lambda: {name: [] for name in CURVE_NAMES})
@@ -274,7 +277,7 @@ class _Ensemble:
         gen = torch.Generator().manual_seed(config.seed)
         params = init_params(config.init, self.task.n_in, self.hidden, self.task.n_out, [gen], dtype=self.dtype,
                              device=self.device, variant=config.init_variant)
-        return _Member(index, config, gen, time.perf_counter()), params
+        return _Member(index, config, Stream(config.seed), time.perf_counter()), params
 
     def _per_member(self, value: Callable[[RunConfig], float]) -> torch.Tensor:
         return torch.tensor([value(m.config) for m in self.members], dtype=self.dtype, device=self.device)
@@ -294,8 +297,8 @@ class _Ensemble:
 
     def update(self) -> None:
         """One SGD update of every member (sample, BPTT, clip, step)."""
-        lengths = [sample_length(m.gen, m.config.min_length, m.config.max_length) for m in self.members]
-        batch = self.task.sample([m.gen for m in self.members], self.batch, lengths, dtype=self.dtype,
+        lengths = [sample_length(m.stream, m.config.min_length, m.config.max_length) for m in self.members]
+        batch = self.task.sample([m.stream for m in self.members], self.batch, lengths, dtype=self.dtype,
                                  device=self.device)
         step = sgd_update_(self.params, self.act, self.task, batch, lr=self.lr, threshold=self.threshold,
                            reg_weight=self.reg_weight if any(self.wants_omega) else None, safety=self.safety,
@@ -367,7 +370,7 @@ class _Ensemble:
         """Error fraction of each member in ``slots`` on ``n_valid`` fresh sequences (forward only).
 
         Members are validated in sub-groups small enough to keep the inputs within
-        ``VALIDATION_BUDGET`` numbers; each draws its chunks from its own generator.
+        ``VALIDATION_BUDGET`` numbers; each draws its chunks from its own stream.
         """
         config = self.members[slots[0]].config
         chunks = [config.valid_chunk] * (config.n_valid // config.valid_chunk)
@@ -382,9 +385,10 @@ class _Ensemble:
             members = [self.members[s] for s in group]
             params = self.params.select(group)
             for chunk in chunks:
-                lengths = [sample_length(m.gen, m.config.min_length, m.config.max_length) for m in members]
-                batch = self.task.sample([m.gen for m in members], chunk, lengths, dtype=self.dtype,
-                                         device=self.device)
+                lengths = [sample_length(m.stream, m.config.min_length, m.config.max_length, "valid_length")
+                           for m in members]
+                batch = self.task.sample([m.stream for m in members], chunk, lengths, purpose="valid",
+                                         dtype=self.dtype, device=self.device)
                 output = predict(params, self.act, self.task, batch.u, batch.start, pad=batch.pad)
                 wrong[lo:lo + len(group)] += errors(self.task, output, batch.target, batch.start).cpu() * chunk
         return wrong / config.n_valid
