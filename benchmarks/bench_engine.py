@@ -268,6 +268,7 @@ def main(argv=None) -> int:
     extras = not args.no_extras and not args.quick
     t_start = time.perf_counter()
     rows: list[dict] = []
+    prov = provenance(device, threads)  # before the first write, which would make the checkout "dirty"
 
     def write_results(partial: bool) -> dict:
         """The results file; rewritten after every row, so an interrupted run keeps its rows."""
@@ -277,7 +278,7 @@ def main(argv=None) -> int:
             key = max(rows, key=lambda r: (-r["T"], r["E"]))
         out = {
             "benchmark": "engine vs naive torch.nn.RNN loop, temporal order, H=50, B=20, float32",
-            "provenance": provenance(device, threads),
+            "provenance": prov,
             "settings": {"hidden": HIDDEN, "batch": BATCH, "n_in": N_IN, "n_out": N_OUT, "lr": LR,
                          "threshold": THRESHOLD, "init": "basic_tanh", "E": Es, "T": Ts, "quick": args.quick,
                          "min_time_s": min_time, "rounds": rounds, "cuda_graphs": graph,
