@@ -1,9 +1,11 @@
-"""The command line: `list`, `run`, `show`, bad input (exit 2, one line) and Ctrl-C (exit 130)."""
+"""The command line: `list`, `run`, `show`, bad input (exit 2, one line), Ctrl-C (exit 130), SIGTERM (143)."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -135,3 +137,60 @@ def test_two_worker_processes_write_the_same_file(tiny_config, tmp_path):
     one, two = (json.loads((tmp_path / d / "tiny" / "quick.json").read_text()) for d in ("one", "two"))
     assert two["completed"] == 8 and two["provenance"]["sessions"][0]["workers"] == 2
     assert strip_volatile(one) == strip_volatile(two)
+
+
+def _children(pid):
+    path = f"/proc/{pid}/task/{pid}/children"
+    with open(path) as fh:
+        return [int(c) for c in fh.read().split()]
+
+
+def _gone(pids, within=15.0):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if os.path.exists(f"/proc/{p}") and "Z" not in _state(p)]
+        if not alive:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "X"
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_killed_sweep_leaves_no_worker_running(tiny_config, tmp_path, how):
+    """SIGTERM: workers stopped, file saved, exit 143. SIGKILL: the workers notice and exit."""
+    cfg = str(tiny_config(max_updates=1_000_000, check_every=50, success_error=0.0))  # never finishes
+    out = tmp_path / "res"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "rnnbook", "run", "tiny", "--config", cfg, "--results-dir", str(out),
+         "--workers", "2", "--no-progress"],
+        stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONWARNINGS="ignore"),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(p.pid)) < 2 and time.monotonic() < deadline:  # both workers started
+            time.sleep(0.2)
+        time.sleep(2.0)  # ... and training
+        workers = _children(p.pid)
+        assert len(workers) >= 2 and p.poll() is None
+        p.send_signal(getattr(signal, how))
+        _, err = p.communicate(timeout=60)
+        assert _gone(workers), f"workers still running after {how}"
+        if how == "SIGTERM":
+            assert p.returncode == 143, err
+            assert "terminated; every finished run is saved" in err and "Traceback" not in err
+            session = json.loads((out / "tiny" / "quick.json").read_text())["provenance"]["sessions"][-1]
+            assert session["interrupted"] is True
+        else:
+            assert p.returncode == -signal.SIGKILL
+    finally:
+        if p.poll() is None:
+            p.kill()

@@ -7,7 +7,9 @@
     python -m rnnbook show RESULTS.json [RESULTS.json ...]
 
 Bad input prints one line on stderr and exits with status 2; Ctrl-C keeps every finished run
-in the results file, says how to resume, and exits with status 130.
+in the results file, says how to resume, and exits with status 130. A ``run`` that is sent
+SIGTERM (``kill``, ``timeout``, a job scheduler) does the same and exits with status 143, after
+stopping its worker processes.
 """
 
 from __future__ import annotations
@@ -15,12 +17,22 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import sys
+import threading
 from typing import Sequence
 
 from rnnbook.errors import ConfigError
 
-EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 2, 130, 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a ``run``: unwinds like Ctrl-C (finished runs saved, workers stopped)."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -195,6 +207,8 @@ def cmd_run(args, argv: Sequence[str]) -> int:
             bars["runs"].set_postfix_str(f"successes {bars['ok']}", refresh=False)
             bars["runs"].update(1)
 
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
         rf = run_sweep(
             exp, args.protocol, args.results_dir, device=device, max_parallel=args.max_parallel,
@@ -202,6 +216,8 @@ def cmd_run(args, argv: Sequence[str]) -> int:
             argv=argv,
         )
     finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
         for k in ("updates", "runs"):
             if k in bars:
                 bars[k].close()
@@ -228,16 +244,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `python -m rnnbook list | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
         if argv and argv[0] == "run":
             cmd = "python -m rnnbook " + " ".join(shlex.quote(a) for a in argv)
             print(
-                f"\nrnnbook: interrupted; every finished run is saved. Resume with: {cmd}",
+                f"\nrnnbook: {what}; every finished run is saved. Resume with: {cmd}",
                 file=sys.stderr,
             )
         else:
-            print("\nrnnbook: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+            print(f"\nrnnbook: {what}", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

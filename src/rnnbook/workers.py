@@ -16,6 +16,7 @@ dealt round-robin in grid order, so every worker gets a similar mix of methods a
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import signal
 import time
@@ -45,9 +46,12 @@ def _worker(index: int, runs: list, max_parallel: int, device: str, threads: int
     from rnnbook import runtime, training
 
     runtime.configure_torch(threads)
+    parent = os.getppid()
     unreported = [0, time.monotonic()]
 
     def flush() -> None:
+        if os.getppid() != parent:  # the parent was killed outright (SIGKILL): nobody will save our runs
+            os._exit(1)
         if unreported[0]:
             messages.put(("progress", unreported[0]))
         unreported[:] = [0, time.monotonic()]
@@ -83,9 +87,10 @@ def train_runs_in_processes(
     """:func:`rnnbook.training.train_runs` over ``workers`` processes; same arguments and results.
 
     ``progress`` and ``on_result`` are called in this process, as the workers report. If this
-    process is interrupted (Ctrl-C) or a worker fails, every worker is stopped; runs already
-    passed to ``on_result`` are kept by the caller, the others are lost and train again on
-    the next call.
+    process is interrupted (Ctrl-C, or SIGTERM through the CLI) or a worker fails, every worker
+    is stopped; runs already passed to ``on_result`` are kept by the caller, the others are lost
+    and train again on the next call. If this process is killed outright (SIGKILL), each worker
+    notices within about a second (its parent changes) and exits.
     """
     check_workers(workers, device)
     for config in runs:
