@@ -65,6 +65,20 @@ def hash64(*words: int) -> int:
     return h
 
 
+def on_device(values: Sequence[int], device: str | torch.device) -> torch.Tensor:
+    """An int64 tensor of host ``values`` on ``device``, without waiting for a GPU.
+
+    ``torch.tensor(values, device="cuda")`` copies from pageable memory, which makes the host
+    wait until the GPU has finished the work queued before it; a minibatch needs several such
+    small tensors, and the wait would keep the host from queueing the next update while the
+    GPU runs this one. Pinned memory and a non-blocking copy avoid it.
+    """
+    host = torch.tensor(values, dtype=torch.int64)
+    if torch.device(device).type != "cuda":
+        return host.to(device)
+    return host.pin_memory().to(device, non_blocking=True)
+
+
 def _shift_right(z: torch.Tensor, k: int) -> torch.Tensor:
     """Logical right shift of int64 bits (torch's ``>>`` on int64 is arithmetic)."""
     return (z >> k) & ((1 << (64 - k)) - 1)
@@ -147,7 +161,7 @@ class Draw:
 
     def bits(self, name: str, index: torch.Tensor, run_dim: int = 0) -> torch.Tensor:
         """SplitMix64 outputs (int64 bits) at int64 positions ``index`` (>= 0); axis ``run_dim`` is the run."""
-        keys = torch.tensor([_as_int64(k) for k in self._field_keys(name)], dtype=torch.int64, device=self.device)
+        keys = on_device([_as_int64(k) for k in self._field_keys(name)], self.device)
         shape = [1] * index.dim()
         shape[run_dim] = -1
         return splitmix64(keys.view(shape), index.to(self.device))

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from rnnbook.errors import ConfigError, check_at_least, check_choice
-from rnnbook.streams import Draw, Stream
+from rnnbook.streams import Draw, Stream, on_device
 
 TASK_NAMES = ("add", "mem", "mul", "perm", "torder", "torder3")
 READOUTS = ("last_softmax", "softmax", "last_linear")
@@ -109,7 +109,7 @@ class Grid:
     @staticmethod
     def of(steps: Sequence[int], batch: int, device: str | torch.device) -> Grid:
         E, T = len(steps), max(steps)
-        start = torch.tensor([T - s for s in steps], dtype=torch.int64, device=device)
+        start = on_device([T - s for s in steps], device)
         local = (torch.arange(T, device=device).view(T, 1) - start.view(1, E)).unsqueeze(-1)
         b = torch.arange(batch, device=device)
         cell = local.clamp_min(0) * batch + b
@@ -210,12 +210,12 @@ class TemporalOrder(Task):
 
     def _draw(self, draw: Draw, grid: Grid, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         dev = grid.start.device
-        window = torch.tensor([int(L * 0.1) for L in lengths], device=dev).view(-1, 1)
+        window = on_device([int(L * 0.1) for L in lengths], dev).view(-1, 1)
         symbols = draw.integers("distractors", 2, 6, grid.cell, run_dim=1)
         symbols.masked_fill_(~grid.real, -1)
         target = torch.zeros(grid.E, grid.B, dtype=torch.long, device=dev)
         for bit, offset in enumerate(self.offsets):
-            first = torch.tensor([int(L * offset) for L in lengths], device=dev).view(-1, 1)
+            first = on_device([int(L * offset) for L in lengths], dev).view(-1, 1)
             position = draw.integers(f"position{bit}", 0, window, grid.seq) + first  # local step, (E, B)
             value = draw.integers(f"value{bit}", 0, 2, grid.seq)
             symbols.scatter_(0, grid.at(position).unsqueeze(0), value.unsqueeze(0))
@@ -250,8 +250,8 @@ class Arithmetic(Task):
     def _draw(self, draw: Draw, grid: Grid, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         dev = grid.start.device
         steps = grid.steps
-        tenth = torch.tensor([int(s * 0.1) for s in steps], device=dev).view(-1, 1)
-        four_tenths = torch.tensor([int(s * 0.4) for s in steps], device=dev).view(-1, 1)
+        tenth = on_device([int(s * 0.1) for s in steps], dev).view(-1, 1)
+        four_tenths = on_device([int(s * 0.4) for s in steps], dev).view(-1, 1)
         p0 = grid.at(draw.integers("position0", 0, tenth, grid.seq))
         p1 = grid.at(draw.integers("position1", 0, four_tenths, grid.seq) + tenth)
         values = draw.uniform("values", grid.cell, run_dim=1).masked_fill_(~grid.real, 0.0)  # (T, E, B)
