@@ -22,6 +22,10 @@ element ``n`` of a field is SplitMix64's ``n``-th output for that key. So a run'
 data do not depend on how often it is validated, on which runs share its batch, on the
 padding, or on the device: integer arithmetic gives the same bits on a CPU and a GPU.
 
+A number in ``[0, 1)`` is an output's top 53 bits over 2^53; an integer in ``[0, n)`` is
+``(top 32 bits) * n >> 32`` (Lemire's multiply-shift; each value's probability is within
+``n / 2^32`` of ``1 / n``).
+
 torch has no unsigned 64-bit arithmetic; the numbers live in ``int64`` with the same bits
 (products wrap modulo 2^64 on both devices, and shifts are made logical by a mask).
 ``tests/test_streams.py`` checks the torch version against SplitMix64's published outputs and
