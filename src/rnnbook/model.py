@@ -218,9 +218,13 @@ def _forward_time_major(
     inputs, steps = step_views(workspace, "u_aug", u_aug), step_views(workspace, "states", states)
     prev = None
     for t, h in enumerate(steps):
-        torch.bmm(inputs[t], W_in, out=h)
-        if prev is not None:
-            h.baddbmm_(prev, params.W_hh)
+        # The first product into h_t writes a block that is not in cache; the recurrent one
+        # (K = 50) absorbs that miss better than the input one (K = 7): ~6 % per update.
+        if prev is None:
+            torch.bmm(inputs[t], W_in, out=h)
+        else:
+            torch.bmm(prev, params.W_hh, out=h)
+            h.baddbmm_(inputs[t], W_in)
         _activate_(h, act)
         if t < len(keep):  # some models have not started yet: hold their h at h_0 = 0
             h.mul_(keep[t])
