@@ -8,8 +8,9 @@ of a sweep are independent, so ``workers`` processes each train a share of them 
 the only one to write the results file (:func:`rnnbook.results.run_sweep`).
 
 The results do not depend on the number of workers, bit for bit: a run draws its data and
-initial weights from its own seeded generator, and the engine's arithmetic for one model does
-not depend on which other models share its ensemble (tests/test_training.py). The shares are
+initial weights from its own seed (:mod:`rnnbook.streams`, a seeded :class:`torch.Generator`),
+and the engine's arithmetic for one model does not depend on which other models share its
+ensemble (tests/test_training.py). The shares are
 dealt round-robin in grid order, so every worker gets a similar mix of methods and lengths.
 """
 
