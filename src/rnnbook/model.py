@@ -356,8 +356,10 @@ def _readout(
     index = target.unsqueeze(-1)
     nll = -log_p.gather(-1, index).squeeze(-1)  # (E, B) or (T, E, B)
     loss = (nll * weight).sum(-1)
-    if task.readout == "softmax":
-        loss = loss.sum(0)
+    if task.readout == "softmax":  # a step-ordered sum: a run's loss must not depend on its padding
+        per_step, loss = loss, torch.zeros_like(loss[0])
+        for term in per_step.unbind(0):
+            loss += term
     dlogits = log_p.exp_()
     dlogits.scatter_add_(-1, index, torch.full_like(index, -1, dtype=dlogits.dtype))
     return loss, logits, dlogits.mul_(weight.unsqueeze(-1))
