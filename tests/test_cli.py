@@ -53,6 +53,7 @@ BASE = '[experiments.x]\nbase = "temporal_order"\n'
         (["run", "temporal_order", "--max-parallel", "0"], "--max-parallel"),
         (["run", "temporal_order", "--workers", "0"], "--workers"),
         (["run", "temporal_order", "--device", "tpu"], "unknown device 'tpu'"),
+        (["run", "temporal_order", "--cuda-graph"], "--cuda-graph needs --device cuda"),
         (["run", "temporal_order", "--config", "CFG:" + BASE + 'task = "sorting"'], "unknown task 'sorting'"),
         (["run", "temporal_order", "--config", "CFG:" + BASE + 'inits = ["relu"]'], "unknown init 'relu'"),
         (["run", "x", "--config", "CFG:" + BASE + "[experiments.x.protocols.quick]\nlengths = [1]"], ">= 2"),

@@ -2,8 +2,8 @@
 
     python -m rnnbook list [--config FILE]
     python -m rnnbook run EXPERIMENT [--protocol quick|paper] [--device cpu|cuda]
-                          [--max-parallel N] [--results-dir DIR] [--config FILE] [--limit N]
-                          [--threads N] [--no-progress]
+                          [--max-parallel N] [--workers N] [--cuda-graph] [--results-dir DIR]
+                          [--config FILE] [--limit N] [--threads N] [--no-progress]
     python -m rnnbook show RESULTS.json [RESULTS.json ...]
 
 Bad input prints one line on stderr and exits with status 2; Ctrl-C keeps every finished run
@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                    help=f"processes sharing the grid, one core each (default 1; this machine has "
                         f"{os.cpu_count()} cores); the results do not depend on N")
+    r.add_argument("--cuda-graph", action="store_true",
+                   help="with --device cuda: record each ensemble's update once as a CUDA graph and replay it")
     r.add_argument("--results-dir", default="results", metavar="DIR", help="default: results")
     r.add_argument("--config", metavar="FILE", help="TOML/JSON file declaring or overriding experiments")
     r.add_argument("--limit", type=_nonneg_int, metavar="N",
@@ -170,6 +172,8 @@ def cmd_run(args, argv: Sequence[str]) -> int:
     exp = get_experiment(args.experiment, extra)
     exp.protocol(args.protocol)  # unknown protocol -> ConfigError before anything starts
     device = _check_device(args.device)
+    if args.cuda_graph and not device.startswith("cuda"):
+        raise ConfigError("--cuda-graph needs --device cuda")
     runtime.configure_torch(args.threads)
     path = results_path(args.results_dir, exp.name, args.protocol)
     resume_cmd = "python -m rnnbook " + " ".join(shlex.quote(a) for a in argv)
@@ -212,7 +216,7 @@ def cmd_run(args, argv: Sequence[str]) -> int:
     try:
         rf = run_sweep(
             exp, args.protocol, args.results_dir, device=device, max_parallel=args.max_parallel,
-            workers=args.workers, limit=args.limit, progress=progress, on_start=on_start, on_saved=on_saved,
+            workers=args.workers, cuda_graph=args.cuda_graph, limit=args.limit, progress=progress, on_start=on_start, on_saved=on_saved,
             argv=argv,
         )
     finally:

@@ -29,13 +29,15 @@ from rnnbook.training import UpdateStats, sgd_update_
 class CapturedUpdate:
     """:func:`~rnnbook.training.sgd_update_` for fixed shapes, recorded once, replayed per minibatch.
 
-    ``example`` fixes the shapes: every later minibatch must have the same ``E``, ``T_max``,
-    minibatch size and dtype, and at most ``max_pad`` padding steps (default: the example's
-    ``pad``; give ``T_max`` to accept any left-padding at the cost of one more element-wise op
-    per step). ``lr``, ``threshold``, ``reg_weight`` and ``safety`` are read by address at
+    ``example`` fixes the shapes: every later minibatch must have the same ``E``, minibatch
+    size and dtype, at most the example's ``T_max`` steps, and at most ``max_pad`` padding
+    steps once left-padded to that length (default: the example's ``pad``; give ``T_max`` to
+    accept any minibatch that fits, at the cost of one more element-wise op per step and the
+    padded steps' work). Left padding changes no model's numbers (tests/test_model_gradients.py). ``lr``, ``threshold``, ``reg_weight`` and ``safety`` are read by address at
     every replay: change them in place (``lr.copy_(...)``), never rebind them. Calling the
     object performs one update of ``params`` (in place) and returns the per-model statistics
-    in static tensors that the next call overwrites. ``defer_weight_grads`` is passed on to
+    in static tensors that the next call overwrites. ``steps`` records for minibatches of up to
+    that many steps (default: the example's ``T_max``). ``defer_weight_grads`` is passed on to
     :func:`~rnnbook.model.loss_and_grads`.
 
     Recording needs a few eager warm-up updates on a side stream (``warmup``); the parameters
@@ -54,10 +56,12 @@ class CapturedUpdate:
         reg_weight: torch.Tensor | None = None,
         safety: torch.Tensor | None = None,
         max_pad: int | None = None,
+        steps: int | None = None,
         defer_weight_grads: bool | None = None,
         warmup: int = 3,
     ) -> None:
         E, T, B, n_in = example.u.shape
+        T = T if steps is None else steps  # record for minibatches of up to `steps` steps
         self.max_pad = example.padding_steps() if max_pad is None else max_pad
         if not 0 <= self.max_pad <= T:
             raise ConfigError(f"max_pad must be between 0 and T_max = {T}, got {self.max_pad}")
@@ -65,7 +69,10 @@ class CapturedUpdate:
         self.settings = {"lr": lr, "threshold": threshold, "reg_weight": reg_weight, "safety": safety,
                          "defer_weight_grads": defer_weight_grads}
         u_tm = torch.empty(T, E, B, n_in, dtype=example.u.dtype, device=example.u.device)
-        self.batch = Batch(u_tm.transpose(0, 1), torch.empty_like(example.target), torch.empty_like(example.start),
+        target = example.target
+        if task.readout == "softmax":  # per-step targets (E, T, B)
+            target = target.new_empty(E, T, B)
+        self.batch = Batch(u_tm.transpose(0, 1), torch.empty_like(target), torch.empty_like(example.start),
                            pad=self.max_pad)
         self._load(example)
         self.workspace = Workspace()
@@ -91,19 +98,30 @@ class CapturedUpdate:
         with torch.cuda.graph(self.graph):
             self.stats = self._update()
 
+    def fits(self, batch: Batch) -> bool:
+        """Whether ``batch`` can be replayed: same E, minibatch size and dtype, no longer, padding allowed."""
+        mine = self.batch
+        (E, T, B, n_in), (e, t, b, n) = mine.u.shape, batch.u.shape
+        return ((E, B, n_in) == (e, b, n) and t <= T and batch.u.dtype == mine.u.dtype
+                and batch.padding_steps() + T - t <= self.max_pad)
+
     def _load(self, batch: Batch) -> None:
         mine = self.batch
-        if batch.u.shape != mine.u.shape or batch.target.shape != mine.target.shape or batch.u.dtype != mine.u.dtype:
+        if not self.fits(batch):
             raise ConfigError(
-                f"minibatch of shape {tuple(batch.u.shape)} ({batch.u.dtype}) does not fit the recorded update "
-                f"{tuple(mine.u.shape)} ({mine.u.dtype})"
+                f"minibatch of shape {tuple(batch.u.shape)} ({batch.u.dtype}, {batch.padding_steps()} padding steps) "
+                f"does not fit the recorded update {tuple(mine.u.shape)} ({mine.u.dtype}, at most {self.max_pad} "
+                "padding steps)"
             )
-        pad = batch.padding_steps()
-        if pad > self.max_pad:
-            raise ConfigError(f"minibatch has {pad} padding steps; the recorded update masks at most {self.max_pad}")
-        mine.u.copy_(batch.u)
-        mine.target.copy_(batch.target)
-        mine.start.copy_(batch.start)
+        extra = mine.u.shape[1] - batch.u.shape[1]  # steps of left padding to add
+        mine.u[:, :extra].zero_()
+        mine.u[:, extra:].copy_(batch.u)
+        if mine.target.dim() == 3 and self.task.readout == "softmax":  # per-step targets (E, T, B)
+            mine.target[:, :extra].zero_()
+            mine.target[:, extra:].copy_(batch.target)
+        else:
+            mine.target.copy_(batch.target)
+        torch.add(batch.start, extra, out=mine.start)
 
     def __call__(self, batch: Batch) -> UpdateStats:
         """One update of every model on ``batch``; returns the statistics (overwritten next call)."""

@@ -329,7 +329,8 @@ class ResultsFile:
         return rec
 
     def begin_session(
-        self, *, device: str, max_parallel: int, workers: int = 1, argv: Iterable[str] | None = None
+        self, *, device: str, max_parallel: int, workers: int = 1, cuda_graph: bool = False,
+        argv: Iterable[str] | None = None,
     ) -> None:
         self.sessions.append(
             {
@@ -338,6 +339,7 @@ class ResultsFile:
                 "device": device,
                 "max_parallel": max_parallel,
                 "workers": workers,
+                "cuda_graph": cuda_graph,
                 "argv": list(argv) if argv is not None else None,
                 "code": code_version(),
                 "environment": environment(device),
@@ -414,6 +416,7 @@ def run_sweep(
     device: str = "cpu",
     max_parallel: int = 64,
     workers: int = 1,
+    cuda_graph: bool = False,
     limit: int | None = None,
     progress: Callable[[int], Any] | None = None,
     on_start: Callable[[list, "ResultsFile"], Any] | None = None,
@@ -424,6 +427,7 @@ def run_sweep(
 
     ``workers`` > 1 shares the runs among that many processes (:mod:`rnnbook.workers`; the
     file is the same, bit for bit, whatever their number); this process alone writes the file.
+    ``cuda_graph`` records each ensemble's update as a CUDA graph (:func:`rnnbook.training.train_runs`).
     ``limit`` trains at most that many of the missing runs (grid order); ``on_start(pending,
     file)`` is called before training, ``on_saved(result, record)`` after each run is saved.
     A ``KeyboardInterrupt`` (from Ctrl-C or a callback) is re-raised after the file is saved.
@@ -442,7 +446,7 @@ def run_sweep(
         if limit < 0:
             raise ConfigError(f"--limit must be >= 0, got {limit}")
         pending = pending[:limit]
-    rf.begin_session(device=device, max_parallel=max_parallel, workers=workers, argv=argv)
+    rf.begin_session(device=device, max_parallel=max_parallel, workers=workers, cuda_graph=cuda_graph, argv=argv)
     if on_start is not None:
         on_start(pending, rf)
     rf.save()
@@ -461,7 +465,8 @@ def run_sweep(
             )
         elif pending:
             training.train_runs(
-                pending, max_parallel=max_parallel, device=device, progress=progress, on_result=on_result
+                pending, max_parallel=max_parallel, device=device, progress=progress, on_result=on_result,
+                cuda_graph=cuda_graph,
             )
     except KeyboardInterrupt:
         rf.end_session(interrupted=True)

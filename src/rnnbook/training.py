@@ -26,6 +26,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -35,6 +36,9 @@ from rnnbook.errors import ConfigError, check_at_least, check_choice
 from rnnbook.model import INIT_VARIANTS, INITS, Params, Workspace, activation_of, init_params, loss_and_grads, predict
 from rnnbook.streams import Stream
 from rnnbook.tasks import Batch, Task, errors, get_task, sample_length
+
+if TYPE_CHECKING:
+    from rnnbook.cuda_graphs import CapturedUpdate
 
 METHODS = ("msgd", "msgd_c", "msgd_cr")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -255,8 +259,10 @@ class _Ensemble:
     """One group of compatible runs trained as a single batched computation."""
 
     def __init__(self, task: Task, pending: list[tuple[int, RunConfig]], max_parallel: int, device: str,
-                 on_result: Callable[[RunResult], None] | None) -> None:
+                 on_result: Callable[[RunResult], None] | None, cuda_graph: bool = False) -> None:
         first = pending[0][1]
+        self.cuda_graph = cuda_graph
+        self.captured: CapturedUpdate | None = None
         self.task, self.device, self.on_result = task, torch.device(device), on_result
         self.act, self.dtype = activation_of(first.init), DTYPES[first.dtype]
         self.batch, self.hidden = first.batch, first.hidden
@@ -289,6 +295,7 @@ class _Ensemble:
         self.wants_omega = [c.method == "msgd_cr" or c.track_omega for c in (m.config for m in self.members)]
         safety = [m.config.safety_net for m in self.members]  # decided on the host: no device sync per update
         self.safety = torch.tensor(safety, device=self.device) if any(safety) else None
+        self.captured = None  # members or settings changed: record the update again
 
     def _reset_statistics(self, slots: list[int]) -> None:
         self.stats[:, slots] = 0.0
@@ -300,9 +307,18 @@ class _Ensemble:
         lengths = [sample_length(m.stream, m.config.min_length, m.config.max_length) for m in self.members]
         batch = self.task.sample([m.stream for m in self.members], self.batch, lengths, dtype=self.dtype,
                                  device=self.device)
-        step = sgd_update_(self.params, self.act, self.task, batch, lr=self.lr, threshold=self.threshold,
-                           reg_weight=self.reg_weight if any(self.wants_omega) else None, safety=self.safety,
-                           workspace=self.workspace)
+        settings = {"lr": self.lr, "threshold": self.threshold, "safety": self.safety,
+                    "reg_weight": self.reg_weight if any(self.wants_omega) else None}
+        if self.cuda_graph:
+            from rnnbook.cuda_graphs import CapturedUpdate  # not at the top: cuda_graphs imports this module
+
+            if self.captured is None or not self.captured.fits(batch):
+                longest = max(self.task.max_steps(m.config.max_length) for m in self.members)
+                self.captured = CapturedUpdate(self.params, self.act, self.task, batch, steps=longest,
+                                               max_pad=longest, **settings)
+            step = self.captured(batch)
+        else:
+            step = sgd_update_(self.params, self.act, self.task, batch, workspace=self.workspace, **settings)
         omega = step.omega if step.omega is not None else torch.zeros_like(step.loss)
         norm = step.grad_norm
         self.stats += torch.stack([step.loss, norm, step.clipped.to(norm.dtype), omega]).to(torch.float64)
@@ -401,6 +417,7 @@ def train_runs(
     device: str = "cpu",
     progress: Callable[[int], None] | None = None,
     on_result: Callable[[RunResult], None] | None = None,
+    cuda_graph: bool = False,
 ) -> list[RunResult]:
     """Train every run and return their results in the order of ``runs``.
 
@@ -411,6 +428,11 @@ def train_runs(
     first, so members of similar length share a batch (less padding). ``progress(n)`` is
     called after every batched update with the number of model updates it made;
     ``on_result`` once per finished run, as soon as it finishes.
+
+    ``cuda_graph``: each ensemble's update is recorded once as a CUDA graph
+    (:class:`~rnnbook.cuda_graphs.CapturedUpdate`, minibatches left-padded to the ensemble's
+    longest possible sequence) and recorded again whenever its members change. On a CPU it
+    runs the same padded update without recording (same numbers as without it).
 
     Denormal floats are flushed to zero for the whole process (``torch.set_flush_denormal``):
     vanishing gradients drive float32 values into the subnormal range, where a CPU is 3-4x
@@ -426,7 +448,7 @@ def train_runs(
     results: dict[int, RunResult] = {}
     for members in groups.values():
         members.sort(key=lambda item: (item[1].min_length + item[1].max_length, item[0]))
-        ensemble = _Ensemble(members[0][1].make_task(), members, max_parallel, device, on_result)
+        ensemble = _Ensemble(members[0][1].make_task(), members, max_parallel, device, on_result, cuda_graph)
         while ensemble.members:
             ensemble.update()
             if progress is not None:
