@@ -1,9 +1,12 @@
 """The engine on a GPU, and the update recorded as a CUDA graph (rnnbook.cuda_graphs).
 
-Tests marked ``cuda`` run only where torch sees a GPU (the project's CI has none; they were
-run on a lent H200/H100, see benchmarks/README.md). The others check, on any machine, what
-makes an update recordable: a host-side padding count that changes no number, and the
-static-buffer plumbing of :class:`~rnnbook.cuda_graphs.CapturedUpdate`.
+Tests marked ``cuda`` run only where torch sees a GPU (the project's CI has none). The ones
+that existed at commit 3b34329 passed on a lent H200 (``benchmarks/gpu/tests.txt``); those
+added after it (minibatches drawn on the GPU, training with ``cuda_graph=True``) have not run
+on a GPU yet. The others check, on any machine, what makes an update recordable: a host-side
+padding count that changes no number, the static-buffer plumbing of
+:class:`~rnnbook.cuda_graphs.CapturedUpdate`, and training on left-padded, re-recorded
+updates giving the very same curves.
 """
 
 import pytest
