@@ -114,7 +114,7 @@ def to_range(z: torch.Tensor, n: torch.Tensor | int) -> torch.Tensor:
 
     Lemire's multiply-shift; each value's probability is within ``n / 2^32`` of ``1 / n``.
     """
-    top = torch.bitwise_right_shift(z, 32).bitwise_and_(0xFFFFFFFF)
+    top = _shift_right(z, 32)
     return top.mul_(n).bitwise_right_shift_(32) if isinstance(n, int) else (top * n).bitwise_right_shift_(32)
 
 
