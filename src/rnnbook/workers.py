@@ -42,12 +42,14 @@ def shares(runs: Sequence[Any], workers: int) -> list[list[Any]]:
     return [list(runs[i::workers]) for i in range(workers) if runs[i::workers]]
 
 
-def _worker(index: int, runs: list, max_parallel: int, device: str, threads: int, messages: Any) -> None:
+def _worker(index: int, runs: list, max_parallel: int, device: str, threads: int, messages: Any,
+            parent: int) -> None:
+    """``parent``: the pid of the process that started us, passed in rather than read here: a
+    worker still importing torch when its parent was killed would read init's pid instead."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
     from rnnbook import runtime, training
 
     runtime.configure_torch(threads)
-    parent = os.getppid()
     unreported = [0, time.monotonic()]
 
     def flush() -> None:
@@ -98,7 +100,8 @@ def train_runs_in_processes(
         config.validate()
     ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads can hang
     messages = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(i, share, max_parallel, device, threads, messages), daemon=True)
+    procs = [ctx.Process(target=_worker, args=(i, share, max_parallel, device, threads, messages, os.getpid()),
+                         daemon=True)
              for i, share in enumerate(shares(list(runs), workers))]
     results: dict[str, Any] = {}
     try:
