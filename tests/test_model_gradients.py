@@ -58,7 +58,7 @@ def reference(params, act, task, batch, reg_weight=None):
 
 
 def setup(task_name, init, lengths=(10, 14, 12), hidden=16, batch=5, seed=0):
-    task = get_task(task_name, **TASKS[task_name])
+    task = get_task(task_name, **TASKS.get(task_name, {}))
     gens = [torch.Generator().manual_seed(seed + i) for i in range(len(lengths))]
     params = init_params(init, task.n_in, hidden, task.n_out, gens, dtype=torch.float64)
     noise = torch.Generator().manual_seed(99)  # move away from the tiny initial weights
@@ -118,10 +118,13 @@ def test_forward_predict_workspace_agree():
 
 @pytest.mark.parametrize("task_name", TASKS)
 def test_lean_pass_changes_nothing_else(task_name):
-    """keep_states=False (what training uses) gives the same loss and gradients, bit for bit."""
+    """keep_states=False (what training uses) gives the same loss and gradients, bit for bit.
+
+    The torch path's lean pass; the compiled kernel's is checked in tests/test_cpu_kernel.py.
+    """
     task, params, batch = setup(task_name, "basic_tanh")
     full = loss_and_grads(params, "tanh", task, batch)
-    lean = loss_and_grads(params, "tanh", task, batch, keep_states=False, workspace=Workspace())
+    lean = loss_and_grads(params, "tanh", task, batch, keep_states=False, workspace=Workspace(), kernel="torch")
     assert torch.equal(full.loss, lean.loss)
     assert all(torch.equal(a, b) for a, b in zip(full.grads.tensors(), lean.grads.tensors()))
     assert lean.dh is None and lean.states is None
@@ -133,15 +136,17 @@ def test_model_groups_change_no_bit(task_name, regularized):
     """A lean pass split into groups of models equals one pass over all of them, bit for bit.
 
     Five models with different lengths (so the groups have different padding) in groups of
-    two: loss, every gradient, the read-out and Omega must not depend on the grouping.
+    two: loss, every gradient, the read-out and Omega must not depend on the grouping (the
+    torch path; the compiled kernel has no groups, it runs one model at a time).
     """
     task, params, batch = setup(task_name, "smart_tanh", lengths=(16, 11, 14, 10, 13))
     weight = torch.tensor([4.0, 0.0, 2.0, 1.0, 0.5], dtype=torch.float64) if regularized else None
-    one = loss_and_grads(params, "tanh", task, batch, reg_weight=weight, keep_states=False, group_size=5)
+    one = loss_and_grads(params, "tanh", task, batch, reg_weight=weight, keep_states=False, group_size=5,
+                         kernel="torch")
     ws = Workspace()
     for _ in range(2):  # the second call reuses every group's buffers and cached views
         split = loss_and_grads(params, "tanh", task, batch, reg_weight=weight, keep_states=False,
-                               group_size=2, workspace=ws)
+                               group_size=2, workspace=ws, kernel="torch")
         assert torch.equal(one.loss, split.loss) and torch.equal(one.output, split.output)
         assert all(torch.equal(a, b) for a, b in zip(one.grads.tensors(), split.grads.tensors()))
         assert (split.omega is None) if weight is None else torch.equal(one.omega, split.omega)

@@ -26,7 +26,8 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from rnnbook.errors import check_at_least, check_choice
+from rnnbook import cpu_kernel
+from rnnbook.errors import ConfigError, check_at_least, check_choice
 from rnnbook.regularizer import DEFAULT_BOUND, OmegaSteps
 from rnnbook.tasks import Batch, Task, real_steps
 from rnnbook.workspace import Workspace, scratch, step_views  # Workspace: callers pass one to loss_and_grads
@@ -377,6 +378,7 @@ def loss_and_grads(
     keep_states: bool = True,
     group_size: int | None = None,
     defer_weight_grads: bool | None = None,
+    kernel: str | None = None,
 ) -> StepResult:
     """Loss and exact gradients of every model by an explicit, batched BPTT (Eqs. 3-5).
 
@@ -402,12 +404,21 @@ def loss_and_grads(
     instead of two small products per step: fewer, larger kernels, which is what a GPU wants
     (``None``: :data:`DEFER_WEIGHT_GRADS` for the device). The same sums in another order,
     so the gradients agree to rounding, not bit for bit.
+
+    ``kernel``: ``"compiled"`` computes the pass with :mod:`rnnbook.cpu_kernel` (C, one model
+    at a time, ~1.5x faster on a CPU; only for a lean pass without the regularizer),
+    ``"torch"`` with the batched torch code below; ``None`` (default) takes the compiled
+    kernel wherever it applies and is enabled (``RNNBOOK_CPU_KERNEL``). Both compute the same
+    quantities, summed in different orders: they agree to rounding.
     """
     check_activation(act)
     E = batch.u.shape[0]
+    if group_size is not None:
+        check_at_least("group_size", group_size, 1)
+    if _use_compiled(kernel, act, task, batch, reg_weight, keep_states):
+        return cpu_kernel.loss_and_grads(params, act, task, batch, workspace)
     if group_size is None:
         group_size = CPU_GROUP_SIZE if batch.u.device.type == "cpu" else E
-    check_at_least("group_size", group_size, 1)
     if defer_weight_grads is None:
         defer_weight_grads = DEFER_WEIGHT_GRADS.get(batch.u.device.type, False)
     if keep_states or group_size >= E:
@@ -425,6 +436,27 @@ def loss_and_grads(
     omega = None if reg_weight is None else torch.cat([r.omega for r in parts])
     return StepResult(torch.cat([r.loss for r in parts]), Params.cat([r.grads for r in parts]), None,
                       torch.cat([r.output for r in parts]), None, omega)
+
+
+KERNELS = ("compiled", "torch")
+
+
+def _use_compiled(kernel: str | None, act: str, task: Task, batch: Batch, reg_weight: torch.Tensor | None,
+                  keep_states: bool) -> bool:
+    """Whether this pass goes to the compiled CPU kernel (``kernel`` as in :func:`loss_and_grads`)."""
+    fits = (not keep_states and reg_weight is None
+            and cpu_kernel.supports(act, task.readout, batch.u.dtype, batch.u.device))
+    if kernel is None:
+        return fits and cpu_kernel.enabled()
+    check_choice("kernel", kernel, KERNELS)
+    if kernel == "torch":
+        return False
+    if not fits:
+        raise ConfigError("the compiled kernel computes lean passes (keep_states=False) without the regularizer, "
+                          "on a CPU, in float32 or float64")
+    if cpu_kernel.build().lib is None:
+        raise ConfigError(f"the compiled kernel is not available: {cpu_kernel.build().detail}")
+    return True
 
 
 def _loss_and_grads(

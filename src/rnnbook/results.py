@@ -204,6 +204,10 @@ def environment(device: str = "cpu") -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "device": device,
     }
+    if not str(device).startswith("cuda"):  # which engine trains on a CPU (rnnbook.cpu_kernel)
+        from rnnbook import cpu_kernel
+
+        env["cpu_kernel"] = cpu_kernel.status()
     if str(device).startswith("cuda") and torch.cuda.is_available():
         env["gpu"] = torch.cuda.get_device_name(torch.device(device))
         env["cuda"] = torch.version.cuda

@@ -217,6 +217,7 @@ def sgd_update_(
     safety: torch.Tensor | None = None,
     workspace: Workspace | None = None,
     defer_weight_grads: bool | None = None,
+    kernel: str | None = None,
 ) -> UpdateStats:
     """One training update of every model, in place: BPTT, clipping, SGD step (§3.2-3.3).
 
@@ -225,10 +226,10 @@ def sgd_update_(
     NaN/Inf fallback on for those models (``None``: for none). Nothing here waits for the
     device, so on a GPU the whole update can be recorded as one CUDA graph
     (:class:`rnnbook.cuda_graphs.CapturedUpdate`) when ``batch.pad`` is given.
-    ``defer_weight_grads``: see :func:`~rnnbook.model.loss_and_grads`.
+    ``defer_weight_grads``, ``kernel``: see :func:`~rnnbook.model.loss_and_grads`.
     """
     step = loss_and_grads(params, act, task, batch, reg_weight=reg_weight, workspace=workspace, keep_states=False,
-                          defer_weight_grads=defer_weight_grads)
+                          defer_weight_grads=defer_weight_grads, kernel=kernel)
     norm, clipped = clip_grad_norm_(step.grads, threshold)
     if safety is not None:  # only models that asked for it can trigger the fallback
         apply_safety_net_(step.grads, params, torch.where(safety, norm, 0.0))

@@ -1,0 +1,203 @@
+"""The compiled CPU training pass: forward, read-out and BPTT of a whole ensemble in one C call.
+
+:func:`rnnbook.model.loss_and_grads` in torch runs each time step as about seven batched calls
+over all models of the ensemble. On a CPU that costs twice: every call pays a dispatch, and a
+model's states (T x B x H numbers, 400 kB at T = 100) leave the core's cache between its
+forward and its backward pass. ``csrc/bptt.c`` computes the same quantities one model at a
+time -- forward, read-out (§9.7), backward recursion (Eqs. 3-5), weight gradients -- while
+that model's states stay in L2 and its weights in L1, with register-blocked matrix tiles
+written in GCC/Clang vector extensions. On the book's 2-core machine it trains the
+benchmark's updates ~1.5x faster than the torch path (``benchmarks/README.md``).
+
+It is built on first use with the machine's C compiler (``$CC``, else ``cc``; ``-O3
+-march=native``) into a cache directory (``$RNNBOOK_CACHE``, else
+``$XDG_CACHE_HOME/rnnbook`` or ``~/.cache/rnnbook``), once per source version, compiler and
+CPU. Where no compiler works, the torch path is used and :func:`status` says why.
+``RNNBOOK_CPU_KERNEL`` chooses: ``auto`` (default: compiled if it builds), ``compiled``
+(fail if it does not), ``torch`` (never compile).
+
+The kernel covers what training runs: a lean pass (no states or ``dh`` kept) without the
+regularizer, on a CPU, in float32 or float64. Everything else (Omega, kept states, GPUs) stays
+in torch. The two paths compute the same sums in different orders, so they agree to rounding
+(tests/test_cpu_kernel.py: float64 gradients within 1e-10 of autograd), not bit for bit; each
+is deterministic, and a model's numbers do not depend on the other models of its ensemble.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from rnnbook.errors import ConfigError
+
+SOURCE_DIR = Path(__file__).resolve().parent / "csrc"
+SOURCES = ("bptt.c", "bptt_impl.h")
+FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-std=gnu11", "-fPIC", "-shared")
+CHOICES = ("auto", "compiled", "torch")
+ENV = "RNNBOOK_CPU_KERNEL"
+
+_ACTS = {"tanh": 0, "sigmoid": 1}
+_READOUTS = {"last_softmax": 0, "last_linear": 1, "softmax": 2}
+_ALIGN = 64  # bytes; the kernel's vectors are loaded aligned
+
+
+@dataclass(frozen=True)
+class Build:
+    """The outcome of building the kernel: the loaded library, or why there is none."""
+
+    lib: ctypes.CDLL | None
+    detail: str  # compiler and vector width, or the reason for falling back
+
+
+def choice() -> str:
+    """``RNNBOOK_CPU_KERNEL`` (default ``auto``), checked."""
+    value = os.environ.get(ENV, "auto").strip().lower() or "auto"
+    if value not in CHOICES:
+        raise ConfigError(f"{ENV}={value!r}: expected one of {', '.join(CHOICES)}")
+    return value
+
+
+def cache_dir() -> Path:
+    if os.environ.get("RNNBOOK_CACHE"):
+        return Path(os.environ["RNNBOOK_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rnnbook"
+
+
+def _cpu_signature() -> str:
+    """The CPU's model and feature flags: -march=native code is only valid on such a CPU."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor()
+    keep = [ln for ln in lines if ln.split(":")[0].strip() in ("model name", "flags", "Features", "CPU part")]
+    return "\n".join(dict.fromkeys(keep))
+
+
+def _compiler() -> str | None:
+    cc = os.environ.get("CC") or "cc"
+    return shutil.which(cc)
+
+
+def _compile(cc: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    os.close(fd)
+    try:
+        subprocess.run([cc, *FLAGS, "-o", tmp, str(SOURCE_DIR / SOURCES[0]), "-lm"],
+                       check=True, capture_output=True, text=True, timeout=120)
+        os.replace(tmp, target)  # atomic: concurrent builders (pytest -n 2, sweep workers) never see half a file
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@functools.lru_cache(maxsize=1)
+def build() -> Build:
+    """Compile (once per source, compiler and CPU) and load the kernel; never raises."""
+    cc = _compiler()
+    if cc is None:
+        return Build(None, "no C compiler found (set CC)")
+    try:
+        version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
+        digest = hashlib.sha256()
+        for part in (*(SOURCE_DIR / s for s in SOURCES),):
+            digest.update(part.read_bytes())
+        for text in (version, " ".join(FLAGS), platform.machine(), _cpu_signature()):
+            digest.update(text.encode())
+        target = cache_dir() / f"bptt-{digest.hexdigest()[:16]}.so"
+        if not target.exists():
+            _compile(cc, target)
+        lib = ctypes.CDLL(str(target))
+    except (OSError, subprocess.SubprocessError) as exc:
+        err = getattr(exc, "stderr", None) or str(exc)
+        return Build(None, f"building the C kernel failed: {err.strip().splitlines()[-1] if err.strip() else exc}")
+    lib.rnnbook_kernel_vector_bytes.restype = ctypes.c_int
+    for suffix in ("f32", "f64"):
+        getattr(lib, f"rnnbook_scratch_size_{suffix}").restype = ctypes.c_long
+        getattr(lib, f"rnnbook_scratch_size_{suffix}").argtypes = [ctypes.c_int] * 5
+        fn = getattr(lib, f"rnnbook_loss_and_grads_{suffix}")
+        fn.restype = ctypes.c_int
+        fn.argtypes = ([ctypes.c_int] * 8 + [ctypes.c_void_p] * 6 + [ctypes.c_long] * 4
+                       + [ctypes.c_void_p] * 11)
+    first = version.splitlines()[0] if version else Path(cc).name
+    return Build(lib, f"{first}; {lib.rnnbook_kernel_vector_bytes() * 8}-bit vectors")
+
+
+def enabled() -> bool:
+    """Whether CPU training passes go to the compiled kernel (see ``RNNBOOK_CPU_KERNEL``)."""
+    mode = choice()
+    if mode == "torch":
+        return False
+    built = build()
+    if built.lib is None and mode == "compiled":
+        raise ConfigError(f"{ENV}=compiled, but {built.detail}")
+    return built.lib is not None
+
+
+def status() -> str:
+    """One line for provenance: which CPU engine trains, and with what."""
+    if choice() == "torch":
+        return f"torch ({ENV}=torch)"
+    built = build()
+    return f"compiled ({built.detail})" if built.lib is not None else f"torch ({built.detail})"
+
+
+def supports(act: str, task_readout: str, dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether the kernel computes this pass (the caller adds: no regularizer, lean result)."""
+    return (device.type == "cpu" and dtype in (torch.float32, torch.float64) and act in _ACTS
+            and task_readout in _READOUTS)
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def loss_and_grads(params, act: str, task, batch, workspace=None):
+    """Loss, read-out logits and the five gradients of every model, by the compiled kernel.
+
+    Same contract as :func:`rnnbook.model.loss_and_grads` with ``keep_states=False`` and no
+    regularizer; returns a :class:`rnnbook.model.StepResult` without ``dh`` and ``states``.
+    """
+    from rnnbook.model import Params, StepResult
+    from rnnbook.workspace import scratch
+
+    lib = build().lib
+    if lib is None:
+        raise RuntimeError(f"the C kernel is not available: {build().detail}")
+    u = batch.u
+    E, T, B, n_in = u.shape
+    H, O = params.W_hh.shape[-1], params.W_hy.shape[-1]
+    dtype = u.dtype
+    suffix = "f32" if dtype == torch.float32 else "f64"
+    weights = [t.to(dtype).contiguous() for t in params.tensors()]
+    start = batch.start.to(torch.int64).contiguous()
+    if task.readout == "last_linear":
+        target_idx, target_val = None, batch.target.to(dtype).contiguous()
+    else:
+        target_idx, target_val = batch.target.to(torch.int64).contiguous(), None
+    loss = torch.empty(E, dtype=dtype)
+    logits = torch.empty((E, T, B, O) if task.readout == "softmax" else (E, B, O), dtype=dtype)
+    grads = Params(*(torch.empty_like(w) for w in weights))
+    size = getattr(lib, f"rnnbook_scratch_size_{suffix}")(T, B, n_in, H, O)
+    room = scratch(workspace, "cpu_kernel", (size + _ALIGN // dtype.itemsize,), u)
+    offset = (-room.data_ptr() % _ALIGN) // dtype.itemsize
+    code = getattr(lib, f"rnnbook_loss_and_grads_{suffix}")(
+        E, T, B, n_in, H, O, _ACTS[act], _READOUTS[task.readout],
+        *(_ptr(w) for w in weights), u.data_ptr(), *u.stride(),
+        _ptr(target_idx), _ptr(target_val), start.data_ptr(),
+        loss.data_ptr(), logits.data_ptr(), *(_ptr(g) for g in grads.tensors()), room[offset:].data_ptr(),
+    )
+    if code != 0:
+        raise RuntimeError(f"the C kernel refused its arguments (code {code})")
+    return StepResult(loss, grads, None, logits, None, None)

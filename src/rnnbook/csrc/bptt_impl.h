@@ -1,0 +1,396 @@
+/* One precision of the kernel; included by bptt.c with `real`, SUF and IS_FLOAT defined. */
+#define F(name) CAT(name, SUF)
+#define L ((int)(VBYTES / sizeof(real))) /* lanes per vector */
+typedef real F(vec_t) __attribute__((vector_size(VBYTES)));
+#define V F(vec_t)
+#define LOAD(p) (*(const V *)(p))
+#define STORE(p, x) (*(V *)(p) = (x))
+
+/* ---------------------------------------------------------------------------------------- */
+/* Activations on whole vectors                                                              */
+/* ---------------------------------------------------------------------------------------- */
+#if IS_FLOAT
+typedef int32_t F(ivec_t) __attribute__((vector_size(VBYTES)));
+#define IV F(ivec_t)
+
+/* exp(x) (Cephes expf: Cody-Waite reduction, degree-6 polynomial; ~1 ulp) for x clamped to
+ * [-87.3, 88] (so 0 and +inf come out as ~1e-38 and ~1.7e38); NaN gives NaN. */
+INLINE V F(exp_v)(V x) {
+    const V lo = (V){0} - 87.3f, hi = (V){0} + 88.0f;
+    IV under = x < lo, over = x > hi; /* false for NaN */
+    x = (V)((under & (IV)lo) | (~under & (IV)x));
+    x = (V)((over & (IV)hi) | (~over & (IV)x));
+    V n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
+    V r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    V p = 1.9875691500e-4f * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    IV bits = (__builtin_convertvector(n, IV) + 127) << 23;
+    return p * (V)bits;
+}
+
+/* tanh(x): the odd rational minimax approximation of degrees 13/6 that Eigen, XLA and MLAS use,
+ * on x clamped to +-7.90531110763549805 (where tanh rounds to +-1 in float32). Odd in x, so small
+ * arguments keep their relative accuracy. Within 5 ulp of tanh in float32 (measured by
+ * tests/test_cpu_kernel.py); saturates at +-(1 - 2^-22); NaN gives NaN. */
+INLINE V F(tanh_v)(V x) {
+    const V hi = (V){0} + 7.90531110763549805f, lo = -hi;
+    IV over = x > hi, under = x < lo; /* false for NaN: NaN passes through */
+    x = (V)((over & (IV)hi) | (~over & (IV)x));
+    x = (V)((under & (IV)lo) | (~under & (IV)x));
+    const V z = x * x;
+    V p = -2.76076847742355e-16f * z + 2.00018790482477e-13f;
+    p = p * z - 8.60467152213735e-11f;
+    p = p * z + 5.12229709037114e-08f;
+    p = p * z + 1.48572235717979e-05f;
+    p = p * z + 6.37261928875436e-04f;
+    p = p * z + 4.89352455891786e-03f;
+    p = p * x;
+    V q = 1.19825839466702e-06f * z + 1.18534705686654e-04f;
+    q = q * z + 2.26843463243900e-03f;
+    q = q * z + 4.89352518554385e-03f;
+    return p / q;
+}
+
+INLINE V F(act_v)(V x, int act) {
+    if (act == ACT_TANH) return F(tanh_v)(x);
+    return 1.0f / (1.0f + F(exp_v)(-x));
+}
+#else
+/* double precision: the C library's functions, lane by lane (used by the tests' float64) */
+INLINE V F(act_v)(V x, int act) {
+    real a[VBYTES / sizeof(real)];
+    memcpy(a, &x, sizeof a);
+    for (int i = 0; i < L; i++) a[i] = act == ACT_TANH ? tanh(a[i]) : 1.0 / (1.0 + exp(-a[i]));
+    memcpy(&x, a, sizeof a);
+    return x;
+}
+#endif
+
+/* act'(x) expressed through h = act(x): tanh 1 - h^2, sigmoid h (1 - h) */
+INLINE V F(act_grad_v)(V h, int act) {
+    if (act == ACT_TANH) return 1 - h * h;
+    return h * (1 - h);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Register tiles: acc[r][v] += sum_k A(r, k) W[k, v-th vector], rb rows, pv vectors          */
+/* ---------------------------------------------------------------------------------------- */
+INLINE void F(accum)(const int rb, const int pv, V acc[RBMAX][PVMAX], long K, const real *A, long ars,
+                     long aks, const real *W, long wrs) {
+    for (long k = 0; k < K; k++) {
+        V w[PVMAX];
+        for (int v = 0; v < pv; v++) w[v] = LOAD(W + k * wrs + v * L);
+        for (int r = 0; r < rb; r++) {
+            const real a = A[r * ars + k * aks];
+            for (int v = 0; v < pv; v++) acc[r][v] += a * w[v];
+        }
+    }
+}
+
+/* Forward tile: out = act(bias + u W_uh [+ h_prev W_hh]) */
+INLINE void F(tile_forward)(const int rb, const int pv, int act, const real *bias, int n_in, const real *u,
+                            const real *W_uh, int H, const real *h_prev, const real *W_hh, long HP, real *out) {
+    V acc[RBMAX][PVMAX];
+    for (int v = 0; v < pv; v++) {
+        const V b = LOAD(bias + v * L);
+        for (int r = 0; r < rb; r++) acc[r][v] = b;
+    }
+    F(accum)(rb, pv, acc, n_in, u, n_in, 1, W_uh, HP);
+    if (h_prev) F(accum)(rb, pv, acc, H, h_prev, HP, 1, W_hh, HP);
+    for (int r = 0; r < rb; r++)
+        for (int v = 0; v < pv; v++) STORE(out + r * HP + v * L, F(act_v)(acc[r][v], act));
+}
+
+/* Backward tile: dpre_prev = ([direct] + dpre W_hh^T) * act'(h_prev) */
+INLINE void F(tile_backward)(const int rb, const int pv, int act, const real *direct, int H, const real *dpre,
+                             const real *W_hh_T, const real *h_prev, long HP, real *out) {
+    V acc[RBMAX][PVMAX];
+    for (int r = 0; r < rb; r++)
+        for (int v = 0; v < pv; v++) acc[r][v] = direct ? LOAD(direct + r * HP + v * L) : (V){0};
+    F(accum)(rb, pv, acc, H, dpre, HP, 1, W_hh_T, HP);
+    for (int r = 0; r < rb; r++)
+        for (int v = 0; v < pv; v++)
+            STORE(out + r * HP + v * L, acc[r][v] * F(act_grad_v)(LOAD(h_prev + r * HP + v * L), act));
+}
+
+/* Product tile: out = A W, A(r, k) = A[r * ars + k * aks] */
+INLINE void F(tile_product)(const int rb, const int pv, long K, const real *A, long ars, long aks, const real *W,
+                            long HP, real *out) {
+    V acc[RBMAX][PVMAX];
+    for (int r = 0; r < rb; r++)
+        for (int v = 0; v < pv; v++) acc[r][v] = (V){0};
+    F(accum)(rb, pv, acc, K, A, ars, aks, W, HP);
+    for (int r = 0; r < rb; r++)
+        for (int v = 0; v < pv; v++) STORE(out + r * HP + v * L, acc[r][v]);
+}
+
+/* Call TILE(rb, pv, ...) with compile-time rb <= RBMAX and pv <= PVMAX (switch of literals) */
+#define CASE(RB, PV, TILE, ...) case (RB) * 8 + (PV): TILE(RB, PV, __VA_ARGS__); break;
+#define CASES_PV(RB, TILE, ...) CASE(RB, 1, TILE, __VA_ARGS__) CASE(RB, 2, TILE, __VA_ARGS__) \
+    CASE(RB, 3, TILE, __VA_ARGS__) CASE(RB, 4, TILE, __VA_ARGS__)
+#define DISPATCH(rb, pv, TILE, ...) switch ((rb) * 8 + (pv)) { \
+    CASES_PV(1, TILE, __VA_ARGS__) CASES_PV(2, TILE, __VA_ARGS__) CASES_PV(3, TILE, __VA_ARGS__) \
+    CASES_PV(4, TILE, __VA_ARGS__) CASES_PV(5, TILE, __VA_ARGS__) default: break; }
+
+/* Loop over the tiles of an R x HP output; BODY sees r0 (row), c0 (column) and rb, pv */
+#define FOR_TILES(R, NV, BODY) \
+    for (int r0 = 0; r0 < (R); r0 += RBMAX) { \
+        const int rb = (R) - r0 < RBMAX ? (R) - r0 : RBMAX; \
+        for (int p0 = 0; p0 < (NV); p0 += PVMAX) { \
+            const int pv = (NV) - p0 < PVMAX ? (NV) - p0 : PVMAX; \
+            const long c0 = (long)p0 * L; \
+            BODY \
+        } \
+    }
+
+static void F(forward_step)(int act, int B, int H, long HP, int NV, int n_in, const real *bias, const real *u,
+                            const real *W_uh, const real *h_prev, const real *W_hh, real *out) {
+    FOR_TILES(B, NV, {
+        DISPATCH(rb, pv, F(tile_forward), act, bias + c0, n_in, u + (long)r0 * n_in, W_uh + c0, H,
+                 h_prev ? h_prev + r0 * HP : 0, W_hh + c0, HP, out + r0 * HP + c0)
+    })
+}
+
+static void F(backward_step)(int act, int B, int H, long HP, int NV, const real *direct, const real *dpre,
+                             const real *W_hh_T, const real *h_prev, real *out) {
+    FOR_TILES(B, NV, {
+        DISPATCH(rb, pv, F(tile_backward), act, direct ? direct + r0 * HP + c0 : 0, H, dpre + r0 * HP,
+                 W_hh_T + c0, h_prev + r0 * HP + c0, HP, out + r0 * HP + c0)
+    })
+}
+
+/* out (R x HP) = A W, A(r, k) = A[r * ars + k * aks], k < K */
+static void F(product)(int R, long HP, int NV, long K, const real *A, long ars, long aks, const real *W,
+                       real *out) {
+    FOR_TILES(R, NV, {
+        DISPATCH(rb, pv, F(tile_product), K, A + r0 * ars, ars, aks, W + c0, HP, out + r0 * HP + c0)
+    })
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Read-outs (§9.7): loss, logits, dloss/dlogits and the output layer's gradients            */
+/* ---------------------------------------------------------------------------------------- */
+#if IS_FLOAT
+#define EXP expf
+#define LOG logf
+#else
+#define EXP exp
+#define LOG log
+#endif
+
+/* logits (B x O) = h W_hy + b_y, h rows of stride HP */
+static void F(logits_of)(int B, int H, int O, long HP, const real *h, const real *W_hy, const real *b_y,
+                         real *logits) {
+    for (int b = 0; b < B; b++) {
+        real *l = logits + (long)b * O;
+        for (int o = 0; o < O; o++) l[o] = b_y[o];
+        for (int k = 0; k < H; k++) {
+            const real a = h[b * HP + k];
+            const real *w = W_hy + (long)k * O;
+            for (int o = 0; o < O; o++) l[o] += a * w[o];
+        }
+    }
+}
+
+/* Cross-entropy of class targets, each row's loss scaled by `weight`: returns the summed loss
+ * (rows in order) and writes dlogits = weight (softmax - onehot). */
+static real F(cross_entropy)(int B, int O, const real *logits, const int64_t *target, real weight, real *dlogits) {
+    real total = 0;
+    for (int b = 0; b < B; b++) {
+        const real *l = logits + (long)b * O;
+        real *d = dlogits + (long)b * O;
+        real m = l[0];
+        for (int o = 1; o < O; o++) m = l[o] > m ? l[o] : m;
+        real s = 0;
+        for (int o = 0; o < O; o++) s += EXP(l[o] - m);
+        const real lse = m + LOG(s);
+        total += (lse - l[target[b]]) * weight;
+        for (int o = 0; o < O; o++) d[o] = EXP(l[o] - lse) * weight;
+        d[target[b]] -= weight;
+    }
+    return total;
+}
+
+/* The output layer's share of one step: g_W_hy += h^T d, g_b_y += sum_b d, direct = d W_hy^T */
+static void F(output_backward)(int B, int H, int O, long HP, const real *h, const real *d, const real *W_hy,
+                               real *g_W_hy, real *g_b_y, real *direct) {
+    for (int b = 0; b < B; b++) {
+        const real *db = d + (long)b * O;
+        for (int k = 0; k < H; k++) {
+            const real a = h[b * HP + k];
+            real *g = g_W_hy + (long)k * O;
+            for (int o = 0; o < O; o++) g[o] += a * db[o];
+        }
+        for (int o = 0; o < O; o++) g_b_y[o] += db[o];
+        for (int k = 0; k < H; k++) {
+            const real *w = W_hy + (long)k * O;
+            real s = 0;
+            for (int o = 0; o < O; o++) s += db[o] * w[o];
+            direct[b * HP + k] = s;
+        }
+        for (long k = H; k < HP; k++) direct[b * HP + k] = 0;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The whole pass                                                                            */
+/* ---------------------------------------------------------------------------------------- */
+static long F(round_up)(long n) {
+    const long q = ALIGN_BYTES / (long)sizeof(real);
+    return (n + q - 1) / q * q;
+}
+
+/* Scratch numbers needed (plus alignment slack the caller adds) */
+long F(rnnbook_scratch_size)(int T, int B, int n_in, int H, int O) {
+    const long HP = F(round_up)(H), R = H > n_in ? H : n_in;
+    return 2 * F(round_up)(H * HP) + F(round_up)(n_in * HP) + F(round_up)(HP) + 2 * F(round_up)((long)T * B * HP)
+           + F(round_up)(B * HP) + F(round_up)(R * HP) + F(round_up)((long)T * B * n_in) + F(round_up)((long)B * O);
+}
+
+/*
+ * For e < E, with model e's weights W_uh (n_in x H), W_hh (H x H), b_h (H), W_hy (H x O), b_y (O),
+ * all contiguous and stacked over e, and its inputs u(e, t, b, i) = u[e*su0 + t*su1 + b*su2 + i*su3]:
+ * loss[e], logits (E x B x O, or E x T x B x O for SOFTMAX) and the five gradients (same shapes
+ * as the weights).  Targets: class indices target_idx (E x B, or E x T x B) or real values
+ * target_val (E x B x O).  Steps t < start[e] are padding: h_t = 0 there (as in rnnbook.model).
+ */
+int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int act, int readout,
+                              const real *W_uh, const real *W_hh, const real *b_h, const real *W_hy, const real *b_y,
+                              const real *u, long su0, long su1, long su2, long su3,
+                              const int64_t *target_idx, const real *target_val, const int64_t *start,
+                              real *loss, real *logits, real *g_W_uh, real *g_W_hh, real *g_b_h, real *g_W_hy,
+                              real *g_b_y, real *scratch) {
+    if (E < 0 || T < 1 || B < 1 || n_in < 1 || H < 1 || O < 1) return ERR_ARGS;
+    if ((uintptr_t)scratch % ALIGN_BYTES) return ERR_ALIGN;
+    const long HP = F(round_up)(H);
+    const int NV = (int)(HP / L);
+    const long TBH = (long)T * B * HP, BH = (long)B * HP;
+    real *p = scratch;
+    real *Whh = p; p += F(round_up)(H * HP);      /* W_hh, rows padded to HP with zeros */
+    real *WhhT = p; p += F(round_up)(H * HP);     /* W_hh^T, padded */
+    real *Wuh = p; p += F(round_up)(n_in * HP);   /* W_uh, padded */
+    real *bias = p; p += F(round_up)(HP);         /* b_h, padded */
+    real *states = p; p += F(round_up)(TBH);      /* h_t, t < T: (T, B, HP) */
+    real *dpre = p; p += F(round_up)(TBH);        /* dpre_t: (T, B, HP) */
+    real *direct = p; p += F(round_up)(BH);       /* a step's direct dloss/dh_t: (B, HP) */
+    real *gtmp = p; p += F(round_up)((H > n_in ? H : n_in) * HP);
+    real *ub = p; p += F(round_up)((long)T * B * n_in); /* the model's inputs, contiguous (T, B, n_in) */
+    real *dlog = p;                               /* one step's dloss/dlogits: (B, O) */
+
+    for (int e = 0; e < E; e++) {
+        const real *wuh = W_uh + (long)e * n_in * H, *whh = W_hh + (long)e * H * H, *bh = b_h + (long)e * H;
+        const real *why = W_hy + (long)e * H * O, *by = b_y + (long)e * O;
+        real *gwuh = g_W_uh + (long)e * n_in * H, *gwhh = g_W_hh + (long)e * H * H, *gbh = g_b_h + (long)e * H;
+        real *gwhy = g_W_hy + (long)e * H * O, *gby = g_b_y + (long)e * O;
+        const long s = start[e] < 0 ? 0 : start[e];
+
+        memset(Whh, 0, sizeof(real) * H * HP);
+        memset(WhhT, 0, sizeof(real) * H * HP);
+        memset(Wuh, 0, sizeof(real) * n_in * HP);
+        memset(bias, 0, sizeof(real) * HP);
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < H; j++) {
+                Whh[i * HP + j] = whh[i * H + j];
+                WhhT[j * HP + i] = whh[i * H + j];
+            }
+        for (int i = 0; i < n_in; i++) memcpy(Wuh + i * HP, wuh + (long)i * H, sizeof(real) * H);
+        memcpy(bias, bh, sizeof(real) * H);
+        const real *ue = u + e * su0;
+        for (long t = s; t < T; t++)
+            for (int b = 0; b < B; b++)
+                for (int i = 0; i < n_in; i++) ub[(t * B + b) * n_in + i] = ue[t * su1 + b * su2 + i * su3];
+
+        /* forward: h_t for s <= t < T (h_{s-1} = 0) */
+        for (long t = s; t < T; t++)
+            F(forward_step)(act, B, H, HP, NV, n_in, bias, ub + t * B * n_in, Wuh,
+                            t > s ? states + (t - 1) * BH : 0, Whh, states + t * BH);
+        if (s >= T) memset(states + (T - 1) * BH, 0, sizeof(real) * BH); /* no real step at all */
+
+        /* read-out and the seed of the backward recursion */
+        memset(gwhy, 0, sizeof(real) * H * O);
+        memset(gby, 0, sizeof(real) * O);
+        real *le = logits + (long)e * (readout == SOFTMAX ? T : 1) * B * O;
+        const real *h_last = states + (T - 1) * BH;
+        real total = 0;
+        const real w_step = s < T ? (real)1 / ((real)(T - s) * B) : 0; /* SOFTMAX: mean over real steps x batch */
+        if (readout == SOFTMAX) {
+            for (long t = 0; t < s && t < T; t++)  /* padding steps: h = 0, logits = b_y */
+                for (int b = 0; b < B; b++) memcpy(le + (t * B + b) * O, by, sizeof(real) * O);
+            for (long t = s; t < T; t++) { /* losses summed in step order */
+                F(logits_of)(B, H, O, HP, states + t * BH, why, by, le + t * B * O);
+                total += F(cross_entropy)(B, O, le + t * B * O, target_idx + ((long)e * T + t) * B, w_step, dlog);
+            }
+            /* each step's dlogits are formed again where the backward loop needs them */
+        } else {
+            F(logits_of)(B, H, O, HP, h_last, why, by, le);
+            if (readout == LAST_SOFTMAX) {
+                total = F(cross_entropy)(B, O, le, target_idx + (long)e * B, (real)1 / B, dlog);
+            } else {
+                const real *y = target_val + (long)e * B * O;
+                for (int b = 0; b < B; b++)
+                    for (int o = 0; o < O; o++) {
+                        const real diff = le[b * O + o] - y[b * O + o];
+                        total += diff * diff / B;
+                        dlog[b * O + o] = diff * ((real)2 / B);
+                    }
+            }
+        }
+        loss[e] = total;
+
+        memset(gwhh, 0, sizeof(real) * H * H);
+        memset(gwuh, 0, sizeof(real) * n_in * H);
+        memset(gbh, 0, sizeof(real) * H);
+        if (s >= T) continue;
+
+        /* backward recursion, latest step first: dpre_{T-1}, then dpre_{t-1} from dpre_t */
+        for (long t = T - 1; t >= s; t--) {
+            if (t == T - 1) { /* dpre_{T-1} = dh_{T-1} act'(h_{T-1}), dh_{T-1} = dlogits W_hy^T */
+                if (readout == SOFTMAX)
+                    F(cross_entropy)(B, O, le + t * B * O, target_idx + ((long)e * T + t) * B, w_step, dlog);
+                F(output_backward)(B, H, O, HP, h_last, dlog, why, gwhy, gby, direct);
+                for (long i = 0; i < BH; i += L)
+                    STORE(dpre + t * BH + i, LOAD(direct + i) * F(act_grad_v)(LOAD(states + t * BH + i), act));
+            }
+            if (t > s) { /* dpre_{t-1} = (direct_{t-1} + dpre_t W_hh^T) act'(h_{t-1}) */
+                const real *dir_prev = 0;
+                if (readout == SOFTMAX) { /* the loss at step t-1 reaches h_{t-1} directly */
+                    F(cross_entropy)(B, O, le + (t - 1) * B * O, target_idx + ((long)e * T + t - 1) * B, w_step,
+                                     dlog);
+                    F(output_backward)(B, H, O, HP, states + (t - 1) * BH, dlog, why, gwhy, gby, direct);
+                    dir_prev = direct;
+                }
+                F(backward_step)(act, B, H, HP, NV, dir_prev, dpre + t * BH, WhhT, states + (t - 1) * BH,
+                                 dpre + (t - 1) * BH);
+            }
+        }
+
+        /* weight gradients, each one product over all real steps and sequences */
+        if (T - 1 > s) { /* g_W_hh = sum_{t > s} h_{t-1}^T dpre_t */
+            F(product)(H, HP, NV, (T - 1 - s) * B, states + s * BH, 1, HP, dpre + (s + 1) * BH, gtmp);
+            for (int i = 0; i < H; i++) memcpy(gwhh + (long)i * H, gtmp + i * HP, sizeof(real) * H);
+        }
+        F(product)(n_in, HP, NV, (T - s) * B, ub + s * B * n_in, 1, n_in, dpre + s * BH, gtmp);
+        for (int i = 0; i < n_in; i++) memcpy(gwuh + (long)i * H, gtmp + i * HP, sizeof(real) * H);
+        for (long r = s * B; r < (long)T * B; r++)
+            for (int j = 0; j < H; j++) gbh[j] += dpre[r * HP + j];
+    }
+    return OK;
+}
+
+#undef F
+#undef L
+#undef V
+#undef IV
+#undef LOAD
+#undef STORE
+#undef EXP
+#undef LOG
+#undef CASE
+#undef CASES_PV
+#undef DISPATCH
+#undef FOR_TILES

@@ -1,0 +1,183 @@
+"""The compiled CPU kernel (rnnbook.cpu_kernel) against autograd, the torch path and itself."""
+
+import math
+import os
+
+import pytest
+import torch
+
+from rnnbook import cpu_kernel
+from rnnbook.errors import ConfigError
+from rnnbook.model import INITS, Params, Workspace, activation_of, init_params, loss_and_grads
+from rnnbook.streams import Stream
+from rnnbook.tasks import Batch, get_task
+from rnnbook.training import sgd_update_
+from test_model_gradients import TASKS, reference, rel_err, setup
+
+AVAILABLE = cpu_kernel.build().lib is not None
+needs_kernel = pytest.mark.skipif(not AVAILABLE, reason=f"no compiled kernel here: {cpu_kernel.build().detail}")
+
+
+def test_ci_builds_the_kernel():
+    """CI must exercise the compiled kernel, not silently fall back to torch."""
+    if not os.environ.get("CI"):
+        pytest.skip("only required in CI")
+    assert AVAILABLE, cpu_kernel.build().detail
+    assert cpu_kernel.status().startswith("compiled")
+
+
+@needs_kernel
+@pytest.mark.parametrize("task_name", [*TASKS, "perm"])
+@pytest.mark.parametrize("init", INITS)
+def test_matches_autograd_in_float64(task_name, init):
+    """Loss and all five gradients equal autograd on a plain time loop, with padding."""
+    task, params, batch = setup(task_name, init)
+    act = activation_of(init)
+    got = loss_and_grads(params, act, task, batch, keep_states=False, kernel="compiled")
+    loss, grads, _, _ = reference(params, act, task, batch)
+    assert batch.start.tolist() != [0, 0, 0]
+    assert rel_err(got.loss, loss) < 1e-12
+    for name, g in grads.items():
+        assert rel_err(getattr(got.grads, name), g) < 1e-10, name
+    torch_path = loss_and_grads(params, act, task, batch, keep_states=False, kernel="torch")
+    assert rel_err(got.output, torch_path.output) < 1e-12
+
+
+@needs_kernel
+@pytest.mark.parametrize("task_name", ["torder", "mem", "add"])
+def test_float32_agrees_with_the_torch_path(task_name):
+    """At the benchmark's size (50 units, batch 20, T up to 100) in float32: equal to rounding."""
+    task = get_task(task_name, **TASKS.get(task_name, {}))
+    E = 6
+    lengths = [100, 93, 100, 71, 88, 100]
+    params = init_params("smart_tanh", task.n_in, 50, task.n_out, [torch.Generator().manual_seed(e) for e in range(E)])
+    batch = task.sample([Stream(e) for e in range(E)], 20, lengths)
+    a = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled")
+    b = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="torch")
+    assert rel_err(a.loss.double(), b.loss.double()) < 1e-5
+    for name, g in b.grads.items():
+        assert rel_err(getattr(a.grads, name).double(), g.double()) < 1e-4, name
+
+
+@needs_kernel
+@pytest.mark.parametrize("init", INITS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_member_equals_model_alone(init, dtype):
+    """Each model of an 18-model pass gets exactly the bits it gets alone, and without padding."""
+    E = 18
+    task = get_task("torder")
+    params = init_params(init, task.n_in, 50, task.n_out, [torch.Generator().manual_seed(100 + e) for e in range(E)],
+                         dtype=dtype)
+    batch = task.sample([Stream(100 + e) for e in range(E)], 20, [30 + 3 * (e % 4) for e in range(E)], dtype=dtype)
+    act = activation_of(init)
+    full = loss_and_grads(params, act, task, batch, keep_states=False, kernel="compiled")
+    for e in range(E):
+        s = int(batch.start[e])  # alone and unpadded: the steps from the model's start on
+        one = loss_and_grads(params.map(lambda t: t[e:e + 1]), act, task,
+                             Batch(batch.u[e:e + 1, s:], batch.target[e:e + 1], batch.start[e:e + 1] * 0),
+                             keep_states=False, kernel="compiled")
+        assert torch.equal(full.loss[e:e + 1], one.loss), e
+        for (name, g), g1 in zip(full.grads.items(), one.grads.tensors()):
+            assert torch.equal(g[e:e + 1], g1), (e, name)
+
+
+@needs_kernel
+def test_deterministic_and_independent_of_memory_layout():
+    task, params, batch = setup("mem", "sigmoid", lengths=(9, 12, 10))
+    params = params.map(torch.Tensor.float)
+    u = batch.u.float()
+    assert not u.is_contiguous()  # a view of the sampler's time-major buffer
+    ws = Workspace()
+    runs = [loss_and_grads(params, "sigmoid", task, Batch(x, batch.target, batch.start), keep_states=False,
+                           workspace=ws, kernel="compiled") for x in (u, u.contiguous(), u)]
+    for r in runs[1:]:
+        assert torch.equal(r.loss, runs[0].loss) and torch.equal(r.output, runs[0].output)
+        assert all(torch.equal(a, b) for a, b in zip(r.grads.tensors(), runs[0].grads.tensors()))
+
+
+def _activation(act, x):
+    """act(x) as the kernel computes it: a one-unit model with W_uh = 1 and a linear read-out h."""
+    one = lambda *s: torch.ones(1, *s, dtype=x.dtype)  # noqa: E731
+    zero = lambda *s: torch.zeros(1, *s, dtype=x.dtype)  # noqa: E731
+    params = Params(one(1, 1), zero(1, 1), zero(1), one(1, 1), zero(1))
+    n = x.numel()
+    batch = Batch(x.view(1, 1, n, 1), torch.zeros(1, n, 1, dtype=x.dtype), torch.zeros(1, dtype=torch.long))
+    return loss_and_grads(params, act, get_task("add"), batch, keep_states=False, kernel="compiled").output.view(-1)
+
+
+@needs_kernel
+def test_activations_are_accurate():
+    """float32 tanh within 5 ulp and sigmoid within 3 ulp of the exact value; NaN stays NaN."""
+    x = torch.cat([torch.linspace(-20, 20, 400_001), torch.logspace(-30, 1.3, 3000), -torch.logspace(-30, 1.3, 3000)])
+    exact = {"tanh": torch.tanh(x.double()), "sigmoid": torch.sigmoid(x.double())}
+    for act, bound in (("tanh", 5), ("sigmoid", 3)):
+        got = _activation(act, x).double()
+        ref = exact[act]
+        ulp = (torch.nextafter(ref.float(), torch.tensor(math.inf)).double() - ref.float().double()).abs()
+        assert ((got - ref).abs() / ulp).max() <= bound, act
+        assert rel_err(_activation(act, x.double()), ref) < 1e-15  # float64: the C library's functions
+    special = _activation("tanh", torch.tensor([math.nan, math.inf, -math.inf, 0.0]))
+    assert math.isnan(special[0]) and special[3] == 0 and special[1] == -special[2]
+    assert 0 < 1 - special[1] <= 4 * 2.0**-24  # the rational form saturates at 1 - 2^-22, 4 ulp below 1
+    assert math.isnan(_activation("sigmoid", torch.tensor([math.nan]))[0])
+
+
+@needs_kernel
+def test_training_updates_take_the_kernel_and_agree():
+    """sgd_update_ (what training runs) goes to the kernel by default; ten updates agree with torch."""
+    task = get_task("torder")
+    E = 4
+    init = init_params("basic_tanh", task.n_in, 50, task.n_out, [torch.Generator().manual_seed(e) for e in range(E)])
+    lr, thr = torch.full((E,), 0.01), torch.full((E,), 1.0)
+    finals = {}
+    for kernel in (None, "compiled", "torch"):
+        params, streams = init.clone(), [Stream(e) for e in range(E)]
+        for _ in range(10):
+            sgd_update_(params, "tanh", task, task.sample(streams, 20, [60] * E), lr=lr, threshold=thr, kernel=kernel)
+        finals[kernel] = params
+    assert all(torch.equal(a, b) for a, b in zip(finals[None].tensors(), finals["compiled"].tensors()))
+    for a, b in zip(finals["compiled"].tensors(), finals["torch"].tensors()):
+        assert rel_err(a.double(), b.double()) < 1e-5
+
+
+def test_choices_and_their_errors(monkeypatch):
+    task, params, batch = setup("torder", "basic_tanh")
+    monkeypatch.setenv(cpu_kernel.ENV, "fortran")
+    with pytest.raises(ConfigError, match="RNNBOOK_CPU_KERNEL='fortran'"):
+        loss_and_grads(params, "tanh", task, batch, keep_states=False)
+    monkeypatch.setenv(cpu_kernel.ENV, "torch")
+    assert not cpu_kernel.enabled() and cpu_kernel.status().startswith("torch")
+    with pytest.raises(ConfigError, match="unknown kernel"):
+        loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="cuda")
+    with pytest.raises(ConfigError, match="lean passes"):
+        loss_and_grads(params, "tanh", task, batch, kernel="compiled")  # keep_states=True
+    with pytest.raises(ConfigError, match="without the regularizer"):
+        loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled",
+                       reg_weight=torch.ones(3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("compiler", ["missing", "broken"])
+def test_falls_back_to_torch_without_a_compiler(compiler, monkeypatch, tmp_path):
+    """No (working) C compiler: auto trains with torch and says why; 'compiled' is a clear error."""
+    if compiler == "missing":
+        monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    else:
+        cc = tmp_path / "cc"
+        cc.write_text("#!/bin/sh\n[ \"$1\" = --version ] && { echo fake-cc 1.0; exit 0; }\necho 'error: boom' >&2\nexit 1\n")
+        cc.chmod(0o755)
+        monkeypatch.setenv("CC", str(cc))
+    monkeypatch.setenv("RNNBOOK_CACHE", str(tmp_path / "cache"))
+    cpu_kernel.build.cache_clear()
+    try:
+        assert cpu_kernel.build().lib is None
+        assert ("no C compiler" if compiler == "missing" else "boom") in cpu_kernel.status()
+        task, params, batch = setup("torder", "basic_tanh")
+        lean = loss_and_grads(params, "tanh", task, batch, keep_states=False)  # torch, silently
+        assert rel_err(lean.loss, reference(params, "tanh", task, batch)[0]) < 1e-12
+        monkeypatch.setenv(cpu_kernel.ENV, "compiled")
+        with pytest.raises(ConfigError, match="compiled"):
+            loss_and_grads(params, "tanh", task, batch, keep_states=False)
+        assert not list((tmp_path / "cache").glob("*.so"))  # no half-written library left behind
+    finally:
+        monkeypatch.undo()
+        cpu_kernel.build.cache_clear()
