@@ -9,11 +9,14 @@ Run by ``make bench`` (a script, never a timed test)::
 The workload is one training update of the temporal-order task (6 inputs, 4 classes, softmax at
 the last step), 50 tanh hidden units, minibatch 20, float32, for E independent models:
 
-* **engine**: ``rnnbook.model.loss_and_grads`` (explicit BPTT batched over the model axis)
-  + ``rnnbook.clipping.clip_grad_norm_`` (threshold 1) + ``rnnbook.training.sgd_step_``
-  (lr 0.01) on all E models at once, with a reused ``Workspace`` -- the per-update work of
-  ``rnnbook.training`` without validation and without its per-check statistics (MSGD-C;
-  the "+reg" column adds the regularizer, i.e. MSGD-CR);
+* **engine**: ``rnnbook.model.loss_and_grads`` + ``rnnbook.clipping.clip_grad_norm_``
+  (threshold 1) + ``rnnbook.training.sgd_step_`` (lr 0.01) on all E models at once, with a
+  reused ``Workspace`` -- the per-update work of ``rnnbook.training`` without validation and
+  without its per-check statistics (MSGD-C; the "+reg" column adds the regularizer, i.e.
+  MSGD-CR). On a CPU the pass runs in the compiled kernel (``rnnbook.cpu_kernel``) where it
+  builds, as training does; the "torch path" columns time the same update by the batched
+  torch code (``kernel="torch"``) in the same alternating rounds. The "+reg" column always
+  runs the torch path (the kernel does not compute Omega);
 * **naive**: for each model in a Python loop, ``torch.nn.RNN(6, 50, nonlinearity="tanh")`` + a
   ``Linear(50, 4)`` read-out, cross-entropy, autograd, ``torch.nn.utils.clip_grad_norm_``,
   ``torch.optim.SGD`` step. The loop is sequential per model, so at large E it is timed over a
@@ -134,11 +137,12 @@ def make_data(E: int, T: int, device: str, pool: int, seed: int = 0):
 
 
 def engine_step_fn(E: int, T: int, device: str, task, streams, batches, reg_weight: float | None, sample: bool,
-                   graph: bool = False, defer: bool | None = None):
+                   graph: bool = False, defer: bool | None = None, kernel: str | None = None):
     """One batched update of E models, as ``rnnbook.training`` does it (without validation).
 
     ``graph``: replay the update as a CUDA graph (``rnnbook.cuda_graphs.CapturedUpdate``).
     ``defer``: ``loss_and_grads(defer_weight_grads=...)`` (None: the device's default).
+    ``kernel``: ``loss_and_grads(kernel=...)`` (None: the compiled CPU kernel where it applies).
     """
     from rnnbook.cuda_graphs import CapturedUpdate
     from rnnbook.model import Workspace, activation_of, init_params
@@ -159,7 +163,7 @@ def engine_step_fn(E: int, T: int, device: str, task, streams, batches, reg_weig
     else:
         def update(batch):
             sgd_update_(params, act, task, batch, lr=lr, threshold=thr, reg_weight=rw, workspace=workspace,
-                        defer_weight_grads=defer)
+                        defer_weight_grads=defer, kernel=kernel)
 
     def step():
         if sample:
@@ -248,7 +252,11 @@ def main(argv=None) -> int:
     from rnnbook.runtime import configure_torch
 
     threads = configure_torch(args.threads)
+    from rnnbook import cpu_kernel
     from rnnbook.model import DEFER_WEIGHT_GRADS
+
+    # on a CPU the engine trains with the compiled kernel where it builds; the torch path is timed beside it
+    torch_path = not device.startswith("cuda") and cpu_kernel.enabled()
 
     other_defer = not DEFER_WEIGHT_GRADS["cuda"]  # on a GPU, also time the other way to form the weight gradients
     defer_key = f"engine_defer_{other_defer}_updates_per_s"
@@ -282,6 +290,7 @@ def main(argv=None) -> int:
             "settings": {"hidden": HIDDEN, "batch": BATCH, "n_in": N_IN, "n_out": N_OUT, "lr": LR,
                          "threshold": THRESHOLD, "init": "basic_tanh", "E": Es, "T": Ts, "quick": args.quick,
                          "min_time_s": min_time, "rounds": rounds, "cuda_graphs": graph,
+                         "cpu_kernel": None if cuda else cpu_kernel.status(),
                          "defer_weight_grads": DEFER_WEIGHT_GRADS.get(device.split(":")[0], False)},
             "flops_formula": "T*(6*B*H^2 + 4*B*H*I) + 6*B*H*O per update and model (dense matmuls only)",
             "matmul": {"big_n": big_n, "big_gflops": big,
@@ -322,10 +331,14 @@ def main(argv=None) -> int:
 
             # The two sides alternate, and each keeps its best round: a shared machine's slow
             # spells then hit both sides alike instead of whichever happened to run during one.
-            sec_e, sec_n, n_e, naive_updates = math.inf, math.inf, 0, 0
+            torch_step = (engine_step_fn(E, T, device, task, streams, batches, None, False, kernel="torch")
+                          if torch_path else None)
+            sec_e, sec_n, sec_t, n_e, naive_updates = math.inf, math.inf, math.inf, 0, 0
             for _ in range(rounds):
                 sec, n = _timeit(engine_step, device, min_time)
                 sec_e, n_e = min(sec_e, sec), n_e + n
+                if torch_step is not None:
+                    sec_t = min(sec_t, _timeit(torch_step, device, min_time)[0])
                 sec, n = time_naive()
                 sec_n, naive_updates = min(sec_n, sec), naive_updates + n
             engine, naive = E / sec_e, 1.0 / sec_n
@@ -345,6 +358,9 @@ def main(argv=None) -> int:
                 "bmm_gflops_same_shape": bmm[E],
                 "engine_fraction_of_bmm": engine * f / 1e9 / bmm[E],
             }
+            if torch_step is not None:  # the same update by the batched torch code (rnnbook.model)
+                row["engine_torch_path_updates_per_s"] = E / sec_t
+                row["torch_path_speedup"] = E / sec_t / naive
             if extras:
                 sec_s, _ = _timeit(engine_step_fn(E, T, device, task, streams, batches, None, True, graph), device, min_time)
                 sec_r, _ = _timeit(engine_step_fn(E, T, device, task, streams, batches, 4.0, False, graph), device, min_time)
@@ -362,6 +378,7 @@ def main(argv=None) -> int:
             print(
                 f"T={T:4d} E={E:5d}  naive {naive:9.1f}/s  engine {engine:10.1f}/s  x{engine / naive:6.1f}  "
                 f"{row['engine_gflops']:6.1f} GFLOP/s ({100 * row['engine_fraction_of_bmm']:4.1f} % of bmm)"
+                + (f"  torch path {row['engine_torch_path_updates_per_s']:9.1f}/s" if torch_path else "")
                 + (f"  +sample {row['engine_with_sampling_updates_per_s']:9.1f}/s"
                    f"  +reg {row['engine_with_reg_updates_per_s']:9.1f}/s" if extras else "")
                 + (f"  eager {row['engine_eager_updates_per_s']:10.1f}/s" if graph else "")
@@ -371,6 +388,8 @@ def main(argv=None) -> int:
 
     # the table
     head = ["T", "E", "naive upd/s", "engine upd/s", "speedup", "engine GFLOP/s", "% of bmm"]
+    if torch_path:
+        head += ["torch path upd/s", "its speedup"]
     if extras:
         head += ["engine+sample upd/s", "engine+reg upd/s"]
     if graph:
@@ -381,6 +400,8 @@ def main(argv=None) -> int:
     for r in rows:
         cells = [str(r["T"]), str(r["E"]), f"{r['naive_updates_per_s']:.1f}", f"{r['engine_updates_per_s']:.1f}",
                  f"{r['speedup']:.1f}x", f"{r['engine_gflops']:.1f}", f"{100 * r['engine_fraction_of_bmm']:.1f}"]
+        if torch_path:
+            cells += [f"{r['engine_torch_path_updates_per_s']:.1f}", f"{r['torch_path_speedup']:.1f}x"]
         if extras:
             cells += [f"{r['engine_with_sampling_updates_per_s']:.1f}", f"{r['engine_with_reg_updates_per_s']:.1f}"]
         if graph:
