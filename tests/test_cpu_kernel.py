@@ -29,32 +29,66 @@ def test_ci_builds_the_kernel():
 @needs_kernel
 @pytest.mark.parametrize("task_name", [*TASKS, "perm"])
 @pytest.mark.parametrize("init", INITS)
-def test_matches_autograd_in_float64(task_name, init):
-    """Loss and all five gradients equal autograd on a plain time loop, with padding."""
+@pytest.mark.parametrize("with_omega", [False, True])
+def test_matches_autograd_in_float64(task_name, init, with_omega):
+    """Loss, all five gradients and Omega equal autograd on a plain time loop, with padding.
+
+    With Omega, one model has weight 0 (Omega computed, gradient untouched) and two do not.
+    """
     task, params, batch = setup(task_name, init)
     act = activation_of(init)
-    got = loss_and_grads(params, act, task, batch, keep_states=False, kernel="compiled")
-    loss, grads, _, _ = reference(params, act, task, batch)
+    weight = torch.tensor([0.0, 2.0, 4.0], dtype=torch.float64) if with_omega else None
+    got = loss_and_grads(params, act, task, batch, keep_states=False, kernel="compiled", reg_weight=weight)
+    loss, grads, _, omega = reference(params, act, task, batch, weight)
     assert batch.start.tolist() != [0, 0, 0]
     assert rel_err(got.loss, loss) < 1e-12
     for name, g in grads.items():
         assert rel_err(getattr(got.grads, name), g) < 1e-10, name
-    torch_path = loss_and_grads(params, act, task, batch, keep_states=False, kernel="torch")
+    assert (got.omega is None) == (not with_omega)
+    if with_omega:
+        assert rel_err(got.omega, omega) < 1e-10
+    torch_path = loss_and_grads(params, act, task, batch, keep_states=False, kernel="torch", reg_weight=weight)
     assert rel_err(got.output, torch_path.output) < 1e-12
+    if with_omega:
+        assert rel_err(got.omega, torch_path.omega) < 1e-12
+
+
+@needs_kernel
+@pytest.mark.parametrize("task_name", ["torder", "mem"])
+def test_omega_bound_rule(task_name):
+    """Steps whose ||dE/dh_k||^2 is below ``bound`` are not counted: with the bound at the median
+    of those norms, Omega and its gradient still equal the torch path's (tested against a
+    direct computation in tests/test_regularizer.py)."""
+    task, params, batch = setup(task_name, "basic_tanh")
+    full = loss_and_grads(params, "tanh", task, batch)  # keeps dh
+    real = torch.arange(batch.u.shape[1])[None] >= batch.start[:, None]
+    norms = full.dh.square().sum(-1)[real].flatten().sort().values
+    mid = len(norms) // 2
+    bound = (norms[mid - 1] + norms[mid]).item() / 2  # between two norms: no tie that rounding could tip
+    weight = torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64)
+    got = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled", reg_weight=weight,
+                         bound=bound)
+    want = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="torch", reg_weight=weight,
+                          bound=bound)
+    assert rel_err(got.omega, want.omega) < 1e-12 and rel_err(got.grads.W_hh, want.grads.W_hh) < 1e-12
+    everything = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled", reg_weight=weight)
+    assert rel_err(got.omega, everything.omega) > 1e-3  # the bound did exclude steps
 
 
 @needs_kernel
 @pytest.mark.parametrize("task_name", ["torder", "mem", "add"])
 def test_float32_agrees_with_the_torch_path(task_name):
-    """At the benchmark's size (50 units, batch 20, T up to 100) in float32: equal to rounding."""
+    """At the benchmark's size (50 units, batch 20, T up to 100) in float32, Omega included: equal to rounding."""
     task = get_task(task_name, **TASKS.get(task_name, {}))
     E = 6
     lengths = [100, 93, 100, 71, 88, 100]
     params = init_params("smart_tanh", task.n_in, 50, task.n_out, [torch.Generator().manual_seed(e) for e in range(E)])
     batch = task.sample([Stream(e) for e in range(E)], 20, lengths)
-    a = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled")
-    b = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="torch")
+    weight = torch.full((E,), 2.0)
+    a = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled", reg_weight=weight)
+    b = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="torch", reg_weight=weight)
     assert rel_err(a.loss.double(), b.loss.double()) < 1e-5
+    assert rel_err(a.omega.double(), b.omega.double()) < 1e-4
     for name, g in b.grads.items():
         assert rel_err(getattr(a.grads, name).double(), g.double()) < 1e-4, name
 
@@ -63,20 +97,21 @@ def test_float32_agrees_with_the_torch_path(task_name):
 @pytest.mark.parametrize("init", INITS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_member_equals_model_alone(init, dtype):
-    """Each model of an 18-model pass gets exactly the bits it gets alone, and without padding."""
+    """Each model of an 18-model pass gets exactly the bits it gets alone, and without padding (Omega on)."""
     E = 18
     task = get_task("torder")
     params = init_params(init, task.n_in, 50, task.n_out, [torch.Generator().manual_seed(100 + e) for e in range(E)],
                          dtype=dtype)
     batch = task.sample([Stream(100 + e) for e in range(E)], 20, [30 + 3 * (e % 4) for e in range(E)], dtype=dtype)
     act = activation_of(init)
-    full = loss_and_grads(params, act, task, batch, keep_states=False, kernel="compiled")
+    weight = torch.tensor([0.0, 2.0, 4.0] * 6, dtype=dtype)
+    full = loss_and_grads(params, act, task, batch, keep_states=False, kernel="compiled", reg_weight=weight)
     for e in range(E):
         s = int(batch.start[e])  # alone and unpadded: the steps from the model's start on
         one = loss_and_grads(params.map(lambda t: t[e:e + 1]), act, task,
                              Batch(batch.u[e:e + 1, s:], batch.target[e:e + 1], batch.start[e:e + 1] * 0),
-                             keep_states=False, kernel="compiled")
-        assert torch.equal(full.loss[e:e + 1], one.loss), e
+                             keep_states=False, kernel="compiled", reg_weight=weight[e:e + 1])
+        assert torch.equal(full.loss[e:e + 1], one.loss) and torch.equal(full.omega[e:e + 1], one.omega), e
         for (name, g), g1 in zip(full.grads.items(), one.grads.tensors()):
             assert torch.equal(g[e:e + 1], g1), (e, name)
 
@@ -151,9 +186,6 @@ def test_choices_and_their_errors(monkeypatch):
         loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="cuda")
     with pytest.raises(ConfigError, match="lean passes"):
         loss_and_grads(params, "tanh", task, batch, kernel="compiled")  # keep_states=True
-    with pytest.raises(ConfigError, match="without the regularizer"):
-        loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled",
-                       reg_weight=torch.ones(3, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("compiler", ["missing", "broken"])

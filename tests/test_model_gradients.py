@@ -211,7 +211,7 @@ def test_member_equals_model_alone(init, dtype):
 
     Eighteen 50-unit models (the elementwise kernels' vector blocks then cut across model
     boundaries at many offsets), lengths with padding, regularizer on; with default grouping
-    and with none.
+    and with none. The torch path; the compiled kernel's is in tests/test_cpu_kernel.py.
     """
     E = 18
     task = get_task("torder")
@@ -221,11 +221,12 @@ def test_member_equals_model_alone(init, dtype):
     act = activation_of(init)
     weight = torch.full((E,), 2.0, dtype=dtype)
     for group_size in (None, E):
-        full = loss_and_grads(params, act, task, batch, reg_weight=weight, keep_states=False, group_size=group_size)
+        full = loss_and_grads(params, act, task, batch, reg_weight=weight, keep_states=False, group_size=group_size,
+                              kernel="torch")
         for e in range(E):
             one = loss_and_grads(params.map(lambda t: t[e:e + 1]), act, task,
                                  type(batch)(batch.u[e:e + 1], batch.target[e:e + 1], batch.start[e:e + 1]),
-                                 reg_weight=weight[e:e + 1], keep_states=False)
+                                 reg_weight=weight[e:e + 1], keep_states=False, kernel="torch")
             assert torch.equal(full.loss[e:e + 1], one.loss) and torch.equal(full.omega[e:e + 1], one.omega), e
             for (name, g), g1 in zip(full.grads.items(), one.grads.tensors()):
                 assert torch.equal(g[e:e + 1], g1), (e, name)

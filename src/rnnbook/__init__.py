@@ -2,7 +2,8 @@
 
 One module per idea: ``tasks`` (the paper's synthetic problems), ``streams`` (every run's own
 random numbers, drawn for all runs at once), ``model`` (the RNN, its
-initialisations and an explicit BPTT), ``clipping`` (Algorithm 1), ``regularizer`` (Eqs. 9-10),
+initialisations and an explicit BPTT), ``cpu_kernel`` (the same training pass compiled
+from ``csrc/bptt.c``, what a CPU trains with), ``clipping`` (Algorithm 1), ``regularizer`` (Eqs. 9-10),
 ``training`` (whole sweeps as one batched computation), ``workspace`` (the engine's reused
 scratch memory), ``cuda_graphs`` (an update recorded once and replayed on a GPU), ``workers``
 (a sweep shared among processes), ``experiments`` (declared grids and protocols), ``results``

@@ -16,9 +16,9 @@ CPU. Where no compiler works, the torch path is used and :func:`status` says why
 ``RNNBOOK_CPU_KERNEL`` chooses: ``auto`` (default: compiled if it builds), ``compiled``
 (fail if it does not), ``torch`` (never compile).
 
-The kernel covers what training runs: a lean pass (no states or ``dh`` kept) without the
-regularizer, on a CPU, in float32 or float64. Everything else (Omega, kept states, GPUs) stays
-in torch. The two paths compute the same sums in different orders, so they agree to rounding
+The kernel covers what training runs: a lean pass (no states or ``dh`` kept), with or
+without the regularizer Omega, on a CPU, in float32 or float64. Passes that keep states and
+``dh`` (the chapters' inspections) and GPUs stay in torch. The two paths compute the same sums in different orders, so they agree to rounding
 (tests/test_cpu_kernel.py: float64 gradients within 1e-10 of autograd), not bit for bit; each
 is deterministic, and a model's numbers do not depend on the other models of its ensemble.
 """
@@ -129,7 +129,7 @@ def build() -> Build:
         fn = getattr(lib, f"rnnbook_loss_and_grads_{suffix}")
         fn.restype = ctypes.c_int
         fn.argtypes = ([ctypes.c_int] * 8 + [ctypes.c_void_p] * 6 + [ctypes.c_long] * 4
-                       + [ctypes.c_void_p] * 11)
+                       + [ctypes.c_void_p] * 11 + [ctypes.c_double, ctypes.c_void_p, ctypes.c_void_p])
     first = version.splitlines()[0] if version else Path(cc).name
     return Build(lib, f"{first}; {lib.rnnbook_kernel_vector_bytes() * 8}-bit vectors")
 
@@ -154,7 +154,7 @@ def status() -> str:
 
 
 def supports(act: str, task_readout: str, dtype: torch.dtype, device: torch.device) -> bool:
-    """Whether the kernel computes this pass (the caller adds: no regularizer, lean result)."""
+    """Whether the kernel computes this pass (the caller adds: a lean result)."""
     return (device.type == "cpu" and dtype in (torch.float32, torch.float64) and act in _ACTS
             and task_readout in _READOUTS)
 
@@ -163,13 +163,17 @@ def _ptr(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
 
-def loss_and_grads(params, act: str, task, batch, workspace=None):
+def loss_and_grads(params, act: str, task, batch, workspace=None, reg_weight=None, bound=None):
     """Loss, read-out logits and the five gradients of every model, by the compiled kernel.
 
-    Same contract as :func:`rnnbook.model.loss_and_grads` with ``keep_states=False`` and no
-    regularizer; returns a :class:`rnnbook.model.StepResult` without ``dh`` and ``states``.
+    Same contract as :func:`rnnbook.model.loss_and_grads` with ``keep_states=False``: with
+    ``reg_weight`` ``(E,)`` also Omega (``bound``: the threshold on ``||dE/dh_k||^2``,
+    default :data:`rnnbook.regularizer.DEFAULT_BOUND`) and ``reg_weight[e] d+Omega/dW_hh``
+    added to ``grads.W_hh``. Returns a :class:`rnnbook.model.StepResult` without ``dh`` and
+    ``states``.
     """
     from rnnbook.model import Params, StepResult
+    from rnnbook.regularizer import DEFAULT_BOUND
     from rnnbook.workspace import scratch
 
     lib = build().lib
@@ -189,6 +193,8 @@ def loss_and_grads(params, act: str, task, batch, workspace=None):
     loss = torch.empty(E, dtype=dtype)
     logits = torch.empty((E, T, B, O) if task.readout == "softmax" else (E, B, O), dtype=dtype)
     grads = Params(*(torch.empty_like(w) for w in weights))
+    weight = None if reg_weight is None else reg_weight.to(dtype).contiguous()
+    omega = None if reg_weight is None else torch.empty(E, dtype=dtype)
     size = getattr(lib, f"rnnbook_scratch_size_{suffix}")(T, B, n_in, H, O)
     room = scratch(workspace, "cpu_kernel", (size + _ALIGN // dtype.itemsize,), u)
     offset = (-room.data_ptr() % _ALIGN) // dtype.itemsize
@@ -196,8 +202,9 @@ def loss_and_grads(params, act: str, task, batch, workspace=None):
         E, T, B, n_in, H, O, _ACTS[act], _READOUTS[task.readout],
         *(_ptr(w) for w in weights), u.data_ptr(), *u.stride(),
         _ptr(target_idx), _ptr(target_val), start.data_ptr(),
-        loss.data_ptr(), logits.data_ptr(), *(_ptr(g) for g in grads.tensors()), room[offset:].data_ptr(),
+        loss.data_ptr(), logits.data_ptr(), *(_ptr(g) for g in grads.tensors()),
+        _ptr(weight), DEFAULT_BOUND if bound is None else float(bound), _ptr(omega), room[offset:].data_ptr(),
     )
     if code != 0:
         raise RuntimeError(f"the C kernel refused its arguments (code {code})")
-    return StepResult(loss, grads, None, logits, None, None)
+    return StepResult(loss, grads, None, logits, None, omega)

@@ -17,6 +17,10 @@ by hand (no autograd in the hot path): for every model it is the recursion
 i.e. Eqs. (3)-(5) of §1.1 summed step by step; every parameter gradient accumulates one
 batched matrix product per step. ``act'`` is computed from the stored states
 (tanh: ``1 - h^2``, sigmoid: ``h (1 - h)``), so the pre-activations are never kept.
+
+This torch code is the reference implementation, and what runs on a GPU and wherever states
+are kept. A CPU trains with :mod:`rnnbook.cpu_kernel` instead, the same pass compiled from C
+(``loss_and_grads(kernel=)``).
 """
 
 from __future__ import annotations
@@ -406,7 +410,7 @@ def loss_and_grads(
     so the gradients agree to rounding, not bit for bit.
 
     ``kernel``: ``"compiled"`` computes the pass with :mod:`rnnbook.cpu_kernel` (C, one model
-    at a time, ~1.5x faster on a CPU; only for a lean pass without the regularizer),
+    at a time, ~1.6x faster on a CPU; lean passes only),
     ``"torch"`` with the batched torch code below; ``None`` (default) takes the compiled
     kernel wherever it applies and is enabled (``RNNBOOK_CPU_KERNEL``). Both compute the same
     quantities, summed in different orders: they agree to rounding.
@@ -415,8 +419,8 @@ def loss_and_grads(
     E = batch.u.shape[0]
     if group_size is not None:
         check_at_least("group_size", group_size, 1)
-    if _use_compiled(kernel, act, task, batch, reg_weight, keep_states):
-        return cpu_kernel.loss_and_grads(params, act, task, batch, workspace)
+    if _use_compiled(kernel, act, task, batch, keep_states):
+        return cpu_kernel.loss_and_grads(params, act, task, batch, workspace, reg_weight, bound)
     if group_size is None:
         group_size = CPU_GROUP_SIZE if batch.u.device.type == "cpu" else E
     if defer_weight_grads is None:
@@ -441,19 +445,17 @@ def loss_and_grads(
 KERNELS = ("compiled", "torch")
 
 
-def _use_compiled(kernel: str | None, act: str, task: Task, batch: Batch, reg_weight: torch.Tensor | None,
-                  keep_states: bool) -> bool:
+def _use_compiled(kernel: str | None, act: str, task: Task, batch: Batch, keep_states: bool) -> bool:
     """Whether this pass goes to the compiled CPU kernel (``kernel`` as in :func:`loss_and_grads`)."""
-    fits = (not keep_states and reg_weight is None
-            and cpu_kernel.supports(act, task.readout, batch.u.dtype, batch.u.device))
+    fits = not keep_states and cpu_kernel.supports(act, task.readout, batch.u.dtype, batch.u.device)
     if kernel is None:
         return fits and cpu_kernel.enabled()
     check_choice("kernel", kernel, KERNELS)
     if kernel == "torch":
         return False
     if not fits:
-        raise ConfigError("the compiled kernel computes lean passes (keep_states=False) without the regularizer, "
-                          "on a CPU, in float32 or float64")
+        raise ConfigError("the compiled kernel computes lean passes (keep_states=False) on a CPU, "
+                          "in float32 or float64")
     if cpu_kernel.build().lib is None:
         raise ConfigError(f"the compiled kernel is not available: {cpu_kernel.build().detail}")
     return True

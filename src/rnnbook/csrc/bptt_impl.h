@@ -118,6 +118,23 @@ INLINE void F(tile_backward)(const int rb, const int pv, int act, const real *di
             STORE(out + r * HP + v * L, acc[r][v] * F(act_grad_v)(LOAD(h_prev + r * HP + v * L), act));
 }
 
+/* The same, also storing v = dpre W_hh^T and dh = [direct] + v (what Omega needs) */
+INLINE void F(tile_backward_omega)(const int rb, const int pv, int act, const real *direct, int H, const real *dpre,
+                                   const real *W_hh_T, const real *h_prev, long HP, real *out, real *v_out,
+                                   real *dh_out) {
+    V acc[RBMAX][PVMAX];
+    for (int r = 0; r < rb; r++)
+        for (int v = 0; v < pv; v++) acc[r][v] = (V){0};
+    F(accum)(rb, pv, acc, H, dpre, HP, 1, W_hh_T, HP);
+    for (int r = 0; r < rb; r++)
+        for (int v = 0; v < pv; v++) {
+            STORE(v_out + r * HP + v * L, acc[r][v]);
+            if (direct) acc[r][v] += LOAD(direct + r * HP + v * L);
+            STORE(dh_out + r * HP + v * L, acc[r][v]);
+            STORE(out + r * HP + v * L, acc[r][v] * F(act_grad_v)(LOAD(h_prev + r * HP + v * L), act));
+        }
+}
+
 /* Product tile: out = A W, A(r, k) = A[r * ars + k * aks] */
 INLINE void F(tile_product)(const int rb, const int pv, long K, const real *A, long ars, long aks, const real *W,
                             long HP, real *out) {
@@ -163,6 +180,29 @@ static void F(backward_step)(int act, int B, int H, long HP, int NV, const real 
                  W_hh_T + c0, h_prev + r0 * HP + c0, HP, out + r0 * HP + c0)
     })
 }
+
+static void F(backward_step_omega)(int act, int B, int H, long HP, int NV, const real *direct, const real *dpre,
+                                   const real *W_hh_T, const real *h_prev, real *out, real *v_out, real *dh_out) {
+    FOR_TILES(B, NV, {
+        DISPATCH(rb, pv, F(tile_backward_omega), act, direct ? direct + r0 * HP + c0 : 0, H, dpre + r0 * HP,
+                 W_hh_T + c0, h_prev + r0 * HP + c0, HP, out + r0 * HP + c0, v_out + r0 * HP + c0,
+                 dh_out + r0 * HP + c0)
+    })
+}
+
+/* ||row||^2 over HP numbers, in an order that does not depend on the vector width: column j
+ * accumulates into slot j mod CANON (CANON numbers = 64 bytes), then the slots are added in order */
+#define CANON ((int)(64 / sizeof(real)))
+static real F(sum_squares)(const real *row, long HP) {
+    real slot[CANON];
+    for (int i = 0; i < CANON; i++) slot[i] = 0;
+    for (long j0 = 0; j0 < HP; j0 += CANON)
+        for (int i = 0; i < CANON; i++) slot[i] += row[j0 + i] * row[j0 + i];
+    real total = 0;
+    for (int i = 0; i < CANON; i++) total += slot[i];
+    return total;
+}
+#undef CANON
 
 /* out (R x HP) = A W, A(r, k) = A[r * ars + k * aks], k < K */
 static void F(product)(int R, long HP, int NV, long K, const real *A, long ars, long aks, const real *W,
@@ -249,7 +289,8 @@ static long F(round_up)(long n) {
 long F(rnnbook_scratch_size)(int T, int B, int n_in, int H, int O) {
     const long HP = F(round_up)(H), R = H > n_in ? H : n_in;
     return 2 * F(round_up)(H * HP) + F(round_up)(n_in * HP) + F(round_up)(HP) + 2 * F(round_up)((long)T * B * HP)
-           + F(round_up)(B * HP) + F(round_up)(R * HP) + F(round_up)((long)T * B * n_in) + F(round_up)((long)B * O);
+           + F(round_up)(B * HP) + F(round_up)(R * HP) + F(round_up)((long)T * B * n_in) + F(round_up)((long)B * O)
+           + F(round_up)((long)T * B * HP) + F(round_up)(B * HP) + 2 * F(round_up)(B) + F(round_up)((long)T * B);
 }
 
 /*
@@ -258,13 +299,16 @@ long F(rnnbook_scratch_size)(int T, int B, int n_in, int H, int O) {
  * loss[e], logits (E x B x O, or E x T x B x O for SOFTMAX) and the five gradients (same shapes
  * as the weights).  Targets: class indices target_idx (E x B, or E x T x B) or real values
  * target_val (E x B x O).  Steps t < start[e] are padding: h_t = 0 there (as in rnnbook.model).
+ * With reg_weight (E numbers; NULL: none) also the regularizer Omega[e] (Eqs. 9-10 as the authors'
+ * code computes them, rnnbook.regularizer), and reg_weight[e] * d+Omega/dW_hh is added to g_W_hh
+ * where reg_weight[e] != 0; `bound` is the code's threshold on ||dE/dh_k||^2.
  */
 int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int act, int readout,
                               const real *W_uh, const real *W_hh, const real *b_h, const real *W_hy, const real *b_y,
                               const real *u, long su0, long su1, long su2, long su3,
                               const int64_t *target_idx, const real *target_val, const int64_t *start,
                               real *loss, real *logits, real *g_W_uh, real *g_W_hh, real *g_b_h, real *g_W_hy,
-                              real *g_b_y, real *scratch) {
+                              real *g_b_y, const real *reg_weight, double bound, real *omega, real *scratch) {
     if (E < 0 || T < 1 || B < 1 || n_in < 1 || H < 1 || O < 1) return ERR_ARGS;
     if ((uintptr_t)scratch % ALIGN_BYTES) return ERR_ALIGN;
     const long HP = F(round_up)(H);
@@ -280,7 +324,13 @@ int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int a
     real *direct = p; p += F(round_up)(BH);       /* a step's direct dloss/dh_t: (B, HP) */
     real *gtmp = p; p += F(round_up)((H > n_in ? H : n_in) * HP);
     real *ub = p; p += F(round_up)((long)T * B * n_in); /* the model's inputs, contiguous (T, B, n_in) */
-    real *dlog = p;                               /* one step's dloss/dlogits: (B, O) */
+    real *dlog = p; p += F(round_up)((long)B * O); /* one step's dloss/dlogits: (B, O) */
+    real *vbuf = p; p += F(round_up)(TBH);        /* Omega: v_t = dpre_t W_hh^T, then scaled by c_t */
+    real *dhrow = p; p += F(round_up)(BH);        /* Omega: dh_{t-1} */
+    real *s_cur = p; p += F(round_up)(B);         /* Omega: ||dh_t||^2 */
+    real *s_next = p; p += F(round_up)(B);        /* Omega: ||dh_{t-1}||^2 */
+    real *devs = p;                               /* Omega: r/s - 1 where counted, else 0: (T, B) */
+    const int with_omega = reg_weight != 0;
 
     for (int e = 0; e < E; e++) {
         const real *wuh = W_uh + (long)e * n_in * H, *whh = W_hh + (long)e * H * H, *bh = b_h + (long)e * H;
@@ -345,9 +395,11 @@ int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int a
         memset(gwhh, 0, sizeof(real) * H * H);
         memset(gwuh, 0, sizeof(real) * n_in * H);
         memset(gbh, 0, sizeof(real) * H);
+        if (with_omega) omega[e] = 0;
         if (s >= T) continue;
 
         /* backward recursion, latest step first: dpre_{T-1}, then dpre_{t-1} from dpre_t */
+        long n_counted = 0;
         for (long t = T - 1; t >= s; t--) {
             if (t == T - 1) { /* dpre_{T-1} = dh_{T-1} act'(h_{T-1}), dh_{T-1} = dlogits W_hy^T */
                 if (readout == SOFTMAX)
@@ -355,7 +407,10 @@ int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int a
                 F(output_backward)(B, H, O, HP, h_last, dlog, why, gwhy, gby, direct);
                 for (long i = 0; i < BH; i += L)
                     STORE(dpre + t * BH + i, LOAD(direct + i) * F(act_grad_v)(LOAD(states + t * BH + i), act));
+                if (with_omega)
+                    for (int b = 0; b < B; b++) s_cur[b] = F(sum_squares)(direct + b * HP, HP);
             }
+            real *v_t = vbuf + t * BH;
             if (t > s) { /* dpre_{t-1} = (direct_{t-1} + dpre_t W_hh^T) act'(h_{t-1}) */
                 const real *dir_prev = 0;
                 if (readout == SOFTMAX) { /* the loss at step t-1 reaches h_{t-1} directly */
@@ -364,8 +419,33 @@ int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int a
                     F(output_backward)(B, H, O, HP, states + (t - 1) * BH, dlog, why, gwhy, gby, direct);
                     dir_prev = direct;
                 }
-                F(backward_step)(act, B, H, HP, NV, dir_prev, dpre + t * BH, WhhT, states + (t - 1) * BH,
-                                 dpre + (t - 1) * BH);
+                if (with_omega) {
+                    F(backward_step_omega)(act, B, H, HP, NV, dir_prev, dpre + t * BH, WhhT, states + (t - 1) * BH,
+                                           dpre + (t - 1) * BH, v_t, dhrow);
+                    for (int b = 0; b < B; b++) s_next[b] = F(sum_squares)(dhrow + b * HP, HP);
+                } else {
+                    F(backward_step)(act, B, H, HP, NV, dir_prev, dpre + t * BH, WhhT, states + (t - 1) * BH,
+                                     dpre + (t - 1) * BH);
+                }
+            } else if (with_omega) { /* the first real step: v_s is not part of the recursion */
+                F(product)(B, HP, NV, H, dpre + t * BH, HP, 1, WhhT, v_t);
+            }
+            if (with_omega) { /* Omega's terms at step t: r = ||v_t||^2, s = ||dh_t||^2 */
+                for (int b = 0; b < B; b++) {
+                    real *v = v_t + b * HP;
+                    const real r = F(sum_squares)(v, HP), sq = s_cur[b];
+                    real dev = 0, c = 0;
+                    if (sq >= (real)bound) { /* false for NaN, as in torch */
+                        dev = r / sq - 1;
+                        c = dev / sq;
+                        n_counted++;
+                    }
+                    devs[t * B + b] = dev;
+                    for (long j = 0; j < HP; j++) v[j] *= c; /* c v_t: the immediate gradient's left factor */
+                }
+                real *swap = s_cur;
+                s_cur = s_next;
+                s_next = swap;
             }
         }
 
@@ -378,6 +458,24 @@ int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int a
         for (int i = 0; i < n_in; i++) memcpy(gwuh + (long)i * H, gtmp + i * HP, sizeof(real) * H);
         for (long r = s * B; r < (long)T * B; r++)
             for (int j = 0; j < H; j++) gbh[j] += dpre[r * HP + j];
+
+        if (with_omega) { /* Omega = sum_k mean_b dev^2 / sum_k mean_b counted; d+Omega = 4/(B N) sum c v^T z */
+            real total = 0;
+            for (long t = s; t < T; t++) {
+                real step = 0;
+                for (int b = 0; b < B; b++) step += devs[t * B + b] * devs[t * B + b];
+                total += step;
+            }
+            const real normaliser = (real)n_counted / B, safe = normaliser > 0 ? normaliser : 1;
+            omega[e] = total / B / safe;
+            const real w = reg_weight[e];
+            if (w != 0) {
+                F(product)(H, HP, NV, (T - s) * B, vbuf + s * BH, 1, HP, dpre + s * BH, gtmp);
+                const real scale = (real)4 / (B * safe);
+                for (int i = 0; i < H; i++)
+                    for (int j = 0; j < H; j++) gwhh[(long)i * H + j] += w * (gtmp[i * HP + j] * scale);
+            }
+        }
     }
     return OK;
 }
