@@ -8,7 +8,7 @@ import torch
 
 from rnnbook import cpu_kernel
 from rnnbook.errors import ConfigError
-from rnnbook.model import INITS, Params, Workspace, activation_of, init_params, loss_and_grads
+from rnnbook.model import INITS, Params, Workspace, activation_of, init_params, loss_and_grads, predict
 from rnnbook.streams import Stream
 from rnnbook.tasks import Batch, get_task
 from rnnbook.training import sgd_update_
@@ -114,6 +114,23 @@ def test_member_equals_model_alone(init, dtype):
         assert torch.equal(full.loss[e:e + 1], one.loss) and torch.equal(full.omega[e:e + 1], one.omega), e
         for (name, g), g1 in zip(full.grads.items(), one.grads.tensors()):
             assert torch.equal(g[e:e + 1], g1), (e, name)
+
+
+@needs_kernel
+@pytest.mark.parametrize("task_name", [*TASKS, "perm"])
+@pytest.mark.parametrize("init", ["sigmoid", "smart_tanh"])
+def test_predict_matches_the_torch_path(task_name, init):
+    """Validation's forward pass: the same logits (float64), and each model's alone and unpadded."""
+    task, params, batch = setup(task_name, init)
+    act = activation_of(init)
+    got = predict(params, act, task, batch.u, batch.start, kernel="compiled")
+    assert rel_err(got, predict(params, act, task, batch.u, batch.start, kernel="torch")) < 1e-12
+    assert torch.equal(got, predict(params, act, task, batch.u, batch.start))  # the default on a CPU
+    for e in range(3):
+        s = int(batch.start[e])
+        one = predict(params.map(lambda t: t[e:e + 1]), act, task, batch.u[e:e + 1, s:], batch.start[e:e + 1] * 0,
+                      kernel="compiled")
+        assert torch.equal(got[e:e + 1, s:] if task.readout == "softmax" else got[e:e + 1], one)
 
 
 @needs_kernel

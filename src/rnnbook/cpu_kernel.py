@@ -17,7 +17,8 @@ CPU. Where no compiler works, the torch path is used and :func:`status` says why
 (fail if it does not), ``torch`` (never compile).
 
 The kernel covers what training runs: a lean pass (no states or ``dh`` kept), with or
-without the regularizer Omega, on a CPU, in float32 or float64. Passes that keep states and
+without the regularizer Omega, and the forward pass of validation (:func:`predict`), on a
+CPU, in float32 or float64. Passes that keep states and
 ``dh`` (the chapters' inspections) and GPUs stay in torch. The two paths compute the same sums in different orders, so they agree to rounding
 (tests/test_cpu_kernel.py: float64 gradients within 1e-10 of autograd), not bit for bit; each
 is deterministic, and a model's numbers do not depend on the other models of its ensemble.
@@ -130,6 +131,11 @@ def build() -> Build:
         fn.restype = ctypes.c_int
         fn.argtypes = ([ctypes.c_int] * 8 + [ctypes.c_void_p] * 6 + [ctypes.c_long] * 4
                        + [ctypes.c_void_p] * 11 + [ctypes.c_double, ctypes.c_void_p, ctypes.c_void_p])
+        size = getattr(lib, f"rnnbook_predict_scratch_size_{suffix}")
+        size.restype, size.argtypes = ctypes.c_long, [ctypes.c_int] * 3
+        fn = getattr(lib, f"rnnbook_predict_{suffix}")
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.c_int] * 8 + [ctypes.c_void_p] * 6 + [ctypes.c_long] * 4 + [ctypes.c_void_p] * 3
     first = version.splitlines()[0] if version else Path(cc).name
     return Build(lib, f"{first}; {lib.rnnbook_kernel_vector_bytes() * 8}-bit vectors")
 
@@ -163,6 +169,43 @@ def _ptr(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
 
+def _scratch(name: str, size: int, like: torch.Tensor, workspace) -> torch.Tensor:
+    """``size`` numbers of scratch memory starting at an address aligned for the kernel's vectors.
+
+    The caller must hold the returned tensor while the kernel runs (it owns the memory).
+    """
+    from rnnbook.workspace import scratch
+
+    room = scratch(workspace, name, (size + _ALIGN // like.dtype.itemsize,), like)
+    return room[(-room.data_ptr() % _ALIGN) // like.dtype.itemsize:]
+
+
+def _library():
+    lib = build().lib
+    if lib is None:
+        raise RuntimeError(f"the C kernel is not available: {build().detail}")
+    return lib
+
+
+def predict(params, act: str, task, u: torch.Tensor, start: torch.Tensor, workspace=None) -> torch.Tensor:
+    """Read-out logits, as :func:`rnnbook.model.predict` (forward pass only; validation)."""
+    lib = _library()
+    E, T, B, n_in = u.shape
+    H, O = params.W_hh.shape[-1], params.W_hy.shape[-1]
+    suffix = "f32" if u.dtype == torch.float32 else "f64"
+    weights = [t.to(u.dtype).contiguous() for t in params.tensors()]
+    starts = start.to(torch.int64).contiguous()
+    logits = torch.empty((E, T, B, O) if task.readout == "softmax" else (E, B, O), dtype=u.dtype)
+    room = _scratch("cpu_kernel_predict", getattr(lib, f"rnnbook_predict_scratch_size_{suffix}")(B, n_in, H), u,
+                    workspace)
+    code = getattr(lib, f"rnnbook_predict_{suffix}")(
+        E, T, B, n_in, H, O, _ACTS[act], _READOUTS[task.readout], *(_ptr(w) for w in weights),
+        u.data_ptr(), *u.stride(), starts.data_ptr(), logits.data_ptr(), room.data_ptr())
+    if code != 0:
+        raise RuntimeError(f"the C kernel refused its arguments (code {code})")
+    return logits
+
+
 def loss_and_grads(params, act: str, task, batch, workspace=None, reg_weight=None, bound=None):
     """Loss, read-out logits and the five gradients of every model, by the compiled kernel.
 
@@ -174,11 +217,8 @@ def loss_and_grads(params, act: str, task, batch, workspace=None, reg_weight=Non
     """
     from rnnbook.model import Params, StepResult
     from rnnbook.regularizer import DEFAULT_BOUND
-    from rnnbook.workspace import scratch
 
-    lib = build().lib
-    if lib is None:
-        raise RuntimeError(f"the C kernel is not available: {build().detail}")
+    lib = _library()
     u = batch.u
     E, T, B, n_in = u.shape
     H, O = params.W_hh.shape[-1], params.W_hy.shape[-1]
@@ -195,15 +235,13 @@ def loss_and_grads(params, act: str, task, batch, workspace=None, reg_weight=Non
     grads = Params(*(torch.empty_like(w) for w in weights))
     weight = None if reg_weight is None else reg_weight.to(dtype).contiguous()
     omega = None if reg_weight is None else torch.empty(E, dtype=dtype)
-    size = getattr(lib, f"rnnbook_scratch_size_{suffix}")(T, B, n_in, H, O)
-    room = scratch(workspace, "cpu_kernel", (size + _ALIGN // dtype.itemsize,), u)
-    offset = (-room.data_ptr() % _ALIGN) // dtype.itemsize
+    room = _scratch("cpu_kernel", getattr(lib, f"rnnbook_scratch_size_{suffix}")(T, B, n_in, H, O), u, workspace)
     code = getattr(lib, f"rnnbook_loss_and_grads_{suffix}")(
         E, T, B, n_in, H, O, _ACTS[act], _READOUTS[task.readout],
         *(_ptr(w) for w in weights), u.data_ptr(), *u.stride(),
         _ptr(target_idx), _ptr(target_val), start.data_ptr(),
         loss.data_ptr(), logits.data_ptr(), *(_ptr(g) for g in grads.tensors()),
-        _ptr(weight), DEFAULT_BOUND if bound is None else float(bound), _ptr(omega), room[offset:].data_ptr(),
+        _ptr(weight), DEFAULT_BOUND if bound is None else float(bound), _ptr(omega), room.data_ptr(),
     )
     if code != 0:
         raise RuntimeError(f"the C kernel refused its arguments (code {code})")

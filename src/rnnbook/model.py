@@ -255,14 +255,18 @@ def forward(
 
 
 def predict(
-    params: Params, act: str, task: Task, u: torch.Tensor, start: torch.Tensor, *, pad: int | None = None
+    params: Params, act: str, task: Task, u: torch.Tensor, start: torch.Tensor, *, pad: int | None = None,
+    kernel: str | None = None, workspace: Workspace | None = None,
 ) -> torch.Tensor:
     """Read-out logits without keeping the states (for validation on large chunks).
 
     Returns ``(E, B, n_out)`` for the ``last_*`` read-outs and ``(E, T, B, n_out)`` for
     ``softmax``. Same recursion as :func:`forward`, holding only two state buffers.
+    ``kernel`` as in :func:`loss_and_grads` (the compiled kernel needs no ``pad``).
     """
     check_activation(act)
+    if _use_compiled(kernel, act, task, Batch(u, u, start), keep_states=False):
+        return cpu_kernel.predict(params, act, task, u, start, workspace)
     E, T, B, _ = u.shape
     u_tm = u.transpose(0, 1)
     keep = _padding_masks(start, u.dtype, pad)

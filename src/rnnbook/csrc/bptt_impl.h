@@ -92,15 +92,16 @@ INLINE void F(accum)(const int rb, const int pv, V acc[RBMAX][PVMAX], long K, co
     }
 }
 
-/* Forward tile: out = act(bias + u W_uh [+ h_prev W_hh]) */
-INLINE void F(tile_forward)(const int rb, const int pv, int act, const real *bias, int n_in, const real *u,
-                            const real *W_uh, int H, const real *h_prev, const real *W_hh, long HP, real *out) {
+/* Forward tile: out = act(bias + u W_uh [+ h_prev W_hh]); u(r, i) = u[r * urs + i * uis] */
+INLINE void F(tile_forward)(const int rb, const int pv, int act, const real *bias, int n_in, const real *u, long urs,
+                            long uis, const real *W_uh, int H, const real *h_prev, const real *W_hh, long HP,
+                            real *out) {
     V acc[RBMAX][PVMAX];
     for (int v = 0; v < pv; v++) {
         const V b = LOAD(bias + v * L);
         for (int r = 0; r < rb; r++) acc[r][v] = b;
     }
-    F(accum)(rb, pv, acc, n_in, u, n_in, 1, W_uh, HP);
+    F(accum)(rb, pv, acc, n_in, u, urs, uis, W_uh, HP);
     if (h_prev) F(accum)(rb, pv, acc, H, h_prev, HP, 1, W_hh, HP);
     for (int r = 0; r < rb; r++)
         for (int v = 0; v < pv; v++) STORE(out + r * HP + v * L, F(act_v)(acc[r][v], act));
@@ -166,9 +167,9 @@ INLINE void F(tile_product)(const int rb, const int pv, long K, const real *A, l
     }
 
 static void F(forward_step)(int act, int B, int H, long HP, int NV, int n_in, const real *bias, const real *u,
-                            const real *W_uh, const real *h_prev, const real *W_hh, real *out) {
+                            long urs, long uis, const real *W_uh, const real *h_prev, const real *W_hh, real *out) {
     FOR_TILES(B, NV, {
-        DISPATCH(rb, pv, F(tile_forward), act, bias + c0, n_in, u + (long)r0 * n_in, W_uh + c0, H,
+        DISPATCH(rb, pv, F(tile_forward), act, bias + c0, n_in, u + r0 * urs, urs, uis, W_uh + c0, H,
                  h_prev ? h_prev + r0 * HP : 0, W_hh + c0, HP, out + r0 * HP + c0)
     })
 }
@@ -285,6 +286,22 @@ static long F(round_up)(long n) {
     return (n + q - 1) / q * q;
 }
 
+/* A model's recurrent weights, rows padded to HP columns with zeros (W_hh_T: NULL to skip) */
+static void F(pad_weights)(int n_in, int H, long HP, const real *wuh, const real *whh, const real *bh, real *Wuh,
+                           real *Whh, real *WhhT, real *bias) {
+    memset(Whh, 0, sizeof(real) * H * HP);
+    memset(Wuh, 0, sizeof(real) * n_in * HP);
+    memset(bias, 0, sizeof(real) * HP);
+    if (WhhT) memset(WhhT, 0, sizeof(real) * H * HP);
+    for (int i = 0; i < H; i++)
+        for (int j = 0; j < H; j++) {
+            Whh[i * HP + j] = whh[i * H + j];
+            if (WhhT) WhhT[j * HP + i] = whh[i * H + j];
+        }
+    for (int i = 0; i < n_in; i++) memcpy(Wuh + i * HP, wuh + (long)i * H, sizeof(real) * H);
+    memcpy(bias, bh, sizeof(real) * H);
+}
+
 /* Scratch numbers needed (plus alignment slack the caller adds) */
 long F(rnnbook_scratch_size)(int T, int B, int n_in, int H, int O) {
     const long HP = F(round_up)(H), R = H > n_in ? H : n_in;
@@ -339,17 +356,7 @@ int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int a
         real *gwhy = g_W_hy + (long)e * H * O, *gby = g_b_y + (long)e * O;
         const long s = start[e] < 0 ? 0 : start[e];
 
-        memset(Whh, 0, sizeof(real) * H * HP);
-        memset(WhhT, 0, sizeof(real) * H * HP);
-        memset(Wuh, 0, sizeof(real) * n_in * HP);
-        memset(bias, 0, sizeof(real) * HP);
-        for (int i = 0; i < H; i++)
-            for (int j = 0; j < H; j++) {
-                Whh[i * HP + j] = whh[i * H + j];
-                WhhT[j * HP + i] = whh[i * H + j];
-            }
-        for (int i = 0; i < n_in; i++) memcpy(Wuh + i * HP, wuh + (long)i * H, sizeof(real) * H);
-        memcpy(bias, bh, sizeof(real) * H);
+        F(pad_weights)(n_in, H, HP, wuh, whh, bh, Wuh, Whh, WhhT, bias);
         const real *ue = u + e * su0;
         for (long t = s; t < T; t++)
             for (int b = 0; b < B; b++)
@@ -357,7 +364,7 @@ int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int a
 
         /* forward: h_t for s <= t < T (h_{s-1} = 0) */
         for (long t = s; t < T; t++)
-            F(forward_step)(act, B, H, HP, NV, n_in, bias, ub + t * B * n_in, Wuh,
+            F(forward_step)(act, B, H, HP, NV, n_in, bias, ub + t * B * n_in, n_in, 1, Wuh,
                             t > s ? states + (t - 1) * BH : 0, Whh, states + t * BH);
         if (s >= T) memset(states + (T - 1) * BH, 0, sizeof(real) * BH); /* no real step at all */
 
@@ -476,6 +483,44 @@ int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int a
                     for (int j = 0; j < H; j++) gwhh[(long)i * H + j] += w * (gtmp[i * HP + j] * scale);
             }
         }
+    }
+    return OK;
+}
+
+/* Read-out logits only (validation): E x B x O, or E x T x B x O for SOFTMAX; two state buffers */
+long F(rnnbook_predict_scratch_size)(int B, int n_in, int H) {
+    const long HP = F(round_up)(H);
+    return F(round_up)(H * HP) + F(round_up)(n_in * HP) + F(round_up)(HP) + 2 * F(round_up)((long)B * HP);
+}
+
+int F(rnnbook_predict)(int E, int T, int B, int n_in, int H, int O, int act, int readout, const real *W_uh,
+                       const real *W_hh, const real *b_h, const real *W_hy, const real *b_y, const real *u, long su0,
+                       long su1, long su2, long su3, const int64_t *start, real *logits, real *scratch) {
+    if (E < 0 || T < 1 || B < 1 || n_in < 1 || H < 1 || O < 1) return ERR_ARGS;
+    if ((uintptr_t)scratch % ALIGN_BYTES) return ERR_ALIGN;
+    const long HP = F(round_up)(H), BH = (long)B * HP;
+    const int NV = (int)(HP / L);
+    real *p = scratch;
+    real *Whh = p; p += F(round_up)(H * HP);
+    real *Wuh = p; p += F(round_up)(n_in * HP);
+    real *bias = p; p += F(round_up)(HP);
+    real *h[2] = {p, p + F(round_up)(BH)};
+    for (int e = 0; e < E; e++) {
+        const real *why = W_hy + (long)e * H * O, *by = b_y + (long)e * O;
+        F(pad_weights)(n_in, H, HP, W_uh + (long)e * n_in * H, W_hh + (long)e * H * H, b_h + (long)e * H, Wuh, Whh,
+                       0, bias);
+        const long s = start[e] < 0 ? 0 : start[e];
+        real *le = logits + (long)e * (readout == SOFTMAX ? T : 1) * B * O;
+        if (readout == SOFTMAX)
+            for (long t = 0; t < s && t < T; t++)
+                for (int b = 0; b < B; b++) memcpy(le + (t * B + b) * O, by, sizeof(real) * O);
+        if (s >= T) memset(h[(T - 1) % 2], 0, sizeof(real) * BH);
+        for (long t = s; t < T; t++) {
+            F(forward_step)(act, B, H, HP, NV, n_in, bias, u + e * su0 + t * su1, su2, su3, Wuh,
+                            t > s ? h[(t - 1) % 2] : 0, Whh, h[t % 2]);
+            if (readout == SOFTMAX) F(logits_of)(B, H, O, HP, h[t % 2], why, by, le + t * B * O);
+        }
+        if (readout != SOFTMAX) F(logits_of)(B, H, O, HP, h[(T - 1) % 2], why, by, le);
     }
     return OK;
 }
