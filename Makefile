@@ -10,14 +10,21 @@ JB     := $(BIN)/jupyter-book build -W -n --keep-going .
 export BOOK_TORCH_THREADS ?= 1
 export PYTHONHASHSEED := 0
 
-.PHONY: install book test test-unit test-notebooks test-browser bench chromium clean
+.PHONY: install book test test-unit test-notebooks test-browser bench chromium compiler clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) compiler
+
+## A C compiler for the CPU training kernel (rnnbook.cpu_kernel, built on first use); without one
+## everything still runs, on the slower torch path
+compiler:
+	@command -v $${CC:-cc} >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; \
+	  else echo "note: no C compiler (cc): training runs on the slower torch path ('sudo apt-get install gcc' adds one)"; fi; }
 
 ## make book: build the HTML book into _build/html (executes every chapter; errors fail the build)
 book: install
