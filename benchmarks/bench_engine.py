@@ -15,8 +15,7 @@ the last step), 50 tanh hidden units, minibatch 20, float32, for E independent m
   without its per-check statistics (MSGD-C; the "+reg" column adds the regularizer, i.e.
   MSGD-CR). On a CPU the pass runs in the compiled kernel (``rnnbook.cpu_kernel``) where it
   builds, as training does; the "torch path" columns time the same update by the batched
-  torch code (``kernel="torch"``) in the same alternating rounds. The "+reg" column always
-  runs the torch path (the kernel does not compute Omega);
+  torch code (``kernel="torch"``) in the same alternating rounds;
 * **naive**: for each model in a Python loop, ``torch.nn.RNN(6, 50, nonlinearity="tanh")`` + a
   ``Linear(50, 4)`` read-out, cross-entropy, autograd, ``torch.nn.utils.clip_grad_norm_``,
   ``torch.optim.SGD`` step. The loop is sequential per model, so at large E it is timed over a
