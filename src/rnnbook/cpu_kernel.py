@@ -4,10 +4,11 @@
 over all models of the ensemble. On a CPU that costs twice: every call pays a dispatch, and a
 model's states (T x B x H numbers, 400 kB at T = 100) leave the core's cache between its
 forward and its backward pass. ``csrc/bptt.c`` computes the same quantities one model at a
-time -- forward, read-out (§9.7), backward recursion (Eqs. 3-5), weight gradients -- while
-that model's states stay in L2 and its weights in L1, with register-blocked matrix tiles
-written in GCC/Clang vector extensions. On the book's 2-core machine it trains the
-benchmark's updates ~1.5x faster than the torch path (``benchmarks/README.md``).
+time -- forward, read-out (§9.7), backward recursion (Eqs. 3-5), the regularizer Omega and
+its immediate gradient (Eqs. 9-10), the weight gradients -- while that model's states stay in
+L2 and its weights in L1, with register-blocked matrix tiles written in GCC/Clang vector
+extensions. On the book's 2-core machine an update runs ~1.6x faster than on the torch path
+(E = 128, T = 100), and whole training, validation included, ~1.55x (``benchmarks/README.md``).
 
 It is built on first use with the machine's C compiler (``$CC``, else ``cc``; ``-O3
 -march=native``) into a cache directory (``$RNNBOOK_CACHE``, else
@@ -16,12 +17,13 @@ CPU. Where no compiler works, the torch path is used and :func:`status` says why
 ``RNNBOOK_CPU_KERNEL`` chooses: ``auto`` (default: compiled if it builds), ``compiled``
 (fail if it does not), ``torch`` (never compile).
 
-The kernel covers what training runs: a lean pass (no states or ``dh`` kept), with or
-without the regularizer Omega, and the forward pass of validation (:func:`predict`), on a
-CPU, in float32 or float64. Passes that keep states and
-``dh`` (the chapters' inspections) and GPUs stay in torch. The two paths compute the same sums in different orders, so they agree to rounding
-(tests/test_cpu_kernel.py: float64 gradients within 1e-10 of autograd), not bit for bit; each
-is deterministic, and a model's numbers do not depend on the other models of its ensemble.
+The kernel covers what training runs: the lean pass (no states or ``dh`` kept), with or
+without Omega, and validation's forward pass (:func:`predict`), on a CPU, in float32 or
+float64. Passes that keep states and ``dh`` (the chapters' inspections) and GPUs stay in
+torch. The two paths compute the same sums in different orders, so they agree to rounding
+(tests/test_cpu_kernel.py: float64 loss, gradients and Omega within 1e-10 of autograd), not
+bit for bit. Each is deterministic, and with the kernel a model's numbers depend neither on
+the other models of its ensemble nor on how its sequences are padded.
 """
 
 from __future__ import annotations
