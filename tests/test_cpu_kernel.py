@@ -55,6 +55,20 @@ def test_matches_autograd_in_float64(task_name, init, with_omega):
 
 @needs_kernel
 @pytest.mark.parametrize("task_name", ["torder", "mem"])
+def test_computing_omega_changes_no_gradient_bit(task_name):
+    """A model with regularizer weight 0 gets exactly the loss and gradients of a pass without Omega
+    (mem: the direct loss terms at every step are added in the same order on both paths)."""
+    task, params, batch = setup(task_name, "smart_tanh")
+    params, batch = params.map(torch.Tensor.float), Batch(batch.u.float(), batch.target, batch.start)
+    plain = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled")
+    tracked = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled",
+                             reg_weight=torch.zeros(3))
+    assert torch.equal(plain.loss, tracked.loss) and (tracked.omega > 0).all()
+    assert all(torch.equal(a, b) for a, b in zip(plain.grads.tensors(), tracked.grads.tensors()))
+
+
+@needs_kernel
+@pytest.mark.parametrize("task_name", ["torder", "mem"])
 def test_omega_bound_rule(task_name):
     """Steps whose ||dE/dh_k||^2 is below ``bound`` are not counted: with the bound at the median
     of those norms, Omega and its gradient still equal the torch path's (tested against a

@@ -107,19 +107,23 @@ INLINE void F(tile_forward)(const int rb, const int pv, int act, const real *bia
         for (int v = 0; v < pv; v++) STORE(out + r * HP + v * L, F(act_v)(acc[r][v], act));
 }
 
-/* Backward tile: dpre_prev = ([direct] + dpre W_hh^T) * act'(h_prev) */
+/* Backward tile: dpre_prev = (dpre W_hh^T [+ direct]) * act'(h_prev). The direct term is added
+ * after the product, as in tile_backward_omega, so that dh is the same number with or without
+ * Omega: a model's gradients do not depend on whether its ensemble computes Omega. */
 INLINE void F(tile_backward)(const int rb, const int pv, int act, const real *direct, int H, const real *dpre,
                              const real *W_hh_T, const real *h_prev, long HP, real *out) {
     V acc[RBMAX][PVMAX];
     for (int r = 0; r < rb; r++)
-        for (int v = 0; v < pv; v++) acc[r][v] = direct ? LOAD(direct + r * HP + v * L) : (V){0};
+        for (int v = 0; v < pv; v++) acc[r][v] = (V){0};
     F(accum)(rb, pv, acc, H, dpre, HP, 1, W_hh_T, HP);
     for (int r = 0; r < rb; r++)
-        for (int v = 0; v < pv; v++)
+        for (int v = 0; v < pv; v++) {
+            if (direct) acc[r][v] += LOAD(direct + r * HP + v * L);
             STORE(out + r * HP + v * L, acc[r][v] * F(act_grad_v)(LOAD(h_prev + r * HP + v * L), act));
+        }
 }
 
-/* The same, also storing v = dpre W_hh^T and dh = [direct] + v (what Omega needs) */
+/* The same, also storing v = dpre W_hh^T and dh = v [+ direct] (what Omega needs) */
 INLINE void F(tile_backward_omega)(const int rb, const int pv, int act, const real *direct, int H, const real *dpre,
                                    const real *W_hh_T, const real *h_prev, long HP, real *out, real *v_out,
                                    real *dh_out) {
