@@ -265,7 +265,7 @@ def predict(
     ``kernel`` as in :func:`loss_and_grads` (the compiled kernel needs no ``pad``).
     """
     check_activation(act)
-    if _use_compiled(kernel, act, task, Batch(u, u, start), keep_states=False):
+    if _use_compiled(kernel, act, task, u, keep_states=False):
         return cpu_kernel.predict(params, act, task, u, start, workspace)
     E, T, B, _ = u.shape
     u_tm = u.transpose(0, 1)
@@ -414,16 +414,17 @@ def loss_and_grads(
     so the gradients agree to rounding, not bit for bit.
 
     ``kernel``: ``"compiled"`` computes the pass with :mod:`rnnbook.cpu_kernel` (C, one model
-    at a time, ~1.6x faster on a CPU; lean passes only),
-    ``"torch"`` with the batched torch code below; ``None`` (default) takes the compiled
-    kernel wherever it applies and is enabled (``RNNBOOK_CPU_KERNEL``). Both compute the same
-    quantities, summed in different orders: they agree to rounding.
+    at a time, ~1.6x faster on a CPU; lean passes only, Omega included), ``"torch"`` with the
+    batched torch code below; ``None`` (default) takes the compiled kernel wherever it applies
+    and is enabled (``RNNBOOK_CPU_KERNEL``). Both compute the same quantities, summed in
+    different orders: they agree to rounding. ``group_size`` and ``defer_weight_grads`` only
+    concern the torch code.
     """
     check_activation(act)
     E = batch.u.shape[0]
     if group_size is not None:
         check_at_least("group_size", group_size, 1)
-    if _use_compiled(kernel, act, task, batch, keep_states):
+    if _use_compiled(kernel, act, task, batch.u, keep_states):
         return cpu_kernel.loss_and_grads(params, act, task, batch, workspace, reg_weight, bound)
     if group_size is None:
         group_size = CPU_GROUP_SIZE if batch.u.device.type == "cpu" else E
@@ -449,9 +450,9 @@ def loss_and_grads(
 KERNELS = ("compiled", "torch")
 
 
-def _use_compiled(kernel: str | None, act: str, task: Task, batch: Batch, keep_states: bool) -> bool:
-    """Whether this pass goes to the compiled CPU kernel (``kernel`` as in :func:`loss_and_grads`)."""
-    fits = not keep_states and cpu_kernel.supports(act, task.readout, batch.u.dtype, batch.u.device)
+def _use_compiled(kernel: str | None, act: str, task: Task, u: torch.Tensor, keep_states: bool) -> bool:
+    """Whether a pass over inputs ``u`` goes to the compiled CPU kernel (``kernel`` as in :func:`loss_and_grads`)."""
+    fits = not keep_states and cpu_kernel.supports(act, task.readout, u.dtype, u.device)
     if kernel is None:
         return fits and cpu_kernel.enabled()
     check_choice("kernel", kernel, KERNELS)
