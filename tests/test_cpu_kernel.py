@@ -219,6 +219,30 @@ def test_choices_and_their_errors(monkeypatch):
         loss_and_grads(params, "tanh", task, batch, kernel="compiled")  # keep_states=True
 
 
+def test_compilers_without_march_native_still_build(monkeypatch, tmp_path):
+    """A compiler that rejects -march=native gets the portable flags (and the same numbers, to rounding)."""
+    cc = tmp_path / "cc"
+    real = cpu_kernel._compiler() or "cc"
+    cc.write_text(f"#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = -march=native ] && {{ echo 'error: no native' >&2; exit 1; }}; done\n"
+                  f"exec {real} \"$@\"\n")
+    cc.chmod(0o755)
+    monkeypatch.setenv("RNNBOOK_CACHE", str(tmp_path / "cache"))
+    task, params, batch = setup("mem", "basic_tanh")
+    reference_pass = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="torch")
+    monkeypatch.setenv("CC", str(cc))
+    cpu_kernel.build.cache_clear()
+    try:
+        if cpu_kernel.build().lib is None:
+            pytest.skip(f"no working compiler here: {cpu_kernel.build().detail}")
+        assert "without -march=native" in cpu_kernel.status()
+        got = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled")
+        assert rel_err(got.loss, reference_pass.loss) < 1e-12
+        assert rel_err(got.grads.W_hh, reference_pass.grads.W_hh) < 1e-10
+    finally:
+        monkeypatch.undo()
+        cpu_kernel.build.cache_clear()
+
+
 @pytest.mark.parametrize("compiler", ["missing", "broken"])
 def test_falls_back_to_torch_without_a_compiler(compiler, monkeypatch, tmp_path):
     """No (working) C compiler: auto trains with torch and says why; 'compiled' is a clear error."""

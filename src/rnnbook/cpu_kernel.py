@@ -46,6 +46,7 @@ from rnnbook.errors import ConfigError
 SOURCE_DIR = Path(__file__).resolve().parent / "csrc"
 SOURCES = ("bptt.c", "bptt_impl.h")
 FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-std=gnu11", "-fPIC", "-shared")
+PORTABLE_FLAGS = tuple(f for f in FLAGS if f != "-march=native")  # for compilers that reject -march=native
 CHOICES = ("auto", "compiled", "torch")
 ENV = "RNNBOOK_CPU_KERNEL"
 
@@ -92,12 +93,12 @@ def _compiler() -> str | None:
     return shutil.which(cc)
 
 
-def _compile(cc: str, target: Path) -> None:
+def _compile(cc: str, flags: tuple[str, ...], target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(fd)
     try:
-        subprocess.run([cc, *FLAGS, "-o", tmp, str(SOURCE_DIR / SOURCES[0]), "-lm"],
+        subprocess.run([cc, *flags, "-o", tmp, str(SOURCE_DIR / SOURCES[0]), "-lm"],
                        check=True, capture_output=True, text=True, timeout=120)
         os.replace(tmp, target)  # atomic: concurrent builders (pytest -n 2, sweep workers) never see half a file
     finally:
@@ -105,26 +106,43 @@ def _compile(cc: str, target: Path) -> None:
             os.unlink(tmp)
 
 
+def _failure(exc: Exception) -> str:
+    err = (getattr(exc, "stderr", None) or str(exc)).strip()
+    return f"building the C kernel failed: {err.splitlines()[-1] if err else exc}"
+
+
 @functools.lru_cache(maxsize=1)
 def build() -> Build:
-    """Compile (once per source, compiler and CPU) and load the kernel; never raises."""
+    """Compile (once per source, compiler, flags and CPU) and load the kernel; never raises.
+
+    Tries ``-march=native`` first and, where the compiler rejects it (older Apple clang), the
+    same flags without it: narrower vectors and, on x86 without FMA instructions, products
+    rounded once more per term (the same numbers to rounding, not bit for bit).
+    """
     cc = _compiler()
     if cc is None:
         return Build(None, "no C compiler found (set CC)")
     try:
         version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Build(None, _failure(exc))
+    failure = ""
+    for flags in (FLAGS, PORTABLE_FLAGS):
         digest = hashlib.sha256()
         for part in (*(SOURCE_DIR / s for s in SOURCES),):
             digest.update(part.read_bytes())
-        for text in (version, " ".join(FLAGS), platform.machine(), _cpu_signature()):
+        for text in (version, " ".join(flags), platform.machine(), _cpu_signature()):
             digest.update(text.encode())
         target = cache_dir() / f"bptt-{digest.hexdigest()[:16]}.so"
-        if not target.exists():
-            _compile(cc, target)
-        lib = ctypes.CDLL(str(target))
-    except (OSError, subprocess.SubprocessError) as exc:
-        err = getattr(exc, "stderr", None) or str(exc)
-        return Build(None, f"building the C kernel failed: {err.strip().splitlines()[-1] if err.strip() else exc}")
+        try:
+            if not target.exists():
+                _compile(cc, flags, target)
+            lib = ctypes.CDLL(str(target))
+            break
+        except (OSError, subprocess.SubprocessError) as exc:
+            failure = failure or _failure(exc)
+    else:
+        return Build(None, failure)
     lib.rnnbook_kernel_vector_bytes.restype = ctypes.c_int
     for suffix in ("f32", "f64"):
         getattr(lib, f"rnnbook_scratch_size_{suffix}").restype = ctypes.c_long
@@ -139,7 +157,8 @@ def build() -> Build:
         fn.restype = ctypes.c_int
         fn.argtypes = [ctypes.c_int] * 8 + [ctypes.c_void_p] * 6 + [ctypes.c_long] * 4 + [ctypes.c_void_p] * 3
     first = version.splitlines()[0] if version else Path(cc).name
-    return Build(lib, f"{first}; {lib.rnnbook_kernel_vector_bytes() * 8}-bit vectors")
+    native = "" if flags == FLAGS else ", without -march=native"
+    return Build(lib, f"{first}; {lib.rnnbook_kernel_vector_bytes() * 8}-bit vectors{native}")
 
 
 def enabled() -> bool:
