@@ -217,6 +217,10 @@ def test_choices_and_their_errors(monkeypatch):
         loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="cuda")
     with pytest.raises(ConfigError, match="lean passes"):
         loss_and_grads(params, "tanh", task, batch, kernel="compiled")  # keep_states=True
+    if AVAILABLE:  # a class index outside the logits is refused, not read out of bounds
+        bad = Batch(batch.u, batch.target + task.n_out, batch.start)
+        with pytest.raises(ValueError, match="class targets"):
+            loss_and_grads(params, "tanh", task, bad, keep_states=False, kernel="compiled")
 
 
 def test_compilers_without_march_native_still_build(monkeypatch, tmp_path):

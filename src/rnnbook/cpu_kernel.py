@@ -251,6 +251,8 @@ def loss_and_grads(params, act: str, task, batch, workspace=None, reg_weight=Non
         target_idx, target_val = None, batch.target.to(dtype).contiguous()
     else:
         target_idx, target_val = batch.target.to(torch.int64).contiguous(), None
+        if target_idx.numel() and not (0 <= int(target_idx.min()) and int(target_idx.max()) < O):
+            raise ValueError(f"class targets must lie in [0, {O}); the kernel would read outside the logits")
     loss = torch.empty(E, dtype=dtype)
     logits = torch.empty((E, T, B, O) if task.readout == "softmax" else (E, B, O), dtype=dtype)
     grads = Params(*(torch.empty_like(w) for w in weights))

@@ -13,10 +13,14 @@
  * stay in the core's L2 cache and its weights in L1, and the matrix products are register-
  * blocked tiles written with GCC/Clang vector extensions (compiled with -march=native).
  *
- * Every number is computed in a fixed order that does not depend on the other models, the
- * vector width or the machine (given FMA): a model's result is the same alone or in any
- * ensemble.  Sums over steps run latest step first for g_b_h and earliest first for the
- * weight products, each a single chain per output element.
+ * The regularizer Omega (Eqs. 9-10, as the authors' code computes it; rnnbook.regularizer) is
+ * accumulated in the same backward pass, and validation's forward pass (predict) is here too.
+ *
+ * Every number is computed in a fixed order that does not depend on the other models, on the
+ * padding, on the vector width or on the machine (given FMA): a model's result is the same alone
+ * or in any ensemble.  The recurrent gradients' sums over steps and sequences run earliest step
+ * first, the read-out's (per-step read-outs) latest first, each a single chain per output
+ * element; row norms (Omega) use a fixed 64-byte slot order.
  *
  * This file defines the float and double versions by including bptt_impl.h twice.
  */
