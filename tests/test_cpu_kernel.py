@@ -30,11 +30,14 @@ def test_ci_builds_the_kernel():
 @pytest.mark.parametrize("task_name", [*TASKS, "perm"])
 @pytest.mark.parametrize("init", INITS)
 @pytest.mark.parametrize("with_omega", [False, True])
-def test_matches_autograd_in_float64(task_name, init, with_omega):
+@pytest.mark.parametrize("chunk", [3, cpu_kernel.CHUNK_STEPS])
+def test_matches_autograd_in_float64(task_name, init, with_omega, chunk, monkeypatch):
     """Loss, all five gradients and Omega equal autograd on a plain time loop, with padding.
 
     With Omega, one model has weight 0 (Omega computed, gradient untouched) and two do not.
+    Chunks of 3 steps put chunk boundaries inside every model's sequence (10-14 steps).
     """
+    monkeypatch.setattr(cpu_kernel, "CHUNK_STEPS", chunk)
     task, params, batch = setup(task_name, init)
     act = activation_of(init)
     weight = torch.tensor([0.0, 2.0, 4.0], dtype=torch.float64) if with_omega else None

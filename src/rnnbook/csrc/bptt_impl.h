@@ -140,12 +140,12 @@ INLINE void F(tile_backward_omega)(const int rb, const int pv, int act, const re
         }
 }
 
-/* Product tile: out = A W, A(r, k) = A[r * ars + k * aks] */
+/* Product tile: out = A W, or out += A W (accumulate), A(r, k) = A[r * ars + k * aks] */
 INLINE void F(tile_product)(const int rb, const int pv, long K, const real *A, long ars, long aks, const real *W,
-                            long HP, real *out) {
+                            long HP, real *out, int accumulate) {
     V acc[RBMAX][PVMAX];
     for (int r = 0; r < rb; r++)
-        for (int v = 0; v < pv; v++) acc[r][v] = (V){0};
+        for (int v = 0; v < pv; v++) acc[r][v] = accumulate ? LOAD(out + r * HP + v * L) : (V){0};
     F(accum)(rb, pv, acc, K, A, ars, aks, W, HP);
     for (int r = 0; r < rb; r++)
         for (int v = 0; v < pv; v++) STORE(out + r * HP + v * L, acc[r][v]);
@@ -209,11 +209,11 @@ static real F(sum_squares)(const real *row, long HP) {
 }
 #undef CANON
 
-/* out (R x HP) = A W, A(r, k) = A[r * ars + k * aks], k < K */
+/* out (R x HP) = A W (or += with accumulate), A(r, k) = A[r * ars + k * aks], k < K */
 static void F(product)(int R, long HP, int NV, long K, const real *A, long ars, long aks, const real *W,
-                       real *out) {
+                       real *out, int accumulate) {
     FOR_TILES(R, NV, {
-        DISPATCH(rb, pv, F(tile_product), K, A + r0 * ars, ars, aks, W + c0, HP, out + r0 * HP + c0)
+        DISPATCH(rb, pv, F(tile_product), K, A + r0 * ars, ars, aks, W + c0, HP, out + r0 * HP + c0, accumulate)
     })
 }
 
@@ -307,11 +307,12 @@ static void F(pad_weights)(int n_in, int H, long HP, const real *wuh, const real
 }
 
 /* Scratch numbers needed (plus alignment slack the caller adds) */
-long F(rnnbook_scratch_size)(int T, int B, int n_in, int H, int O) {
-    const long HP = F(round_up)(H), R = H > n_in ? H : n_in;
-    return 2 * F(round_up)(H * HP) + F(round_up)(n_in * HP) + F(round_up)(HP) + 2 * F(round_up)((long)T * B * HP)
-           + F(round_up)(B * HP) + F(round_up)(R * HP) + F(round_up)((long)T * B * n_in) + F(round_up)((long)B * O)
-           + F(round_up)((long)T * B * HP) + F(round_up)(B * HP) + 2 * F(round_up)(B) + F(round_up)((long)T * B);
+long F(rnnbook_scratch_size)(int T, int B, int n_in, int H, int O, int chunk) {
+    const long HP = F(round_up)(H), ring = 2L * chunk * B * HP;
+    return 2 * F(round_up)(H * HP) + F(round_up)(n_in * HP) + F(round_up)(HP) + F(round_up)((long)T * B * HP)
+           + 2 * F(round_up)(ring) + F(round_up)(B * HP) + 2 * F(round_up)(H * HP) + F(round_up)(n_in * HP)
+           + F(round_up)((long)T * B * n_in) + F(round_up)((long)B * O) + F(round_up)(B * HP) + 2 * F(round_up)(B)
+           + F(round_up)((long)T * B);
 }
 
 /*
@@ -329,8 +330,9 @@ int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int a
                               const real *u, long su0, long su1, long su2, long su3,
                               const int64_t *target_idx, const real *target_val, const int64_t *start,
                               real *loss, real *logits, real *g_W_uh, real *g_W_hh, real *g_b_h, real *g_W_hy,
-                              real *g_b_y, const real *reg_weight, double bound, real *omega, real *scratch) {
-    if (E < 0 || T < 1 || B < 1 || n_in < 1 || H < 1 || O < 1) return ERR_ARGS;
+                              real *g_b_y, const real *reg_weight, double bound, real *omega, int chunk,
+                              real *scratch) {
+    if (E < 0 || T < 1 || B < 1 || n_in < 1 || H < 1 || O < 1 || chunk < 1) return ERR_ARGS;
     if ((uintptr_t)scratch % ALIGN_BYTES) return ERR_ALIGN;
     const long HP = F(round_up)(H);
     const int NV = (int)(HP / L);
@@ -341,12 +343,18 @@ int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int a
     real *Wuh = p; p += F(round_up)(n_in * HP);   /* W_uh, padded */
     real *bias = p; p += F(round_up)(HP);         /* b_h, padded */
     real *states = p; p += F(round_up)(TBH);      /* h_t, t < T: (T, B, HP) */
-    real *dpre = p; p += F(round_up)(TBH);        /* dpre_t: (T, B, HP) */
+    /* Steps are taken in chunks of `chunk` (counted from the model's first real step); the weight
+     * gradients of a chunk are formed as soon as its dpre are known, while they are in cache, and
+     * dpre and Omega's v live in a ring of two chunks: (2 chunk, B, HP) each. */
+    const long ring = 2L * chunk * BH;
+    real *dpre_ring = p; p += F(round_up)(ring);  /* dpre_t */
+    real *v_ring = p; p += F(round_up)(ring);     /* Omega: v_t = dpre_t W_hh^T, then scaled by c_t */
     real *direct = p; p += F(round_up)(BH);       /* a step's direct dloss/dh_t: (B, HP) */
-    real *gtmp = p; p += F(round_up)((H > n_in ? H : n_in) * HP);
+    real *g_hh = p; p += F(round_up)(H * HP);     /* sum h_{t-1}^T dpre_t so far, padded */
+    real *g_om = p; p += F(round_up)(H * HP);     /* Omega: sum c_t v_t^T dpre_t so far, padded */
+    real *g_in = p; p += F(round_up)(n_in * HP);  /* sum u_t^T dpre_t so far, padded */
     real *ub = p; p += F(round_up)((long)T * B * n_in); /* the model's inputs, contiguous (T, B, n_in) */
     real *dlog = p; p += F(round_up)((long)B * O); /* one step's dloss/dlogits: (B, O) */
-    real *vbuf = p; p += F(round_up)(TBH);        /* Omega: v_t = dpre_t W_hh^T, then scaled by c_t */
     real *dhrow = p; p += F(round_up)(BH);        /* Omega: dh_{t-1} */
     real *s_cur = p; p += F(round_up)(B);         /* Omega: ||dh_t||^2 */
     real *s_next = p; p += F(round_up)(B);        /* Omega: ||dh_{t-1}||^2 */
@@ -410,19 +418,24 @@ int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int a
         if (s >= T) continue;
 
         /* backward recursion, latest step first: dpre_{T-1}, then dpre_{t-1} from dpre_t */
+#define SLOT(t) (((((t) - s) / chunk) % 2 * chunk + ((t) - s) % chunk) * BH) /* step t's place in a ring */
+        memset(g_hh, 0, sizeof(real) * H * HP);
+        memset(g_in, 0, sizeof(real) * n_in * HP);
+        if (with_omega) memset(g_om, 0, sizeof(real) * H * HP);
         long n_counted = 0;
         for (long t = T - 1; t >= s; t--) {
+            real *dpre_t = dpre_ring + SLOT(t);
             if (t == T - 1) { /* dpre_{T-1} = dh_{T-1} act'(h_{T-1}), dh_{T-1} = dlogits W_hy^T */
                 if (readout == SOFTMAX)
                     F(cross_entropy)(B, O, le + t * B * O, target_idx + ((long)e * T + t) * B, w_step, dlog);
                 F(output_backward)(B, H, O, HP, h_last, dlog, why, gwhy, gby, direct);
                 for (long i = 0; i < BH; i += L)
-                    STORE(dpre + t * BH + i, LOAD(direct + i) * F(act_grad_v)(LOAD(states + t * BH + i), act));
+                    STORE(dpre_t + i, LOAD(direct + i) * F(act_grad_v)(LOAD(states + t * BH + i), act));
                 if (with_omega)
                     for (int b = 0; b < B; b++) s_cur[b] = F(sum_squares)(direct + b * HP, HP);
             }
-            real *v_t = vbuf + t * BH;
-            if (t > s) { /* dpre_{t-1} = (direct_{t-1} + dpre_t W_hh^T) act'(h_{t-1}) */
+            real *v_t = v_ring + SLOT(t);
+            if (t > s) { /* dpre_{t-1} = (dpre_t W_hh^T + direct_{t-1}) act'(h_{t-1}) */
                 const real *dir_prev = 0;
                 if (readout == SOFTMAX) { /* the loss at step t-1 reaches h_{t-1} directly */
                     F(cross_entropy)(B, O, le + (t - 1) * B * O, target_idx + ((long)e * T + t - 1) * B, w_step,
@@ -430,16 +443,16 @@ int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int a
                     F(output_backward)(B, H, O, HP, states + (t - 1) * BH, dlog, why, gwhy, gby, direct);
                     dir_prev = direct;
                 }
+                real *dpre_prev = dpre_ring + SLOT(t - 1);
                 if (with_omega) {
-                    F(backward_step_omega)(act, B, H, HP, NV, dir_prev, dpre + t * BH, WhhT, states + (t - 1) * BH,
-                                           dpre + (t - 1) * BH, v_t, dhrow);
+                    F(backward_step_omega)(act, B, H, HP, NV, dir_prev, dpre_t, WhhT, states + (t - 1) * BH, dpre_prev,
+                                           v_t, dhrow);
                     for (int b = 0; b < B; b++) s_next[b] = F(sum_squares)(dhrow + b * HP, HP);
                 } else {
-                    F(backward_step)(act, B, H, HP, NV, dir_prev, dpre + t * BH, WhhT, states + (t - 1) * BH,
-                                     dpre + (t - 1) * BH);
+                    F(backward_step)(act, B, H, HP, NV, dir_prev, dpre_t, WhhT, states + (t - 1) * BH, dpre_prev);
                 }
             } else if (with_omega) { /* the first real step: v_s is not part of the recursion */
-                F(product)(B, HP, NV, H, dpre + t * BH, HP, 1, WhhT, v_t);
+                F(product)(B, HP, NV, H, dpre_t, HP, 1, WhhT, v_t, 0);
             }
             if (with_omega) { /* Omega's terms at step t: r = ||v_t||^2, s = ||dh_t||^2 */
                 for (int b = 0; b < B; b++) {
@@ -458,17 +471,22 @@ int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int a
                 s_cur = s_next;
                 s_next = swap;
             }
+            if ((t - s) % chunk == 0) { /* the chunk [t, t1) is complete: its weight gradients */
+                const long t1 = t + chunk < T ? t + chunk : T, first = t > s ? t : s + 1;
+                const real *dp = dpre_ring + SLOT(t);
+                if (t1 > first) /* g_W_hh += sum_{first <= t' < t1} h_{t'-1}^T dpre_t' */
+                    F(product)(H, HP, NV, (t1 - first) * B, states + (first - 1) * BH, 1, HP, dp + (first - t) * BH,
+                               g_hh, 1);
+                F(product)(n_in, HP, NV, (t1 - t) * B, ub + t * B * n_in, 1, n_in, dp, g_in, 1);
+                for (long r = 0; r < (t1 - t) * B; r++)
+                    for (int j = 0; j < H; j++) gbh[j] += dp[r * HP + j];
+                if (with_omega && reg_weight[e] != 0)
+                    F(product)(H, HP, NV, (t1 - t) * B, v_ring + SLOT(t), 1, HP, dp, g_om, 1);
+            }
         }
-
-        /* weight gradients, each one product over all real steps and sequences */
-        if (T - 1 > s) { /* g_W_hh = sum_{t > s} h_{t-1}^T dpre_t */
-            F(product)(H, HP, NV, (T - 1 - s) * B, states + s * BH, 1, HP, dpre + (s + 1) * BH, gtmp);
-            for (int i = 0; i < H; i++) memcpy(gwhh + (long)i * H, gtmp + i * HP, sizeof(real) * H);
-        }
-        F(product)(n_in, HP, NV, (T - s) * B, ub + s * B * n_in, 1, n_in, dpre + s * BH, gtmp);
-        for (int i = 0; i < n_in; i++) memcpy(gwuh + (long)i * H, gtmp + i * HP, sizeof(real) * H);
-        for (long r = s * B; r < (long)T * B; r++)
-            for (int j = 0; j < H; j++) gbh[j] += dpre[r * HP + j];
+#undef SLOT
+        for (int i = 0; i < H; i++) memcpy(gwhh + (long)i * H, g_hh + i * HP, sizeof(real) * H);
+        for (int i = 0; i < n_in; i++) memcpy(gwuh + (long)i * H, g_in + i * HP, sizeof(real) * H);
 
         if (with_omega) { /* Omega = sum_k mean_b dev^2 / sum_k mean_b counted; d+Omega = 4/(B N) sum c v^T z */
             real total = 0;
@@ -481,10 +499,9 @@ int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int a
             omega[e] = total / B / safe;
             const real w = reg_weight[e];
             if (w != 0) {
-                F(product)(H, HP, NV, (T - s) * B, vbuf + s * BH, 1, HP, dpre + s * BH, gtmp);
                 const real scale = (real)4 / (B * safe);
                 for (int i = 0; i < H; i++)
-                    for (int j = 0; j < H; j++) gwhh[(long)i * H + j] += w * (gtmp[i * HP + j] * scale);
+                    for (int j = 0; j < H; j++) gwhh[(long)i * H + j] += w * (g_om[i * HP + j] * scale);
             }
         }
     }
