@@ -18,9 +18,10 @@
  *
  * Every number is computed in a fixed order that does not depend on the other models, on the
  * padding, on the vector width or on the machine (given FMA): a model's result is the same alone
- * or in any ensemble.  The recurrent gradients' sums over steps and sequences run earliest step
- * first, the read-out's (per-step read-outs) latest first, each a single chain per output
- * element; row norms (Omega) use a fixed 64-byte slot order.
+ * or in any ensemble.  The weight gradients are summed chunk by chunk (chunks of steps counted
+ * from the model's first real step, latest chunk first, earliest step first within a chunk), the
+ * read-out's (per-step read-outs) latest step first, each a single chain per output element;
+ * row norms (Omega) use a fixed 64-byte slot order.
  *
  * This file defines the float and double versions by including bptt_impl.h twice.
  */
