@@ -220,10 +220,18 @@ def test_choices_and_their_errors(monkeypatch):
         loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="cuda")
     with pytest.raises(ConfigError, match="lean passes"):
         loss_and_grads(params, "tanh", task, batch, kernel="compiled")  # keep_states=True
-    if AVAILABLE:  # a class index outside the logits is refused, not read out of bounds
+    if AVAILABLE:  # what the C code would read out of bounds is refused before it runs
         bad = Batch(batch.u, batch.target + task.n_out, batch.start)
         with pytest.raises(ValueError, match="class targets"):
             loss_and_grads(params, "tanh", task, bad, keep_states=False, kernel="compiled")
+        with pytest.raises(ValueError, match="W_uh has shape"):
+            loss_and_grads(params, "tanh", task, Batch(batch.u[..., :-1], batch.target, batch.start),
+                           keep_states=False, kernel="compiled")
+        with pytest.raises(ValueError, match="target has shape"):
+            loss_and_grads(params, "tanh", task, Batch(batch.u, batch.target[:, :-1], batch.start),
+                           keep_states=False, kernel="compiled")
+        with pytest.raises(ValueError, match="start has shape"):
+            predict(params, "tanh", task, batch.u, batch.start[:-1], kernel="compiled")
 
 
 def test_compilers_without_march_native_still_build(monkeypatch, tmp_path):

@@ -79,6 +79,7 @@ def choice() -> str:
 
 
 def cache_dir() -> Path:
+    """Where built kernels are kept: ``$RNNBOOK_CACHE``, else the user's cache directory."""
     if os.environ.get("RNNBOOK_CACHE"):
         return Path(os.environ["RNNBOOK_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -136,8 +137,8 @@ def build() -> Build:
     failure = ""
     for flags in (FLAGS, PORTABLE_FLAGS):
         digest = hashlib.sha256()
-        for part in (*(SOURCE_DIR / s for s in SOURCES),):
-            digest.update(part.read_bytes())
+        for name in SOURCES:
+            digest.update((SOURCE_DIR / name).read_bytes())
         for text in (version, " ".join(flags), platform.machine(), _cpu_signature()):
             digest.update(text.encode())
         target = cache_dir() / f"bptt-{digest.hexdigest()[:16]}.so"
@@ -208,6 +209,23 @@ def _scratch(name: str, size: int, like: torch.Tensor, workspace) -> torch.Tenso
     return room[(-room.data_ptr() % _ALIGN) // like.dtype.itemsize:]
 
 
+def _check_shapes(params, u: torch.Tensor, start: torch.Tensor, target: torch.Tensor | None = None,
+                  readout: str = "") -> None:
+    """The kernel trusts its sizes: refuse inconsistent ones here, as torch's products would."""
+    E, T, B, n_in = u.shape
+    H, O = params.W_hh.shape[-1], params.W_hy.shape[-1]
+    want = {"W_uh": (E, n_in, H), "W_hh": (E, H, H), "b_h": (E, H), "W_hy": (E, H, O), "b_y": (E, O)}
+    for name, tensor in params.items():
+        if tuple(tensor.shape) != want[name]:
+            raise ValueError(f"{name} has shape {tuple(tensor.shape)}; inputs {tuple(u.shape)} need {want[name]}")
+    if tuple(start.shape) != (E,):
+        raise ValueError(f"start has shape {tuple(start.shape)}, expected ({E},)")
+    if target is not None:
+        shape = {"last_softmax": (E, B), "softmax": (E, T, B), "last_linear": (E, B, O)}[readout]
+        if tuple(target.shape) != shape:
+            raise ValueError(f"target has shape {tuple(target.shape)}, expected {shape} for read-out {readout!r}")
+
+
 def _library():
     lib = build().lib
     if lib is None:
@@ -218,6 +236,7 @@ def _library():
 def predict(params, act: str, task, u: torch.Tensor, start: torch.Tensor, workspace=None) -> torch.Tensor:
     """Read-out logits, as :func:`rnnbook.model.predict` (forward pass only; validation)."""
     lib = _library()
+    _check_shapes(params, u, start)
     E, T, B, n_in = u.shape
     H, O = params.W_hh.shape[-1], params.W_hy.shape[-1]
     suffix = "f32" if u.dtype == torch.float32 else "f64"
@@ -248,6 +267,7 @@ def loss_and_grads(params, act: str, task, batch, workspace=None, reg_weight=Non
 
     lib = _library()
     u = batch.u
+    _check_shapes(params, u, batch.start, batch.target, task.readout)
     E, T, B, n_in = u.shape
     H, O = params.W_hh.shape[-1], params.W_hy.shape[-1]
     dtype = u.dtype
