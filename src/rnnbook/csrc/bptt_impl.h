@@ -107,35 +107,22 @@ INLINE void F(tile_forward)(const int rb, const int pv, int act, const real *bia
         for (int v = 0; v < pv; v++) STORE(out + r * HP + v * L, F(act_v)(acc[r][v], act));
 }
 
-/* Backward tile: dpre_prev = (dpre W_hh^T [+ direct]) * act'(h_prev). The direct term is added
- * after the product, as in tile_backward_omega, so that dh is the same number with or without
- * Omega: a model's gradients do not depend on whether its ensemble computes Omega. */
-INLINE void F(tile_backward)(const int rb, const int pv, int act, const real *direct, int H, const real *dpre,
-                             const real *W_hh_T, const real *h_prev, long HP, real *out) {
+/* Backward tile: dpre_prev = (dpre W_hh^T [+ direct]) * act'(h_prev); for Omega (v_out, dh_out
+ * not NULL) also v = dpre W_hh^T and dh = v [+ direct]. The direct term is added after the product
+ * either way, so dh is the same number with or without Omega: a model's gradients do not depend
+ * on whether its ensemble computes Omega. */
+INLINE void F(tile_backward)(const int rb, const int pv, const int omega, int act, const real *direct, int H,
+                             const real *dpre, const real *W_hh_T, const real *h_prev, long HP, real *out,
+                             real *v_out, real *dh_out) {
     V acc[RBMAX][PVMAX];
     for (int r = 0; r < rb; r++)
         for (int v = 0; v < pv; v++) acc[r][v] = (V){0};
     F(accum)(rb, pv, acc, H, dpre, HP, 1, W_hh_T, HP);
     for (int r = 0; r < rb; r++)
         for (int v = 0; v < pv; v++) {
+            if (omega) STORE(v_out + r * HP + v * L, acc[r][v]);
             if (direct) acc[r][v] += LOAD(direct + r * HP + v * L);
-            STORE(out + r * HP + v * L, acc[r][v] * F(act_grad_v)(LOAD(h_prev + r * HP + v * L), act));
-        }
-}
-
-/* The same, also storing v = dpre W_hh^T and dh = v [+ direct] (what Omega needs) */
-INLINE void F(tile_backward_omega)(const int rb, const int pv, int act, const real *direct, int H, const real *dpre,
-                                   const real *W_hh_T, const real *h_prev, long HP, real *out, real *v_out,
-                                   real *dh_out) {
-    V acc[RBMAX][PVMAX];
-    for (int r = 0; r < rb; r++)
-        for (int v = 0; v < pv; v++) acc[r][v] = (V){0};
-    F(accum)(rb, pv, acc, H, dpre, HP, 1, W_hh_T, HP);
-    for (int r = 0; r < rb; r++)
-        for (int v = 0; v < pv; v++) {
-            STORE(v_out + r * HP + v * L, acc[r][v]);
-            if (direct) acc[r][v] += LOAD(direct + r * HP + v * L);
-            STORE(dh_out + r * HP + v * L, acc[r][v]);
+            if (omega) STORE(dh_out + r * HP + v * L, acc[r][v]);
             STORE(out + r * HP + v * L, acc[r][v] * F(act_grad_v)(LOAD(h_prev + r * HP + v * L), act));
         }
 }
@@ -178,21 +165,25 @@ static void F(forward_step)(int act, int B, int H, long HP, int NV, int n_in, co
     })
 }
 
-static void F(backward_step)(int act, int B, int H, long HP, int NV, const real *direct, const real *dpre,
-                             const real *W_hh_T, const real *h_prev, real *out) {
+/* dpre_{t-1} for all B rows from dpre_t; omega (a compile-time constant where it is inlined):
+ * also v and dh */
+INLINE void F(backward_tiles)(const int omega, int act, int B, int H, long HP, int NV, const real *direct,
+                              const real *dpre, const real *W_hh_T, const real *h_prev, real *out, real *v_out,
+                              real *dh_out) {
     FOR_TILES(B, NV, {
-        DISPATCH(rb, pv, F(tile_backward), act, direct ? direct + r0 * HP + c0 : 0, H, dpre + r0 * HP,
-                 W_hh_T + c0, h_prev + r0 * HP + c0, HP, out + r0 * HP + c0)
+        DISPATCH(rb, pv, F(tile_backward), omega, act, direct ? direct + r0 * HP + c0 : 0, H, dpre + r0 * HP,
+                 W_hh_T + c0, h_prev + r0 * HP + c0, HP, out + r0 * HP + c0, omega ? v_out + r0 * HP + c0 : 0,
+                 omega ? dh_out + r0 * HP + c0 : 0)
     })
 }
 
-static void F(backward_step_omega)(int act, int B, int H, long HP, int NV, const real *direct, const real *dpre,
-                                   const real *W_hh_T, const real *h_prev, real *out, real *v_out, real *dh_out) {
-    FOR_TILES(B, NV, {
-        DISPATCH(rb, pv, F(tile_backward_omega), act, direct ? direct + r0 * HP + c0 : 0, H, dpre + r0 * HP,
-                 W_hh_T + c0, h_prev + r0 * HP + c0, HP, out + r0 * HP + c0, v_out + r0 * HP + c0,
-                 dh_out + r0 * HP + c0)
-    })
+/* v_out and dh_out (Omega) may be NULL; each case gets its own compiled loop */
+static void F(backward_step)(int act, int B, int H, long HP, int NV, const real *direct, const real *dpre,
+                             const real *W_hh_T, const real *h_prev, real *out, real *v_out, real *dh_out) {
+    if (v_out && dh_out)
+        F(backward_tiles)(1, act, B, H, HP, NV, direct, dpre, W_hh_T, h_prev, out, v_out, dh_out);
+    else
+        F(backward_tiles)(0, act, B, H, HP, NV, direct, dpre, W_hh_T, h_prev, out, 0, 0);
 }
 
 /* ||row||^2 over HP numbers, in an order that does not depend on the vector width: column j
@@ -444,13 +435,10 @@ int F(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, int a
                     dir_prev = direct;
                 }
                 real *dpre_prev = dpre_ring + SLOT(t - 1);
-                if (with_omega) {
-                    F(backward_step_omega)(act, B, H, HP, NV, dir_prev, dpre_t, WhhT, states + (t - 1) * BH, dpre_prev,
-                                           v_t, dhrow);
+                F(backward_step)(act, B, H, HP, NV, dir_prev, dpre_t, WhhT, states + (t - 1) * BH, dpre_prev,
+                                 with_omega ? v_t : 0, with_omega ? dhrow : 0);
+                if (with_omega)
                     for (int b = 0; b < B; b++) s_next[b] = F(sum_squares)(dhrow + b * HP, HP);
-                } else {
-                    F(backward_step)(act, B, H, HP, NV, dir_prev, dpre_t, WhhT, states + (t - 1) * BH, dpre_prev);
-                }
             } else if (with_omega) { /* the first real step: v_s is not part of the recursion */
                 F(product)(B, HP, NV, H, dpre_t, HP, 1, WhhT, v_t, 0);
             }
