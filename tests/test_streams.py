@@ -44,6 +44,16 @@ def test_tensor_mix_equals_python_mix_on_all_kinds_of_bits():
     assert [int(v) & MASK64 for v in got] == [mix64(v) for v in values]
 
 
+def test_field_keys_vectorised_equal_the_python_hash():
+    """Draw.field_keys (what the device draws use) has exactly the bits of hash64(key, field)."""
+    rng = random.Random(1)
+    keys = [0, 1, MASK64, 1 << 63] + [rng.getrandbits(64) for _ in range(500)]
+    draw = Draw(keys)
+    for name in ("a", "distractors", "length jitter", "x" * 8, "x" * 9):  # names over 8 bytes are masked
+        got = [int(v) & MASK64 for v in draw.field_keys(name)]
+        assert got == draw._field_keys(name), name
+
+
 def test_unit_and_range_conversions():
     z = torch.tensor([0, -1, _bits(1 << 63), 12345], dtype=torch.int64)  # -1: all 64 bits set
     u = to_unit(z)

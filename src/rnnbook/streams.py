@@ -154,10 +154,26 @@ class Draw:
     def __init__(self, keys: Sequence[int], device: str | torch.device = "cpu") -> None:
         self.keys = list(keys)
         self.device = torch.device(device)
+        self._keys64 = torch.tensor([_as_int64(k) for k in self.keys], dtype=torch.int64)
+
+    @staticmethod
+    def _code(name: str) -> int:
+        return int.from_bytes(name.encode(), "little") & MASK64
 
     def _field_keys(self, name: str) -> list[int]:
-        code = int.from_bytes(name.encode(), "little") & MASK64
+        """``hash64(key, field)`` per run, as Python ints (host side)."""
+        code = self._code(name)
         return [hash64(k, code) for k in self.keys]
+
+    def field_keys(self, name: str) -> torch.Tensor:
+        """:meth:`_field_keys` as int64 bits, for all runs at once on the host (same bits).
+
+        ``hash64(k, code) = mix(mix(k + GAMMA) ^ code + GAMMA)``; one vectorised pass instead of
+        2 E Python calls of :func:`mix64` (~1.3 ms of an 11 ms minibatch for 128 runs).
+        """
+        gamma = _as_int64(GAMMA)
+        h = mix64_(self._keys64 + gamma)
+        return mix64_(h.bitwise_xor_(_as_int64(self._code(name))).add_(gamma))
 
     def host_uniform(self, name: str) -> list[float]:
         """One number in ``[0, 1)`` per run, on the host (output 0 of the field)."""
@@ -165,7 +181,11 @@ class Draw:
 
     def bits(self, name: str, index: torch.Tensor, run_dim: int = 0) -> torch.Tensor:
         """SplitMix64 outputs (int64 bits) at int64 positions ``index`` (>= 0); axis ``run_dim`` is the run."""
-        keys = on_device([_as_int64(k) for k in self._field_keys(name)], self.device)
+        keys = self.field_keys(name)
+        if self.device.type == "cuda":  # see on_device: pinned memory, no wait for the GPU
+            keys = keys.pin_memory().to(self.device, non_blocking=True)
+        else:
+            keys = keys.to(self.device)
         shape = [1] * index.dim()
         shape[run_dim] = -1
         return splitmix64(keys.view(shape), index.to(self.device))
