@@ -233,24 +233,47 @@ def _library():
     return lib
 
 
-def predict(params, act: str, task, u: torch.Tensor, start: torch.Tensor, workspace=None) -> torch.Tensor:
-    """Read-out logits, as :func:`rnnbook.model.predict` (forward pass only; validation)."""
-    lib = _library()
-    _check_shapes(params, u, start)
-    E, T, B, n_in = u.shape
-    H, O = params.W_hh.shape[-1], params.W_hy.shape[-1]
-    suffix = "f32" if u.dtype == torch.float32 else "f64"
-    weights = [t.to(u.dtype).contiguous() for t in params.tensors()]
-    starts = start.to(torch.int64).contiguous()
-    logits = torch.empty((E, T, B, O) if task.readout == "softmax" else (E, B, O), dtype=u.dtype)
-    room = _scratch("cpu_kernel_predict", getattr(lib, f"rnnbook_predict_scratch_size_{suffix}")(B, n_in, H), u,
-                    workspace)
-    code = getattr(lib, f"rnnbook_predict_{suffix}")(
-        E, T, B, n_in, H, O, _ACTS[act], _READOUTS[task.readout], *(_ptr(w) for w in weights),
-        u.data_ptr(), *u.stride(), starts.data_ptr(), logits.data_ptr(), room.data_ptr())
+@dataclass
+class _Call:
+    """What both entry points pass the kernel: sizes, the weights as contiguous tensors of the
+    inputs' dtype, the start steps, and an output buffer for the logits."""
+
+    lib: ctypes.CDLL
+    suffix: str
+    sizes: tuple[int, int, int, int, int, int]  # E, T, B, n_in, H, O
+    weights: list[torch.Tensor]
+    start: torch.Tensor
+    logits: torch.Tensor
+
+    @staticmethod
+    def of(params, task, u: torch.Tensor, start: torch.Tensor, target: torch.Tensor | None = None) -> _Call:
+        lib = _library()
+        _check_shapes(params, u, start, target, task.readout)
+        E, T, B, n_in = u.shape
+        H, O = params.W_hh.shape[-1], params.W_hy.shape[-1]
+        logits = torch.empty((E, T, B, O) if task.readout == "softmax" else (E, B, O), dtype=u.dtype)
+        return _Call(lib, "f32" if u.dtype == torch.float32 else "f64", (E, T, B, n_in, H, O),
+                     [t.to(u.dtype).contiguous() for t in params.tensors()],
+                     start.to(torch.int64).contiguous(), logits)
+
+    def fn(self, name: str):
+        return getattr(self.lib, f"{name}_{self.suffix}")
+
+
+def _checked(code: int) -> None:
     if code != 0:
         raise RuntimeError(f"the C kernel refused its arguments (code {code})")
-    return logits
+
+
+def predict(params, act: str, task, u: torch.Tensor, start: torch.Tensor, workspace=None) -> torch.Tensor:
+    """Read-out logits, as :func:`rnnbook.model.predict` (forward pass only; validation)."""
+    call = _Call.of(params, task, u, start)
+    E, T, B, n_in, H, O = call.sizes
+    room = _scratch("cpu_kernel_predict", call.fn("rnnbook_predict_scratch_size")(B, n_in, H), u, workspace)
+    _checked(call.fn("rnnbook_predict")(
+        *call.sizes, _ACTS[act], _READOUTS[task.readout], *(_ptr(w) for w in call.weights),
+        u.data_ptr(), *u.stride(), call.start.data_ptr(), call.logits.data_ptr(), room.data_ptr()))
+    return call.logits
 
 
 def loss_and_grads(params, act: str, task, batch, workspace=None, reg_weight=None, bound=None):
@@ -265,15 +288,10 @@ def loss_and_grads(params, act: str, task, batch, workspace=None, reg_weight=Non
     from rnnbook.model import Params, StepResult
     from rnnbook.regularizer import DEFAULT_BOUND
 
-    lib = _library()
     u = batch.u
-    _check_shapes(params, u, batch.start, batch.target, task.readout)
-    E, T, B, n_in = u.shape
-    H, O = params.W_hh.shape[-1], params.W_hy.shape[-1]
+    call = _Call.of(params, task, u, batch.start, batch.target)
+    E, T, B, n_in, H, O = call.sizes
     dtype = u.dtype
-    suffix = "f32" if dtype == torch.float32 else "f64"
-    weights = [t.to(dtype).contiguous() for t in params.tensors()]
-    start = batch.start.to(torch.int64).contiguous()
     if task.readout == "last_linear":
         target_idx, target_val = None, batch.target.to(dtype).contiguous()
     else:
@@ -281,20 +299,16 @@ def loss_and_grads(params, act: str, task, batch, workspace=None, reg_weight=Non
         if target_idx.numel() and not (0 <= int(target_idx.min()) and int(target_idx.max()) < O):
             raise ValueError(f"class targets must lie in [0, {O}); the kernel would read outside the logits")
     loss = torch.empty(E, dtype=dtype)
-    logits = torch.empty((E, T, B, O) if task.readout == "softmax" else (E, B, O), dtype=dtype)
-    grads = Params(*(torch.empty_like(w) for w in weights))
+    grads = Params(*(torch.empty_like(w) for w in call.weights))
     weight = None if reg_weight is None else reg_weight.to(dtype).contiguous()
     omega = None if reg_weight is None else torch.empty(E, dtype=dtype)
     chunk = CHUNK_STEPS
-    room = _scratch("cpu_kernel", getattr(lib, f"rnnbook_scratch_size_{suffix}")(T, B, n_in, H, O, chunk), u,
-                    workspace)
-    code = getattr(lib, f"rnnbook_loss_and_grads_{suffix}")(
-        E, T, B, n_in, H, O, _ACTS[act], _READOUTS[task.readout],
-        *(_ptr(w) for w in weights), u.data_ptr(), *u.stride(),
-        _ptr(target_idx), _ptr(target_val), start.data_ptr(),
-        loss.data_ptr(), logits.data_ptr(), *(_ptr(g) for g in grads.tensors()),
+    room = _scratch("cpu_kernel", call.fn("rnnbook_scratch_size")(T, B, n_in, H, O, chunk), u, workspace)
+    _checked(call.fn("rnnbook_loss_and_grads")(
+        *call.sizes, _ACTS[act], _READOUTS[task.readout],
+        *(_ptr(w) for w in call.weights), u.data_ptr(), *u.stride(),
+        _ptr(target_idx), _ptr(target_val), call.start.data_ptr(),
+        loss.data_ptr(), call.logits.data_ptr(), *(_ptr(g) for g in grads.tensors()),
         _ptr(weight), DEFAULT_BOUND if bound is None else float(bound), _ptr(omega), chunk, room.data_ptr(),
-    )
-    if code != 0:
-        raise RuntimeError(f"the C kernel refused its arguments (code {code})")
-    return StepResult(loss, grads, None, logits, None, omega)
+    ))
+    return StepResult(loss, grads, None, call.logits, None, omega)
