@@ -26,7 +26,7 @@ def test_bad_seed_and_threads_are_refused():
         runtime.configure_torch(0)
 
 
-def test_save_figure_writes_stable_png_and_svg(tmp_path, monkeypatch):
+def test_save_figure_writes_stable_png_svg_and_pdf(tmp_path, monkeypatch):
     monkeypatch.setenv(plotting.FIGURES_ENV, str(tmp_path))
     plotting.use_book_style()
 
@@ -39,11 +39,12 @@ def test_save_figure_writes_stable_png_and_svg(tmp_path, monkeypatch):
         return {k: p.read_bytes() for k, p in paths.items()}
 
     first, second = draw(), draw()
-    assert set(first) == {"png", "svg"} and first["png"][:4] == b"\x89PNG" and b"<svg" in first["svg"]
+    assert set(first) == {"png", "svg", "pdf"} and first["png"][:4] == b"\x89PNG" and b"<svg" in first["svg"]
+    assert first["pdf"][:5] == b"%PDF-" and b"CreationDate" not in first["pdf"]
     assert first == second, "the same figure must give byte-identical files (no timestamps, fixed ids)"
 
 
-@pytest.mark.parametrize("name", ["fig1", "fig-ch1", "fig-ch1-Upper", "ch1-slug", "fig-ch1-a_b"])
+@pytest.mark.parametrize("name", ["fig1", "fig-ch1", "fig-ch1-Upper", "ch1-slug", "fig-ch1-a_b", "fig-glossary", "fig-gloss-a"])
 def test_bad_figure_names_are_refused(name):
     fig = plt.figure()
     with pytest.raises(ValueError, match="fig-ch"):

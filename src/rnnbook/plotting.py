@@ -1,10 +1,12 @@
 """The book's one figure style, and saving figures under stable, citable names.
 
 Every figure of the book is drawn by a notebook cell that calls :func:`save_figure`, which
-writes ``figures/<name>.png`` and ``figures/<name>.svg`` at the book's root. Names follow
-``fig-<chapter>-<slug>`` (e.g. ``fig-ch1-unrolled``) and never change once published, so a
-reader's notes that cite "Fig. 1.2 (fig-ch1-contributions)" keep pointing at the same picture.
-The figure's caption (cell metadata ``mystnb.figure``) links the two files for download.
+writes ``figures/<name>.png``, ``figures/<name>.svg`` and ``figures/<name>.pdf`` at the book's
+root. Names follow ``fig-ch<N>-<slug>`` (e.g. ``fig-ch1-unrolled``) for chapter N, and
+``fig-glossary-<slug>`` for the glossary's small pictures (pages under ``back/``); they never
+change once published, so a reader's notes that cite "Fig. 1.2 (fig-ch1-contributions)" keep
+pointing at the same picture. The figure's caption (cell metadata ``mystnb.figure``) links the
+three files for download.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import matplotlib
 import matplotlib.figure
 import matplotlib.pyplot as plt
 
-FIGURE_NAME = re.compile(r"^fig-ch\d+(?:-\d+)?-[a-z0-9]+(?:-[a-z0-9]+)*$")
+FIGURE_NAME = re.compile(r"^fig-(?:ch\d+(?:-\d+)?|glossary)-[a-z0-9]+(?:-[a-z0-9]+)*$")
 FIGURES_ENV = "RNNBOOK_FIGURES_DIR"
 
 #: Colours of the paper's three methods and three initialisations, used by every chapter.
@@ -68,15 +70,18 @@ def figures_dir() -> Path:
 
 
 def save_figure(fig: matplotlib.figure.Figure, name: str) -> dict[str, Path]:
-    """Write ``fig`` as PNG and SVG under its stable ``name``; return the two paths.
+    """Write ``fig`` as PNG, SVG and PDF under its stable ``name``; return the three paths.
 
-    The files carry no timestamp, so rebuilding an unchanged figure gives identical files.
+    The files carry no timestamp (the PDF has no ``CreationDate``), so rebuilding an unchanged
+    figure gives identical files.
     """
     if not FIGURE_NAME.match(name):
-        raise ValueError(f"figure name {name!r} must look like 'fig-ch<N>-<slug>' (lower case, digits, dashes)")
+        raise ValueError(f"figure name {name!r} must look like 'fig-ch<N>-<slug>' or 'fig-glossary-<slug>'"
+                         " (lower case, digits, dashes)")
     folder = figures_dir()
     paths = {}
-    for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
+    for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None}),
+                      ("pdf", {"CreationDate": None, "Creator": None, "Producer": None})):
         path = folder / f"{name}.{ext}"
         fig.savefig(path, format=ext, metadata=meta)
         paths[ext] = path
