@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from rnnbook.cuda_graphs import CapturedUpdate
 
 METHODS = ("msgd", "msgd_c", "msgd_cr")
+#: Not one of the paper's three methods: Omega without clipping (ICML footnote 4 says it usually
+#: fails through exploding gradients; Chapter 3.3 shows it). Accepted by RunConfig, kept out of METHODS.
+EXTRA_METHODS = ("msgd_r",)
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 CURVE_NAMES = (
     "update", "train_loss", "grad_norm", "clip_fraction", "spectral_radius", "sigma_max", "omega", "valid_error",
@@ -94,7 +97,7 @@ class RunConfig:
         """Raise :class:`~rnnbook.errors.ConfigError` naming the first bad setting."""
         task = self.make_task()
         check_choice("init", self.init, INITS)
-        check_choice("method", self.method, METHODS)
+        check_choice("method", self.method, METHODS + EXTRA_METHODS)
         check_choice("init variant", self.init_variant, INIT_VARIANTS)
         check_choice("dtype", self.dtype, DTYPES)
         for what in ("min_length", "max_length", "seed", "max_updates", "check_every", "batch", "hidden",
@@ -135,7 +138,7 @@ class RunConfig:
         them regularised, 70 s mixed, 62 s apart, on one core).
         """
         params = ",".join(f"{k}={v}" for k, v in self.task_params)
-        omega = "|omega" if self.method == "msgd_cr" or self.track_omega else ""
+        omega = "|omega" if self.method in ("msgd_cr", "msgd_r") or self.track_omega else ""
         return (f"{self.task}[{params}]|{activation_of(self.init)}|H{self.hidden}|B{self.batch}|{self.dtype}"
                 f"|valid{self.n_valid}/{self.valid_chunk}{omega}")
 
@@ -292,9 +295,9 @@ class _Ensemble:
 
     def _refresh_settings(self) -> None:
         self.lr = self._per_member(lambda c: c.lr)
-        self.threshold = self._per_member(lambda c: c.threshold if c.method != "msgd" else math.inf)
-        self.reg_weight = self._per_member(lambda c: c.reg_weight if c.method == "msgd_cr" else 0.0)
-        self.wants_omega = [c.method == "msgd_cr" or c.track_omega for c in (m.config for m in self.members)]
+        self.threshold = self._per_member(lambda c: c.threshold if c.method not in ("msgd", "msgd_r") else math.inf)
+        self.reg_weight = self._per_member(lambda c: c.reg_weight if c.method in ("msgd_cr", "msgd_r") else 0.0)
+        self.wants_omega = [c.method in ("msgd_cr", "msgd_r") or c.track_omega for c in (m.config for m in self.members)]
         safety = [m.config.safety_net for m in self.members]  # decided on the host: no device sync per update
         self.safety = torch.tensor(safety, device=self.device) if any(safety) else None
         self.captured = None  # members or settings changed: record the update again

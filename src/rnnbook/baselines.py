@@ -1,0 +1,354 @@
+"""The remedies of §3.1 and §3.3 that the engine does not train, as small, inspectable runs.
+
+Chapter 3 compares the paper's method with the earlier remedies it lists (§3.1) and looks
+inside runs of its own method (§3.3). Both need things :func:`rnnbook.training.train_runs`
+does not give: the weights along the way, every update's gradient, an L2 penalty on the
+recurrent weights, element-wise clipping, an LSTM. This module provides them:
+
+* :func:`train_trajectory` trains **one** run of the paper's RNN exactly as the engine does
+  (same initial weights, same minibatches, the same BPTT, Omega, clipping and SGD step, see
+  tests/test_baselines.py) and additionally keeps snapshots of the weights, the per-update
+  statistics and, on request, every raw gradient. It optionally adds an **L2 penalty**
+  ``l2/2 ||W_hh||^2`` on the recurrent weights (§3.1: "L1/L2 penalties on W_rec") and can
+  clip **element-wise** instead of by the norm (Mikolov's clipping, §3.1).
+* :func:`validation_error` measures a set of weights on fresh sequences, like the engine.
+* :func:`autonomous_endpoints` iterates the input-free map ``h <- act(h W_hh + b_h)`` from
+  many starting states and counts the distinct states they end at (the attractors, §2.2).
+* :func:`clip_elementwise` and :func:`clip_by_norm` act on one flat gradient vector.
+* :func:`train_lstm` trains a ``torch.nn.LSTM`` on the same task and data stream and records
+  its gradient norm at every update (§3.1: LSTM addresses vanishing, not exploding, gradients).
+
+Nothing here is fast: a run trains one model (no ensemble). The book uses it for runs of a
+few thousand updates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from rnnbook.clipping import clip_grad_norm_, grad_norm
+from rnnbook.errors import ConfigError, check_at_least
+from rnnbook.model import Params, activation_of, init_params, loss_and_grads, predict
+from rnnbook.streams import Stream
+from rnnbook.tasks import Batch, Task, errors, get_task, sample_length
+from rnnbook.training import DTYPES, EXTRA_METHODS, METHODS, RunConfig, sgd_step_
+
+#: Methods :func:`train_trajectory` knows: the engine's (the paper's three, and Omega without clipping).
+TRAJECTORY_METHODS = METHODS + EXTRA_METHODS
+
+
+def flatten(grads: Params) -> torch.Tensor:
+    """All parameters (or gradients) of a single model as one float64 vector, in field order."""
+    if grads.n_models != 1:
+        raise ConfigError(f"flatten() takes a single model, got {grads.n_models}")
+    return torch.cat([g.reshape(-1) for g in grads.tensors()]).to(torch.float64)
+
+
+def clip_by_norm(g: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Algorithm 1 on one flat vector: ``g * threshold / ||g||`` when ``||g|| > threshold``."""
+    norm = torch.linalg.vector_norm(g)
+    return g * (threshold / norm) if norm > threshold else g.clone()
+
+
+def clip_elementwise(g: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Mikolov's clipping on one flat vector: every component clamped to ``[-threshold, threshold]``."""
+    return g.clamp(-threshold, threshold)
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Cosine of the angle between two flat vectors (float64)."""
+    a, b = a.to(torch.float64).reshape(-1), b.to(torch.float64).reshape(-1)
+    return float(a @ b / (torch.linalg.vector_norm(a) * torch.linalg.vector_norm(b)))
+
+
+@dataclass
+class Trajectory:
+    """One run, update by update. Arrays have one entry per update (``float64`` tensors).
+
+    ``loss``: the training cost of the minibatch (without the L2 term); ``grad_norm``: the norm
+    of the full update direction before clipping (cost gradient + ``reg_weight`` times Omega's
+    immediate gradient + the L2 term); ``clipped``: whether clipping changed it; ``omega``:
+    Omega's value (NaN when not computed). ``snapshots[i]`` are the weights *before* update
+    ``snapshot_updates[i]`` (so update 0 is the initialisation, and the last entry is the
+    weights after the final update). ``grads`` (only with ``keep_grads``): each update's
+    direction before clipping, as one flat float64 vector.
+    """
+
+    config: RunConfig
+    l2: float
+    clip: str
+    loss: torch.Tensor
+    grad_norm: torch.Tensor
+    clipped: torch.Tensor
+    omega: torch.Tensor
+    snapshot_updates: list[int]
+    snapshots: list[Params]
+    grads: list[torch.Tensor] | None = None
+    diverged: bool = False
+
+    @property
+    def final(self) -> Params:
+        return self.snapshots[-1]
+
+
+def _settings(config: RunConfig) -> tuple[float, float | None]:
+    """(threshold, reg_weight or None) of a method: ``inf`` never clips, ``None`` skips Omega."""
+    if config.method not in TRAJECTORY_METHODS:
+        raise ConfigError(f"method must be one of {', '.join(TRAJECTORY_METHODS)}, got {config.method!r}")
+    threshold = math.inf if config.method in ("msgd", "msgd_r") else config.threshold
+    wants_omega = config.method in ("msgd_cr", "msgd_r") or config.track_omega
+    reg = (config.reg_weight if config.method in ("msgd_cr", "msgd_r") else 0.0) if wants_omega else None
+    return threshold, reg
+
+
+def train_trajectory(
+    config: RunConfig,
+    *,
+    l2: float = 0.0,
+    clip: str = "norm",
+    snapshot_every: int | None = None,
+    keep_grads: bool = False,
+) -> Trajectory:
+    """Train ``config`` for ``config.max_updates`` updates (no validation, no early stop).
+
+    The same initial weights (``init_params`` from ``torch.Generator().manual_seed(seed)``)
+    and the same training minibatches (the run's :class:`~rnnbook.streams.Stream`) as
+    :func:`rnnbook.training.train_runs`; with ``l2 = 0`` and ``clip = "norm"`` the same
+    updates. ``l2`` adds ``l2 * W_hh`` to ``W_hh``'s gradient (the gradient of
+    ``l2/2 ||W_hh||^2``) before clipping. ``clip="elementwise"`` clamps every component of
+    the update direction to ``[-threshold, threshold]`` instead of rescaling it (for the
+    clipping methods). ``method="msgd_r"``: Omega with weight ``reg_weight`` and no clipping.
+    Training stops early (``diverged``) if the weights stop being finite.
+    """
+    config.validate()
+    if clip not in ("norm", "elementwise"):
+        raise ConfigError(f"clip must be 'norm' or 'elementwise', got {clip!r}")
+    check_at_least("l2", l2, 0.0)
+    every = snapshot_every or config.max_updates
+    check_at_least("snapshot_every", every, 1)
+    task = config.make_task()
+    act, dtype = activation_of(config.init), DTYPES[config.dtype]
+    gen = torch.Generator().manual_seed(config.seed)
+    params = init_params(config.init, task.n_in, config.hidden, task.n_out, [gen], dtype=dtype,
+                         variant=config.init_variant)
+    stream = Stream(config.seed)
+    threshold, reg = _settings(config)
+    thr = torch.tensor([threshold], dtype=dtype)
+    lr = torch.tensor([config.lr], dtype=dtype)
+    reg_t = None if reg is None else torch.tensor([reg], dtype=dtype)
+    n = config.max_updates
+    loss, norms, clipped, omegas = (torch.full((n,), math.nan, dtype=torch.float64) for _ in range(4))
+    snaps, snap_at, grads = [params.clone()], [0], ([] if keep_grads else None)
+    diverged = False
+    for k in range(n):
+        length = sample_length(stream, config.min_length, config.max_length)
+        batch = task.sample([stream], config.batch, [length], dtype=dtype)
+        step = loss_and_grads(params, act, task, batch, reg_weight=reg_t, keep_states=False)
+        if l2:
+            step.grads.W_hh.add_(params.W_hh, alpha=l2)
+        if keep_grads:
+            grads.append(flatten(step.grads))
+        if clip == "elementwise" and math.isfinite(threshold):
+            norm = grad_norm(step.grads)
+            was = torch.zeros(1, dtype=torch.bool)
+            for g in step.grads.tensors():
+                was |= (g.abs() > threshold).flatten(1).any(1)
+                g.clamp_(-threshold, threshold)
+        else:
+            norm, was = clip_grad_norm_(step.grads, thr)
+        sgd_step_(params, step.grads, lr)
+        loss[k], norms[k], clipped[k] = float(step.loss[0]), float(norm[0]), float(was[0])
+        if step.omega is not None:
+            omegas[k] = float(step.omega[0])
+        if (k + 1) % every == 0 or k + 1 == n:
+            snaps.append(params.clone())
+            snap_at.append(k + 1)
+        if not bool(params.is_finite()[0]):
+            diverged = True
+            if snap_at[-1] != k + 1:
+                snaps.append(params.clone())
+                snap_at.append(k + 1)
+            break
+    return Trajectory(config, l2, clip, loss, norms, clipped, omegas, snap_at, snaps, grads, diverged)
+
+
+def validation_error(params: Params, config: RunConfig, n_valid: int = 1000, *, seed: int | None = None,
+                     length: int | None = None) -> torch.Tensor:
+    """Error fraction of each model in ``params`` on ``n_valid`` fresh sequences, ``(E,)``.
+
+    The sequences come from ``Stream(seed)`` (default: the run's seed) as validation draws,
+    of length ``length`` (default: the run's lengths, one random length per chunk of 500).
+    """
+    task = config.make_task()
+    act, dtype = activation_of(config.init), DTYPES[config.dtype]
+    streams = [Stream(config.seed if seed is None else seed) for _ in range(params.n_models)]
+    wrong = torch.zeros(params.n_models, dtype=torch.float64)
+    done = 0
+    while done < n_valid:
+        chunk = min(500, n_valid - done)
+        lengths = [length or sample_length(s, config.min_length, config.max_length, "valid_length") for s in streams]
+        batch = task.sample(streams, chunk, lengths, purpose="valid", dtype=dtype)
+        out = predict(params, act, task, batch.u, batch.start, pad=batch.pad)
+        wrong += errors(task, out, batch.target, batch.start) * chunk
+        done += chunk
+    return wrong / n_valid
+
+
+def error_signal_norms(params: Params, config: RunConfig, *, length: int | None = None, batch: int = 100,
+                       seed: int = 12345) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``||dE/dh_k||`` at every step ``k`` of fresh sequences: ``(E, T, B)`` float64, and two masks.
+
+    Returns the norms of the back-propagated error (the engine's ``dh``), the norms of the
+    pre-activation error ``dE/dx_k`` (``dpre``) and the states ``h``. One minibatch of
+    ``batch`` validation sequences of ``length`` (default ``config.max_length``) per model,
+    drawn from ``Stream(seed)`` (the same sequences for every model).
+    """
+    task = config.make_task()
+    act, dtype = activation_of(config.init), DTYPES[config.dtype]
+    streams = [Stream(seed) for _ in range(params.n_models)]
+    L = length or config.max_length
+    data = task.sample(streams, batch, [L] * params.n_models, purpose="valid", dtype=dtype)
+    step = loss_and_grads(params, act, task, data, keep_states=True, kernel="torch")
+    dh = step.dh.to(torch.float64)
+    h = step.states.to(torch.float64)
+    dact = 1 - h.square() if act == "tanh" else h * (1 - h)
+    return torch.linalg.vector_norm(dh, dim=-1), torch.linalg.vector_norm(dh * dact, dim=-1), h
+
+
+def autonomous_endpoints(params: Params, act: str, *, n_starts: int = 200, steps: int = 500, scale: float = 3.0,
+                         generator: torch.Generator | None = None, tol: float = 1e-3) -> list[int]:
+    """Number of distinct end states of ``h <- act(h W_hh + b_h)`` per model (no input).
+
+    ``n_starts`` initial states drawn uniformly in ``[-scale, scale]^H`` (clamped into the
+    unit's range) are iterated ``steps`` times in float64; end states closer than ``tol``
+    (max-norm) count as one. A contraction (``lambda_1 < 1/gamma``) has exactly one: every
+    state falls to the same point attractor, and a memory of the input cannot be held.
+    Cycles or chaos show up as many distinct end states.
+    """
+    gen = generator or torch.Generator().manual_seed(0)
+    W = params.W_hh.to(torch.float64)
+    b = params.b_h.to(torch.float64).unsqueeze(1)
+    E, H = W.shape[0], W.shape[-1]
+    h = (torch.rand(E, n_starts, H, generator=gen, dtype=torch.float64) * 2 - 1) * scale
+    h = h.clamp(-1, 1) if act == "tanh" else h.clamp(0, 1)
+    for _ in range(steps):
+        x = torch.baddbmm(b, h, W)
+        h = x.tanh() if act == "tanh" else torch.sigmoid(x)
+    counts = []
+    for e in range(E):
+        reps: list[torch.Tensor] = []
+        for row in h[e]:
+            if not any(float((row - r).abs().max()) < tol for r in reps):
+                reps.append(row)
+        counts.append(len(reps))
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# LSTM (§3.1)
+# ---------------------------------------------------------------------------------------------
+
+
+class LSTMClassifier(torch.nn.Module):
+    """``torch.nn.LSTM`` (one layer, PyTorch's default initialisation) and a linear read-out of
+    the last state; the read-out and the cost are the RNN's (softmax, cross-entropy averaged
+    over the minibatch, for the ``last_softmax`` tasks)."""
+
+    def __init__(self, n_in: int, hidden: int, n_out: int) -> None:
+        super().__init__()
+        self.lstm = torch.nn.LSTM(n_in, hidden)
+        self.readout = torch.nn.Linear(hidden, n_out)
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:  # u: (T, B, n_in), time-major
+        out, _ = self.lstm(u)
+        return self.readout(out[-1])
+
+
+@dataclass
+class LSTMRun:
+    """An LSTM run: per-update loss and gradient norm (before clipping), validation checks."""
+
+    loss: torch.Tensor
+    grad_norm: torch.Tensor
+    checks: list[int] = field(default_factory=list)
+    valid_error: list[float] = field(default_factory=list)
+    first_success: int | None = None
+    model: LSTMClassifier | None = None
+
+
+def _lstm_errors(model: LSTMClassifier, task: Task, stream: Stream, length: int, n: int) -> float:
+    wrong = 0.0
+    with torch.no_grad():
+        for lo in range(0, n, 500):
+            chunk = min(500, n - lo)
+            batch = task.sample([stream], chunk, [length], purpose="valid")
+            out = model(batch.u[0])
+            wrong += float(errors(task, out.unsqueeze(0), batch.target, batch.start)[0]) * chunk
+    return wrong / n
+
+
+def train_lstm(
+    length: int,
+    seed: int,
+    updates: int,
+    *,
+    task: str = "torder",
+    hidden: int = 50,
+    lr: float = 0.01,
+    batch: int = 20,
+    threshold: float | None = None,
+    check_every: int = 500,
+    n_valid: int = 1000,
+    success_error: float = 0.01,
+) -> LSTMRun:
+    """Train an LSTM by plain minibatch SGD on ``task`` at a fixed ``length`` (float32).
+
+    The minibatches are the RNN run's with the same ``seed`` (the same :class:`Stream`).
+    ``threshold``: norm clipping (Algorithm 1) over all LSTM parameters; ``None``: none.
+    Validation every ``check_every`` updates on ``n_valid`` fresh sequences; training stops
+    at the first check below ``success_error``.
+    """
+    t = get_task(task)
+    if t.readout != "last_softmax":
+        raise ConfigError(f"train_lstm handles the last-step classification tasks, not {task!r}")
+    t.check_length(length)
+    torch.manual_seed(seed)
+    model = LSTMClassifier(t.n_in, hidden, t.n_out)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    stream = Stream(seed)
+    loss_log = torch.full((updates,), math.nan, dtype=torch.float64)
+    norm_log = torch.full((updates,), math.nan, dtype=torch.float64)
+    run = LSTMRun(loss_log, norm_log, model=model)
+    for k in range(updates):
+        data: Batch = t.sample([stream], batch, [length])
+        logits = model(data.u[0])
+        loss = torch.nn.functional.cross_entropy(logits, data.target[0])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), math.inf if threshold is None else threshold)
+        opt.step()
+        loss_log[k], norm_log[k] = float(loss.detach()), float(norm)
+        if (k + 1) % check_every == 0:
+            err = _lstm_errors(model, t, stream, length, n_valid)
+            run.checks.append(k + 1)
+            run.valid_error.append(err)
+            if err < success_error:
+                run.first_success = k + 1
+                run.loss, run.grad_norm = loss_log[: k + 1], norm_log[: k + 1]
+                break
+    return run
+
+
+def spike_statistics(norms: torch.Tensor, factor: float = 10.0, window: int = 100) -> dict[str, float]:
+    """How spiky a gradient-norm trace is: max / median, and the share of updates whose norm
+    exceeds ``factor`` times the median of the ``window`` updates before it."""
+    x = norms[torch.isfinite(norms)].to(torch.float64)
+    if x.numel() <= window:
+        raise ConfigError(f"need more than {window} finite norms, got {x.numel()}")
+    med = torch.stack([x[i - window:i].median() for i in range(window, x.numel())])
+    spikes = x[window:] > factor * med
+    return {"max_over_median": float(x.max() / x.median()), "spike_fraction": float(spikes.double().mean()),
+            "spikes": int(spikes.sum()), "max": float(x.max()), "median": float(x.median())}
