@@ -8,12 +8,12 @@ import pytest
 from rnnbook import results, training
 from rnnbook.errors import ConfigError
 from rnnbook.experiments import load_config
+from rnnbook.sweeps import run_sweep
 from rnnbook.results import (
     ResultsMismatchError,
     downsample_curves,
     format_table,
     load_results,
-    run_sweep,
     strip_volatile,
     write_json_atomic,
 )

@@ -1,10 +1,15 @@
-"""Command line: ``python -m rnnbook run|list|show``.
+"""Command line: ``python -m rnnbook run|list|show|merge``.
 
     python -m rnnbook list [--config FILE]
-    python -m rnnbook run EXPERIMENT [--protocol quick|paper] [--device cpu|cuda]
+    python -m rnnbook run EXPERIMENT [--protocol quick|paper] [--set NAME=VALUE ...] [--device cpu|cuda]
                           [--max-parallel N] [--workers N] [--cuda-graph] [--results-dir DIR]
-                          [--config FILE] [--limit N] [--threads N] [--no-progress]
+                          [--config FILE] [--limit N] [--shard K/N] [--checkpoint-every SECONDS]
+                          [--threads N] [--no-progress]
     python -m rnnbook show RESULTS.json [RESULTS.json ...]
+    python -m rnnbook merge SHARD.json [SHARD.json ...] --out RESULTS.json
+
+``--set max_updates=1000000`` raises the update cap: runs that reached the old cap without
+succeeding continue from their kept states (:mod:`rnnbook.sweeps`).
 
 Bad input prints one line on stderr and exits with status 2; Ctrl-C keeps every finished run
 in the results file, says how to resume, and exits with status 130. A ``run`` that is sent
@@ -62,12 +67,15 @@ _positive_int, _nonneg_int = _int_at_least(1), _int_at_least(0)
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m rnnbook", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", metavar="{run,list,show}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{run,list,show,merge}", parser_class=_Parser)
     sub.required = True
 
     r = sub.add_parser("run", help="train an experiment's grid (resumes an existing results file)")
     r.add_argument("experiment", help="experiment name (see `list`)")
     r.add_argument("--protocol", default="quick", help="quick (minutes, default) or paper")
+    r.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
+                   help="override one of the protocol's settings, e.g. --set max_updates=1000000 "
+                        "(raises the cap: censored runs continue) or --set threshold=2; repeatable")
     r.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     r.add_argument("--max-parallel", type=_positive_int, default=64, metavar="N",
                    help="models trained together as one batched computation (default 64)")
@@ -80,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", metavar="FILE", help="TOML/JSON file declaring or overriding experiments")
     r.add_argument("--limit", type=_nonneg_int, metavar="N",
                    help="train at most N of the missing runs now (grid order); rerun for the rest")
+    r.add_argument("--shard", metavar="K/N",
+                   help="train only shard K of N (every N-th run from the K-th) into <protocol>.shard-K-of-N.json; "
+                        "join the N files with `merge` (a cluster job array: one shard per task)")
+    r.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
+                   help="save the state of runs still training this often (default 300): a killed sweep "
+                        "loses at most that much of each run")
     r.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                    help="torch threads (default $BOOK_TORCH_THREADS or 1)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -89,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("show", help="success-rate table of results files")
     s.add_argument("files", nargs="+", metavar="RESULTS.json")
+
+    m = sub.add_parser("merge", help="join the shard files of one sweep into its results file")
+    m.add_argument("files", nargs="+", metavar="SHARD.json")
+    m.add_argument("--out", required=True, metavar="RESULTS.json", help="the merged file (must not exist)")
     return p
 
 
@@ -163,36 +181,58 @@ def cmd_show(args) -> int:
     return EXIT_OK
 
 
+def cmd_merge(args) -> int:
+    from rnnbook.results import format_table
+    from rnnbook.sweeps import merge_shards
+
+    data = merge_shards(args.files, args.out)
+    print(format_table(data))
+    print(f"merged {len(args.files)} shard files into {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_run(args, argv: Sequence[str]) -> int:
     from rnnbook import runtime
-    from rnnbook.experiments import get_experiment
-    from rnnbook.results import results_path, run_sweep
+    from rnnbook.experiments import get_experiment, with_overrides
+    from rnnbook.results import parse_shard, results_path
+    from rnnbook.sweeps import CHECKPOINT_EVERY_S, run_sweep
 
     table, extra = _experiments(args.config)
     exp = get_experiment(args.experiment, extra)
     exp.protocol(args.protocol)  # unknown protocol -> ConfigError before anything starts
+    if args.overrides:
+        exp = with_overrides(exp, args.protocol, args.overrides)
+    shard = parse_shard(args.shard) if args.shard is not None else None
+    every = CHECKPOINT_EVERY_S if args.checkpoint_every is None else args.checkpoint_every
+    if not every > 0:
+        raise ConfigError(f"--checkpoint-every must be > 0 seconds, got {args.checkpoint_every}")
     device = _check_device(args.device)
     if args.cuda_graph and not device.startswith("cuda"):
         raise ConfigError("--cuda-graph needs --device cuda")
     runtime.configure_torch(args.threads)
-    path = results_path(args.results_dir, exp.name, args.protocol)
+    path = results_path(args.results_dir, exp.name, args.protocol, shard)
     resume_cmd = "python -m rnnbook " + " ".join(shlex.quote(a) for a in argv)
 
     bars: dict = {}
     show_bars = not args.no_progress
 
     def on_start(pending, rf) -> None:
-        done = len(rf.configs) - len(rf.pending())
+        done = len(rf.share) - len(rf.pending())
+        resumed = rf.resumable(pending)
+        continued = sum(1 for c in pending if c.key() in resumed)
         print(
-            f"{exp.name} / {args.protocol}: {len(rf.configs)} runs in the grid, {done} already in "
-            f"{path}, {len(pending)} to train now on {device}"
+            f"{exp.name} / {args.protocol}: {len(rf.configs)} runs in the grid"
+            + (f", {len(rf.share)} in shard {shard[0]} of {shard[1]}" if shard else "")
+            + f", {done} done in {path}, {len(pending)} to train now on {device}"
+            + (f" ({continued} continue from kept states)" if continued else "")
             + (f" in {args.workers} processes" if args.workers > 1 else ""),
             file=sys.stderr,
         )
+        bars["start"] = {k: s.updates for k, s in resumed.items()}
         if show_bars and pending:
             from tqdm import tqdm
 
-            total = sum(int(c.max_updates) for c in pending)
+            total = sum(int(c.max_updates) - bars["start"].get(c.key(), 0) for c in pending)
             bars["updates"] = tqdm(total=total, desc="updates", unit="upd", unit_scale=True,
                                    position=0, dynamic_ncols=True, file=sys.stderr)
             bars["runs"] = tqdm(total=len(pending), desc="runs   ", unit="run", position=1,
@@ -216,8 +256,8 @@ def cmd_run(args, argv: Sequence[str]) -> int:
     try:
         rf = run_sweep(
             exp, args.protocol, args.results_dir, device=device, max_parallel=args.max_parallel,
-            workers=args.workers, cuda_graph=args.cuda_graph, limit=args.limit, progress=progress, on_start=on_start, on_saved=on_saved,
-            argv=argv,
+            workers=args.workers, cuda_graph=args.cuda_graph, limit=args.limit, shard=shard,
+            checkpoint_every_s=every, progress=progress, on_start=on_start, on_saved=on_saved, argv=argv,
         )
     finally:
         if main_thread:
@@ -226,7 +266,7 @@ def cmd_run(args, argv: Sequence[str]) -> int:
             if k in bars:
                 bars[k].close()
     left = len(rf.pending())
-    print(f"saved {path} ({len(rf.configs) - left}/{len(rf.configs)} runs)", file=sys.stderr)
+    print(f"saved {path} ({len(rf.share) - left}/{len(rf.share)} runs)", file=sys.stderr)
     if left:
         print(f"{left} runs left; to continue: {resume_cmd}", file=sys.stderr)
     return EXIT_OK
@@ -240,6 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(args, argv)
         if args.command == "list":
             return cmd_list(args)
+        if args.command == "merge":
+            return cmd_merge(args)
         return cmd_show(args)
     except ConfigError as exc:
         msg = " ".join(str(exc).split())  # exactly one line

@@ -22,12 +22,19 @@
                                    "runs": [keys finished in this session], "interrupted": false}]}
     }
 
-Everything except ``provenance`` and each run's ``wall_time_s`` is a deterministic function of
-the grid and the code: the same sweep twice gives the same file once those are stripped
-(:func:`strip_volatile`). Each finished run is added and the whole file re-written atomically
-(temporary file + ``os.replace``), so an interrupted sweep loses no finished run; a rerun skips
-every run whose ``key()`` is already in the file and refuses to mix runs made with different
-settings (:class:`ResultsMismatchError`).
+Everything except ``provenance`` and each run's ``wall_time_s`` and ``sittings`` is a
+deterministic function of the grid and the code: the same sweep twice gives the same file once
+those are stripped (:func:`strip_volatile`), and so does a sweep that was interrupted and
+resumed, continued under a higher cap, or trained in shards and merged. Each finished run is
+added and the whole file re-written atomically (temporary file + ``os.replace``), so an
+interrupted sweep loses no finished run; a rerun skips every run whose ``key()`` is already in
+the file and refuses to mix runs made with different settings (:class:`ResultsMismatchError`).
+
+The update cap is not part of a run's key: a run that reached its cap without succeeding is
+``censored`` (it may still succeed later), and a sweep run again with a higher cap continues
+exactly those runs from the states kept beside the file (:mod:`rnnbook.checkpoints`,
+``<protocol>.states.pt``, also holding the checkpoints of runs still training). The sweep
+itself is :func:`rnnbook.sweeps.run_sweep`.
 """
 
 from __future__ import annotations
@@ -45,12 +52,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import rnnbook
+from rnnbook.checkpoints import RunState, load_states, save_states, states_path
 from rnnbook.errors import ConfigError
 from rnnbook.experiments import Experiment, Protocol
 
 FORMAT = "rnnbook-results/1"
 MAX_CURVE_POINTS = 200
-VOLATILE_RUN_KEYS = ("wall_time_s",)
+VOLATILE_RUN_KEYS = ("wall_time_s", "sittings")
 
 
 class ResultsMismatchError(ConfigError):
@@ -219,8 +227,36 @@ def environment(device: str = "cpu") -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def results_path(results_dir: str | Path, experiment: str, protocol: str) -> Path:
-    return Path(results_dir) / experiment / f"{protocol}.json"
+def results_path(results_dir: str | Path, experiment: str, protocol: str,
+                 shard: tuple[int, int] | None = None) -> Path:
+    """``<dir>/<experiment>/<protocol>.json``, or ``<protocol>.shard-K-of-N.json`` for shard K of N."""
+    name = protocol if shard is None else f"{protocol}.shard-{shard[0]}-of-{shard[1]}"
+    return Path(results_dir) / experiment / f"{name}.json"
+
+
+def stored_key(rec: Mapping[str, Any]) -> str:
+    """A stored run's key, in today's form.
+
+    Files written before the update cap left the key (rnnbook 0.1.0 up to commit bdd5638) hash
+    every field, the cap included; such a key is replaced by today's key of the same config.
+    """
+    import hashlib
+
+    from rnnbook.training import RunConfig
+
+    cfg = RunConfig.from_dict(rec["config"])
+    key = rec["key"]
+    legacy = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+    if key.endswith("-" + legacy) and key.rsplit("-", 1)[0] == cfg.key().rsplit("-", 1)[0]:
+        return cfg.key()
+    return key
+
+
+def is_censored(rec: Mapping[str, Any]) -> bool:
+    """A run that reached its cap without succeeding or diverging: its outcome is not known yet."""
+    if "censored" in rec:
+        return bool(rec["censored"])
+    return not rec["success"] and not rec.get("diverged") and rec["updates"] >= rec["config"]["max_updates"]
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:
@@ -237,6 +273,8 @@ def run_record(result: Any, index: int | None) -> dict[str, Any]:
         "config": config_dict(cfg),
         "success": bool(result.success),
         "diverged": bool(getattr(result, "diverged", False)),
+        "censored": bool(getattr(result, "censored", False)),
+        "sittings": int(getattr(result, "sittings", 1)),
         "updates": int(result.updates),
         "first_success_update": to_jsonable(result.first_success_update),
         "best_valid_error": to_jsonable(result.best_valid_error),
@@ -247,9 +285,14 @@ def run_record(result: Any, index: int | None) -> dict[str, Any]:
 
 
 def _comparable_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """What must agree between a file and a rerun: the task and every training setting."""
+    """What must agree between a file and a rerun: the task and every training setting but the cap."""
     (pname, proto), = spec["protocols"].items()
-    return {"task": spec["task"], "task_params": spec["task_params"], "settings": proto["settings"]}
+    settings = {k: v for k, v in proto["settings"].items() if k != "max_updates"}
+    return {"task": spec["task"], "task_params": spec["task_params"], "settings": settings}
+
+
+def _without_cap(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k != "max_updates"}
 
 
 def _first_difference(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") -> str:
@@ -262,14 +305,40 @@ def _first_difference(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = 
     return ""
 
 
-class ResultsFile:
-    """The in-memory form of one results file; :meth:`save` writes it atomically."""
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> ``(K, N)`` with ``1 <= K <= N`` (a one-line ConfigError otherwise)."""
+    try:
+        k, n = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard must look like K/N (e.g. 3/10), got {text!r}") from None
+    if not 1 <= k <= n:
+        raise ConfigError(f"--shard K/N needs 1 <= K <= N, got {text!r}")
+    return k, n
 
-    def __init__(self, path: Path, experiment: Experiment, protocol: Protocol, configs: list):
+
+def shard_of(configs: list, shard: tuple[int, int] | None) -> list:
+    """The runs of shard K of N: every N-th run of the grid, starting at the K-th (grid order)."""
+    if shard is None:
+        return list(configs)
+    k, n = shard
+    return [c for i, c in enumerate(configs) if i % n == k - 1]
+
+
+class ResultsFile:
+    """The in-memory form of one results file and its run states; :meth:`save` writes both atomically.
+
+    ``configs`` is the whole grid (it fixes each run's ``index``); ``shard=(K, N)`` makes this
+    file hold only shard K's runs (:func:`shard_of`).
+    """
+
+    def __init__(self, path: Path, experiment: Experiment, protocol: Protocol, configs: list,
+                 shard: tuple[int, int] | None = None):
         self.path = Path(path)
         self.experiment = experiment
         self.protocol = protocol
         self.configs = list(configs)
+        self.shard = shard
+        self.share = shard_of(self.configs, shard)
         self.order = {c.key(): i for i, c in enumerate(self.configs)}
         if len(self.order) != len(self.configs):
             raise ConfigError(f"experiment {experiment.name!r}: two runs of the grid share a key")
@@ -278,8 +347,11 @@ class ResultsFile:
         self.extras: list[str] = []  # keys in the file that the current grid does not have
         self.sessions: list[dict[str, Any]] = []
         self.started = _now()
+        self.states_path = states_path(self.path)
+        self.states: dict[str, RunState] = {}
         if self.path.exists():
             self._load()
+        self.states = load_states(self.states_path)
 
     def _load(self) -> None:
         where = str(self.path)
@@ -289,6 +361,8 @@ class ResultsFile:
             raise ResultsMismatchError(f"cannot read results file {where!r}: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ResultsMismatchError(f"{where!r} is not an {FORMAT} results file")
+        if data.get("shard") != (list(self.shard) if self.shard else None):
+            raise ResultsMismatchError(f"{where!r} holds shard {data.get('shard')}, not {self.shard}")
         for k, v in (("experiment", self.experiment.name), ("protocol", self.protocol.name)):
             if data.get(k) != v:
                 raise ResultsMismatchError(f"{where!r} holds {k} {data.get(k)!r}, not {v!r}")
@@ -299,15 +373,21 @@ class ResultsFile:
                 "move it away or use another --results-dir"
             )
         for rec in data.get("runs", []):
-            key = rec["key"]
+            key = rec["key"] = stored_key(rec)
+            rec.setdefault("censored", is_censored(rec))
+            rec.setdefault("sittings", 1)
             if key in self.order:
-                now = config_dict(self.configs[self.order[key]])
-                diff = _first_difference(rec["config"], now)
+                cfg = self.configs[self.order[key]]
+                now = config_dict(cfg)
+                diff = _first_difference(_without_cap(rec["config"]), _without_cap(now))
                 if diff:
                     raise ResultsMismatchError(
                         f"{where!r}: run {key} was produced with a different config ({diff}); "
                         "move the file away or use another --results-dir"
                     )
+                if not rec["censored"] and rec["config"]["max_updates"] < cfg.max_updates:
+                    # a run that succeeded (or diverged) before its cap is the same run under a higher cap
+                    rec["config"]["max_updates"] = cfg.max_updates
             else:
                 self.extras.append(key)
             self.records[key] = rec
@@ -317,10 +397,22 @@ class ResultsFile:
 
     # -- state ------------------------------------------------------------------------------
     def done(self, cfg: Any) -> bool:
-        return cfg.key() in self.records
+        """True if ``cfg`` needs no more training: it is in the file, finished or trained to its cap."""
+        rec = self.records.get(cfg.key())
+        return rec is not None and (not rec["censored"] or rec["updates"] >= cfg.max_updates)
 
     def pending(self) -> list:
-        return [c for c in self.configs if c.key() not in self.records]
+        """This file's runs still to train: missing ones, and censored ones whose cap was raised."""
+        return [c for c in self.share if not self.done(c)]
+
+    def resumable(self, configs: Iterable[Any]) -> dict[str, RunState]:
+        """The kept states from which ``configs`` can go on (those with fewer updates than the cap)."""
+        out = {}
+        for c in configs:
+            state = self.states.get(c.key())
+            if state is not None and state.updates < c.max_updates and state.updates % c.check_every == 0:
+                out[c.key()] = state
+        return out
 
     def add(self, result: Any) -> dict[str, Any]:
         key = result.config.key()
@@ -328,9 +420,17 @@ class ResultsFile:
         if key not in self.order and key not in self.extras:
             self.extras.append(key)
         self.records[key] = rec
+        if getattr(result, "state", None) is not None:
+            self.states[key] = result.state
+        else:
+            self.states.pop(key, None)
         if self.sessions:
             self.sessions[-1]["runs"].append(key)
         return rec
+
+    def checkpoint(self, state: RunState) -> None:
+        """Keep the state of a run still training (saved with the next :meth:`save`)."""
+        self.states[state.key] = state
 
     def begin_session(
         self, *, device: str, max_parallel: int, workers: int = 1, cuda_graph: bool = False,
@@ -372,13 +472,15 @@ class ResultsFile:
                 s["wall_time_s"] = round(time.perf_counter() - t0, 3)
             sessions.append(s)
         all_runs = runs + extras
-        return {
+        share = {c.key() for c in self.share}
+        out = {
             "format": FORMAT,
             "experiment": self.experiment.name,
             "protocol": self.protocol.name,
             "spec": self.spec,
-            "planned": len(self.configs),
-            "completed": len(runs),
+            "planned": len(self.share),
+            "completed": sum(1 for c in self.share if self.done(c)),
+            "censored": sum(1 for r in runs if r["key"] in share and r["censored"]),
             "runs": all_runs,
             "provenance": {
                 "started": self.started,
@@ -388,9 +490,15 @@ class ResultsFile:
                 "total_run_time_s": round(sum(r.get("wall_time_s") or 0.0 for r in all_runs), 3),
             },
         }
+        if self.shard is not None:
+            out["shard"] = list(self.shard)
+        return out
 
-    def save(self) -> None:
+    def save(self, states: bool = True) -> None:
+        """Write the results file, then (``states``) the run states beside it."""
         write_json_atomic(self.path, self.to_dict())
+        if states:
+            save_states(self.states_path, self.states)
 
 
 def load_results(path: str | Path) -> dict[str, Any]:
@@ -405,80 +513,6 @@ def load_results(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ConfigError(f"{str(path)!r} is not an {FORMAT} results file")
     return data
-
-
-# ---------------------------------------------------------------------------------------------
-# Sweeps
-# ---------------------------------------------------------------------------------------------
-
-
-def run_sweep(
-    experiment: Experiment,
-    protocol: str,
-    results_dir: str | Path = "results",
-    *,
-    device: str = "cpu",
-    max_parallel: int = 64,
-    workers: int = 1,
-    cuda_graph: bool = False,
-    limit: int | None = None,
-    progress: Callable[[int], Any] | None = None,
-    on_start: Callable[[list, "ResultsFile"], Any] | None = None,
-    on_saved: Callable[[Any, dict], Any] | None = None,
-    argv: Iterable[str] | None = None,
-) -> ResultsFile:
-    """Train every run of ``experiment``/``protocol`` not yet in its results file; save as they finish.
-
-    ``workers`` > 1 shares the runs among that many processes (:mod:`rnnbook.workers`; the
-    file is the same, bit for bit, whatever their number); this process alone writes the file.
-    ``cuda_graph`` records each ensemble's update as a CUDA graph (:func:`rnnbook.training.train_runs`).
-    ``limit`` trains at most that many of the missing runs (grid order); ``on_start(pending,
-    file)`` is called before training, ``on_saved(result, record)`` after each run is saved.
-    A ``KeyboardInterrupt`` (from Ctrl-C or a callback) is re-raised after the file is saved.
-    """
-    import torch
-
-    from rnnbook import training
-    from rnnbook import workers as worker_pool
-
-    worker_pool.check_workers(workers, device)
-    proto = experiment.protocol(protocol)
-    configs = experiment.runs(proto)
-    rf = ResultsFile(results_path(results_dir, experiment.name, proto.name), experiment, proto, configs)
-    pending = rf.pending()
-    if limit is not None:
-        if limit < 0:
-            raise ConfigError(f"--limit must be >= 0, got {limit}")
-        pending = pending[:limit]
-    rf.begin_session(device=device, max_parallel=max_parallel, workers=workers, cuda_graph=cuda_graph, argv=argv)
-    if on_start is not None:
-        on_start(pending, rf)
-    rf.save()
-
-    def on_result(result: Any) -> None:
-        rec = rf.add(result)
-        rf.save()
-        if on_saved is not None:
-            on_saved(result, rec)
-
-    try:
-        if pending and workers > 1:
-            worker_pool.train_runs_in_processes(
-                pending, workers, max_parallel=max_parallel, device=device, threads=torch.get_num_threads(),
-                progress=progress, on_result=on_result,
-            )
-        elif pending:
-            training.train_runs(
-                pending, max_parallel=max_parallel, device=device, progress=progress, on_result=on_result,
-                cuda_graph=cuda_graph,
-            )
-    except KeyboardInterrupt:
-        rf.end_session(interrupted=True)
-        rf.save()
-        raise
-    rf.end_session()
-    rf.save()
-    return rf
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from rnnbook.checkpoints import RunState
 from rnnbook.clipping import apply_safety_net_, clip_grad_norm_
 from rnnbook.errors import ConfigError, check_at_least, check_choice
 from rnnbook.model import INIT_VARIANTS, INITS, Params, Workspace, activation_of, init_params, loss_and_grads, predict
@@ -120,9 +121,21 @@ class RunConfig:
         d["task_params"] = dict(self.task_params)
         return d
 
+    @staticmethod
+    def from_dict(d: Mapping) -> "RunConfig":
+        """The inverse of :meth:`to_dict` (a results file's stored ``config``)."""
+        return RunConfig(**{k: v for k, v in d.items()})
+
     def key(self) -> str:
-        """Stable identifier: readable prefix + hash of every field (used to resume sweeps)."""
-        digest = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+        """Stable identifier: readable prefix + hash of every field but the cap (used to resume sweeps).
+
+        ``max_updates`` is left out: it says how far a run is taken, not which run it is. A run
+        trained to 10^5 updates is the first 10^5 updates of the same run trained to 10^6, so
+        raising the cap continues it (:mod:`rnnbook.checkpoints`).
+        """
+        d = self.to_dict()
+        del d["max_updates"]
+        digest = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
         params = "".join(f"-{k}{v}" for k, v in self.task_params)
         return f"{self.task}{params}-{self.init}-{self.method}-L{self.min_length}-{self.max_length}-s{self.seed}-{digest}"
 
@@ -149,6 +162,10 @@ class RunResult:
 
     ``diverged``: the weights became NaN/Inf (the run was stopped early; it could never
     recover). ``best_valid_error`` / ``final_valid_error`` are fractions (0.01 = 1 %).
+    ``censored``: the run reached its cap without succeeding (it might still succeed later);
+    ``state`` is then what continues it under a higher cap (:mod:`rnnbook.checkpoints`), or
+    ``None`` if its cap is not a multiple of ``check_every``. ``sittings``: how many times the
+    run was started or resumed; ``wall_time_s`` adds up all of them.
     """
 
     config: RunConfig
@@ -160,6 +177,12 @@ class RunResult:
     curves: dict[str, list[float]]
     wall_time_s: float
     diverged: bool = False
+    state: RunState | None = None
+    sittings: int = 1
+
+    @property
+    def censored(self) -> bool:
+        return not self.success and not self.diverged and self.updates >= self.config.max_updates
 
 
 @dataclass
@@ -176,9 +199,28 @@ class _Member:
     first_success_update: int | None = None
     finished: bool = False
     diverged: bool = False
+    wall_before: float = 0.0  # training time of earlier sittings
+    sittings: int = 1
+    last_saved: float = field(default_factory=time.perf_counter)
 
-    def result(self) -> RunResult:
+    def wall_time(self) -> float:
+        return self.wall_before + time.perf_counter() - self.started
+
+    def state(self, weights: Params, kind: str) -> RunState:
+        """This run's :class:`RunState` (take it right after a check); ``weights`` holds this model alone."""
+        return RunState(
+            key=self.config.key(), kind=kind, updates=self.updates,
+            weights={name: t[0].detach().cpu().clone() for name, t in weights.items()},
+            stream_calls=dict(self.stream.calls), curves={k: list(v) for k, v in self.curves.items()},
+            best_valid_error=self.best_valid_error, wall_time_s=self.wall_time(), sittings=self.sittings,
+        )
+
+    def result(self, weights: Params | None = None) -> RunResult:
+        """The run's outcome; ``weights`` (this model alone) to keep a censored run's state."""
         valid = self.curves["valid_error"]
+        censored = (self.first_success_update is None and not self.diverged
+                    and self.updates >= self.config.max_updates)
+        continuable = censored and weights is not None and self.updates % self.config.check_every == 0
         return RunResult(
             config=self.config,
             success=self.first_success_update is not None,
@@ -187,8 +229,10 @@ class _Member:
             best_valid_error=self.best_valid_error,
             final_valid_error=valid[-1] if valid else math.nan,
             curves=self.curves,
-            wall_time_s=time.perf_counter() - self.started,
+            wall_time_s=self.wall_time(),
             diverged=self.diverged,
+            state=self.state(weights, "censored") if continuable else None,
+            sittings=self.sittings,
         )
 
 
@@ -264,8 +308,12 @@ class _Ensemble:
     """One group of compatible runs trained as a single batched computation."""
 
     def __init__(self, task: Task, pending: list[tuple[int, RunConfig]], max_parallel: int, device: str,
-                 on_result: Callable[[RunResult], None] | None, cuda_graph: bool = False) -> None:
+                 on_result: Callable[[RunResult], None] | None, cuda_graph: bool = False,
+                 resume: Mapping[str, RunState] | None = None,
+                 on_checkpoint: Callable[[RunState], None] | None = None, checkpoint_every_s: float = 300.0) -> None:
         first = pending[0][1]
+        self.resume = resume or {}
+        self.on_checkpoint, self.checkpoint_every_s = on_checkpoint, checkpoint_every_s
         self.cuda_graph = cuda_graph
         self.captured: CapturedUpdate | None = None
         self.task, self.device, self.on_result = task, torch.device(device), on_result
@@ -285,10 +333,29 @@ class _Ensemble:
 
     def _new_member(self) -> tuple[_Member, Params]:
         index, config = self.pending.pop(0)
+        state = self.resume.get(config.key())
+        if state is not None:
+            return self._resumed_member(index, config, state)
         gen = torch.Generator().manual_seed(config.seed)
         params = init_params(config.init, self.task.n_in, self.hidden, self.task.n_out, [gen], dtype=self.dtype,
                              device=self.device, variant=config.init_variant)
         return _Member(index, config, Stream(config.seed), time.perf_counter()), params
+
+    def _resumed_member(self, index: int, config: RunConfig, state: RunState) -> tuple[_Member, Params]:
+        """A run picked up where ``state`` left it: same weights, stream position, curves."""
+        if state.updates >= config.max_updates:
+            raise ConfigError(f"run {config.key()} already has {state.updates:,} updates; "
+                              f"its cap ({config.max_updates:,}) must be higher to continue it")
+        if state.updates % config.check_every:
+            raise ConfigError(f"run {config.key()}: its state at update {state.updates:,} is not at a check "
+                              f"(check_every = {config.check_every:,})")
+        params = Params(**{name: t.unsqueeze(0).to(dtype=self.dtype, device=self.device)
+                           for name, t in state.weights.items()})
+        member = _Member(index, config, Stream(config.seed, dict(state.stream_calls)), time.perf_counter(),
+                         updates=state.updates, curves={k: list(v) for k, v in state.curves.items()},
+                         best_valid_error=state.best_valid_error, wall_before=state.wall_time_s,
+                         sittings=state.sittings + 1)
+        return member, params
 
     def _per_member(self, value: Callable[[RunConfig], float]) -> torch.Tensor:
         return torch.tensor([value(m.config) for m in self.members], dtype=self.dtype, device=self.device)
@@ -358,14 +425,27 @@ class _Ensemble:
             m.diverged = not bool(finite[i])
             m.finished = m.first_success_update is not None or m.diverged or m.updates >= m.config.max_updates
         self._reset_statistics(due)
+        self._checkpoint([s for s in due if not self.members[s].finished])
         self._retire_finished()
+
+    def _checkpoint(self, slots: list[int]) -> None:
+        """Hand the states of the runs in ``slots`` (just checked) to ``on_checkpoint``, each at most
+        every ``checkpoint_every_s`` seconds of wall time."""
+        if self.on_checkpoint is None:
+            return
+        now = time.perf_counter()
+        for slot in slots:
+            m = self.members[slot]
+            if now - m.last_saved >= self.checkpoint_every_s:
+                self.on_checkpoint(m.state(self.params.select([slot]), "checkpoint"))
+                m.last_saved = now
 
     def _retire_finished(self) -> None:
         finished = [s for s, m in enumerate(self.members) if m.finished]
         if not finished:
             return
         for slot in finished:
-            result = self.members[slot].result()
+            result = self.members[slot].result(self.params.select([slot]))
             self.results[self.members[slot].index] = result
             if self.on_result is not None:
                 self.on_result(result)
@@ -423,6 +503,9 @@ def train_runs(
     progress: Callable[[int], None] | None = None,
     on_result: Callable[[RunResult], None] | None = None,
     cuda_graph: bool = False,
+    resume: Mapping[str, RunState] | None = None,
+    on_checkpoint: Callable[[RunState], None] | None = None,
+    checkpoint_every_s: float = 300.0,
 ) -> list[RunResult]:
     """Train every run and return their results in the order of ``runs``.
 
@@ -439,6 +522,11 @@ def train_runs(
     longest possible sequence) and recorded again whenever its members change. On a CPU it
     runs the same padded update without recording (same numbers as without it).
 
+    ``resume``: states by run key (:class:`~rnnbook.checkpoints.RunState`); a run found there
+    goes on from it instead of starting afresh, with the same result, bit for bit, as if it
+    had never stopped. ``on_checkpoint(state)`` receives the state of every unfinished run at
+    its first check after ``checkpoint_every_s`` seconds (of wall time) since its last one.
+
     Denormal floats are flushed to zero for the whole process (``torch.set_flush_denormal``):
     vanishing gradients drive float32 values into the subnormal range, where a CPU is 3-4x
     slower, and values that small do not change any update.
@@ -453,7 +541,8 @@ def train_runs(
     results: dict[int, RunResult] = {}
     for members in groups.values():
         members.sort(key=lambda item: (item[1].min_length + item[1].max_length, item[0]))
-        ensemble = _Ensemble(members[0][1].make_task(), members, max_parallel, device, on_result, cuda_graph)
+        ensemble = _Ensemble(members[0][1].make_task(), members, max_parallel, device, on_result, cuda_graph,
+                             resume, on_checkpoint, checkpoint_every_s)
         while ensemble.members:
             ensemble.update()
             if progress is not None:

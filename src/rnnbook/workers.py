@@ -5,7 +5,8 @@ for several threads to help, and two threads per process on two cores thrash
 (shared/notes/performance.md). A machine's other cores are used by more *processes*: the runs
 of a sweep are independent, so ``workers`` processes each train a share of them with
 :func:`rnnbook.training.train_runs` and send every finished run back to the parent, which is
-the only one to write the results file (:func:`rnnbook.results.run_sweep`).
+the only one to write the results file (:func:`rnnbook.sweeps.run_sweep`); checkpoints of runs
+still training travel back the same way.
 
 The results do not depend on the number of workers, bit for bit: a run draws its data and
 initial weights from its own seed (:mod:`rnnbook.streams`, a seeded :class:`torch.Generator`),
@@ -43,7 +44,7 @@ def shares(runs: Sequence[Any], workers: int) -> list[list[Any]]:
 
 
 def _worker(index: int, runs: list, max_parallel: int, device: str, threads: int, messages: Any,
-            parent: int) -> None:
+            parent: int, resume: dict, checkpoint_every_s: float) -> None:
     """``parent``: the pid of the process that started us, passed in rather than read here: a
     worker still importing torch when its parent was killed would read init's pid instead."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
@@ -68,8 +69,13 @@ def _worker(index: int, runs: list, max_parallel: int, device: str, threads: int
         flush()
         messages.put(("result", result))
 
+    def on_checkpoint(state: Any) -> None:
+        flush()
+        messages.put(("checkpoint", state))
+
     try:
-        training.train_runs(runs, max_parallel=max_parallel, device=device, progress=progress, on_result=on_result)
+        training.train_runs(runs, max_parallel=max_parallel, device=device, progress=progress, on_result=on_result,
+                            resume=resume, on_checkpoint=on_checkpoint, checkpoint_every_s=checkpoint_every_s)
     except BaseException:  # noqa: BLE001 -- every failure must reach the parent
         messages.put(("error", f"worker {index} failed:\n{traceback.format_exc()}"))
         return
@@ -86,10 +92,14 @@ def train_runs_in_processes(
     threads: int = 1,
     progress: Callable[[int], None] | None = None,
     on_result: Callable[[Any], None] | None = None,
+    resume: dict | None = None,
+    on_checkpoint: Callable[[Any], None] | None = None,
+    checkpoint_every_s: float = 300.0,
 ) -> list[Any]:
     """:func:`rnnbook.training.train_runs` over ``workers`` processes; same arguments and results.
 
-    ``progress`` and ``on_result`` are called in this process, as the workers report. If this
+    ``progress``, ``on_result`` and ``on_checkpoint`` are called in this process, as the workers
+    report; each worker gets the ``resume`` states of its own runs. If this
     process is interrupted (Ctrl-C, or SIGTERM through the CLI) or a worker fails, every worker
     is stopped; runs already passed to ``on_result`` are kept by the caller, the others are lost
     and train again on the next call. If this process is killed outright (SIGKILL), each worker
@@ -100,8 +110,10 @@ def train_runs_in_processes(
         config.validate()
     ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads can hang
     messages = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(i, share, max_parallel, device, threads, messages, os.getpid()),
-                         daemon=True)
+    resume = resume or {}
+    procs = [ctx.Process(target=_worker, daemon=True,
+                         args=(i, share, max_parallel, device, threads, messages, os.getpid(),
+                               {c.key(): resume[c.key()] for c in share if c.key() in resume}, checkpoint_every_s))
              for i, share in enumerate(shares(list(runs), workers))]
     results: dict[str, Any] = {}
     try:
@@ -123,6 +135,9 @@ def train_runs_in_processes(
                 results[payload.config.key()] = payload
                 if on_result is not None:
                     on_result(payload)
+            elif kind == "checkpoint":
+                if on_checkpoint is not None:
+                    on_checkpoint(payload)
             elif kind == "done":
                 running -= 1
             else:

@@ -1,0 +1,192 @@
+"""Sweeps: train an experiment's grid into its results file, over as many sittings as it takes.
+
+A paper-scale sweep takes longer than any one sitting, so it is built to stop and go on:
+
+- **Resume.** Every finished run is saved at once; running the same command again trains
+  only the runs the file lacks.
+- **Checkpoints.** A run still training hands its state to the file's states every
+  ``checkpoint_every_s`` seconds of wall time (at its next validation check); a killed sweep
+  loses at most those minutes, and the next one picks every run up where it was.
+- **Higher caps.** A run that reached its update cap without succeeding is *censored*, and its
+  final state is kept. Running the sweep again with a higher cap (``--set max_updates=N``)
+  continues exactly those runs; successful runs are final whatever the cap.
+- **Shards.** ``shard=(K, N)`` trains every N-th run of the grid, starting at the K-th, into
+  ``<protocol>.shard-K-of-N.json``; :func:`merge_shards` joins the N files into the one results
+  file. N machines (a cluster's job array) then share a sweep.
+
+In every case the file is the same, bit for bit once its volatile parts are stripped
+(:func:`rnnbook.results.strip_volatile`), as one uninterrupted sweep in one process would give
+(tests/test_sweeps.py): a run's numbers depend on its own seed only (:mod:`rnnbook.streams`,
+:mod:`rnnbook.training`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from rnnbook.checkpoints import load_states, save_states, states_path
+from rnnbook.errors import ConfigError
+from rnnbook.experiments import Experiment
+from rnnbook.results import (
+    FORMAT,
+    ResultsFile,
+    ResultsMismatchError,
+    _comparable_spec,
+    _first_difference,
+    load_results,
+    results_path,
+    write_json_atomic,
+)
+
+CHECKPOINT_EVERY_S = 300.0  #: default: a killed sweep loses at most ~5 minutes of each run's training
+
+
+def run_sweep(
+    experiment: Experiment,
+    protocol: str,
+    results_dir: str | Path = "results",
+    *,
+    device: str = "cpu",
+    max_parallel: int = 64,
+    workers: int = 1,
+    cuda_graph: bool = False,
+    limit: int | None = None,
+    shard: tuple[int, int] | None = None,
+    checkpoint_every_s: float = CHECKPOINT_EVERY_S,
+    progress: Callable[[int], Any] | None = None,
+    on_start: Callable[[list, ResultsFile], Any] | None = None,
+    on_saved: Callable[[Any, dict], Any] | None = None,
+    argv: Iterable[str] | None = None,
+) -> ResultsFile:
+    """Train every run of ``experiment``/``protocol`` that its results file lacks; save as they finish.
+
+    Runs in the file are skipped, censored runs whose cap was raised go on from their kept
+    states, and runs with a checkpoint go on from it. ``workers`` > 1 shares the runs among
+    that many processes (:mod:`rnnbook.workers`); this process alone writes the files.
+    ``cuda_graph`` records each ensemble's update as a CUDA graph. ``limit`` trains at most
+    that many of the pending runs (grid order). ``shard=(K, N)``: only shard K of N, into its
+    own file. ``on_start(pending, file)`` is called before training, ``on_saved(result,
+    record)`` after each run is saved. A ``KeyboardInterrupt`` (Ctrl-C, SIGTERM through the
+    CLI) is re-raised after the files are saved, checkpoints included.
+    """
+    import torch
+
+    from rnnbook import training
+    from rnnbook import workers as worker_pool
+
+    worker_pool.check_workers(workers, device)
+    if checkpoint_every_s <= 0:
+        raise ConfigError(f"--checkpoint-every must be > 0 seconds, got {checkpoint_every_s}")
+    proto = experiment.protocol(protocol)
+    configs = experiment.runs(proto)
+    path = results_path(results_dir, experiment.name, proto.name, shard)
+    rf = ResultsFile(path, experiment, proto, configs, shard=shard)
+    pending = rf.pending()
+    if limit is not None:
+        if limit < 0:
+            raise ConfigError(f"--limit must be >= 0, got {limit}")
+        pending = pending[:limit]
+    resume = rf.resumable(pending)
+    rf.begin_session(device=device, max_parallel=max_parallel, workers=workers, cuda_graph=cuda_graph, argv=argv)
+    if on_start is not None:
+        on_start(pending, rf)
+    rf.save()
+
+    def on_result(result: Any) -> None:
+        rec = rf.add(result)
+        rf.save()
+        if on_saved is not None:
+            on_saved(result, rec)
+
+    def on_checkpoint(state: Any) -> None:
+        rf.checkpoint(state)
+        rf.save()
+
+    kw = dict(max_parallel=max_parallel, device=device, progress=progress, on_result=on_result, resume=resume,
+              on_checkpoint=on_checkpoint, checkpoint_every_s=checkpoint_every_s)
+    try:
+        if pending and workers > 1:
+            worker_pool.train_runs_in_processes(pending, workers, threads=torch.get_num_threads(), **kw)
+        elif pending:
+            training.train_runs(pending, cuda_graph=cuda_graph, **kw)
+    except KeyboardInterrupt:
+        rf.end_session(interrupted=True)
+        rf.save()
+        raise
+    rf.end_session()
+    rf.save()
+    return rf
+
+
+def merge_shards(paths: Iterable[str | Path], out: str | Path) -> dict[str, Any]:
+    """Join the shard files of one sweep (``<protocol>.shard-K-of-N.json``, all N of them) into ``out``.
+
+    The shards must come from the same experiment, protocol and settings, and together hold
+    each of the N shards once. The merged file lists the runs in grid order, with every
+    shard's sessions in its provenance; their kept states are merged into ``out``'s states
+    file. Merging a sweep's shards gives the file an unsharded sweep gives (volatile parts
+    aside). Returns the merged file's contents.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ConfigError("merge needs at least one shard file")
+    datas = [load_results(p) for p in paths]
+    first = datas[0]
+    seen: dict[int, Path] = {}
+    n_shards = None
+    for p, d in zip(paths, datas):
+        if "shard" not in d:
+            raise ConfigError(f"{str(p)!r} is not a shard file (made without --shard)")
+        k, n = d["shard"]
+        if n_shards is None:
+            n_shards = n
+        if n != n_shards:
+            raise ResultsMismatchError(f"{str(p)!r} is shard {k} of {n}, the others of {n_shards}")
+        if k in seen:
+            raise ResultsMismatchError(f"{str(p)!r} and {str(seen[k])!r} are both shard {k} of {n}")
+        seen[k] = p
+        for field in ("experiment", "protocol"):
+            if d[field] != first[field]:
+                raise ResultsMismatchError(f"{str(p)!r} holds {field} {d[field]!r}, not {first[field]!r}")
+        diff = _first_difference(_comparable_spec(d["spec"]), _comparable_spec(first["spec"]))
+        if diff:
+            raise ResultsMismatchError(f"{str(p)!r} was made with other settings than {str(paths[0])!r} ({diff})")
+    missing = sorted(set(range(1, n_shards + 1)) - set(seen))
+    if missing:
+        raise ConfigError(f"shards {missing} of {n_shards} are missing: give all {n_shards} shard files")
+    runs = [r for d in datas for r in d["runs"]]
+    gridded = sorted((r for r in runs if r["index"] is not None), key=lambda r: r["index"])
+    extras = [r for r in runs if r["index"] is None]
+    sessions = []
+    for (k, _), d in sorted(((tuple(d["shard"]), d) for d in datas), key=lambda x: x[0]):
+        for s in d.get("provenance", {}).get("sessions", []):
+            sessions.append({**s, "shard": [k, n_shards]})
+    merged = {
+        "format": FORMAT,
+        "experiment": first["experiment"],
+        "protocol": first["protocol"],
+        "spec": first["spec"],
+        "planned": sum(d["planned"] for d in datas),
+        "completed": sum(d["completed"] for d in datas),
+        "censored": sum(d.get("censored", 0) for d in datas),
+        "runs": gridded + extras,
+        "provenance": {
+            "started": min(d["provenance"]["started"] for d in datas),
+            "updated": max(d["provenance"]["updated"] for d in datas),
+            "sessions": sessions,
+            "merged_from": [p.name for p in paths],
+            "total_wall_time_s": round(sum(d["provenance"].get("total_wall_time_s") or 0.0 for d in datas), 3),
+            "total_run_time_s": round(sum(d["provenance"].get("total_run_time_s") or 0.0 for d in datas), 3),
+        },
+    }
+    out = Path(out)
+    if out.exists():
+        raise ConfigError(f"{str(out)!r} exists: merge into a new file (move the old one away first)")
+    states = {}
+    for p in paths:
+        states.update(load_states(states_path(p)))
+    write_json_atomic(out, merged)
+    save_states(states_path(out), states)
+    return json.loads(out.read_text(encoding="utf-8"))

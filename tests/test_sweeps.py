@@ -1,0 +1,197 @@
+"""Long sweeps over several sittings: higher caps continue censored runs, checkpoints survive a kill,
+shards merge into the unsharded file, old files are re-keyed -- each time the same bits as one
+uninterrupted sweep."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from rnnbook import results, training
+from rnnbook.checkpoints import load_states, states_path
+from rnnbook.cli import main
+from rnnbook.experiments import load_config, with_overrides
+from rnnbook.results import strip_volatile
+from rnnbook.sweeps import merge_shards, run_sweep
+
+
+def _tiny(tiny_config, **over):
+    return load_config(tiny_config(**over))["tiny"]
+
+
+def _file(out):
+    return json.loads((out / "tiny" / "quick.json").read_text())
+
+
+@pytest.fixture
+def trained(monkeypatch):
+    """Every call of train_runs: the keys it trained and the keys it resumed."""
+    calls = []
+    real = training.train_runs
+
+    def counting(runs, **kw):
+        calls.append(([r.key() for r in runs], sorted((kw.get("resume") or {}).keys())))
+        return real(runs, **kw)
+
+    monkeypatch.setattr(training, "train_runs", counting)
+    return calls
+
+
+def test_raising_the_cap_continues_exactly_the_censored_runs(tiny_config, tmp_path, trained):
+    exp = _tiny(tiny_config, max_updates=20, check_every=10)
+    run_sweep(exp, "quick", tmp_path / "short")
+    first = _file(tmp_path / "short")
+    censored = [r for r in first["runs"] if r["censored"]]
+    assert censored and first["censored"] == len(censored)  # a 4-unit model does not solve it in 20 updates
+    states = load_states(states_path(tmp_path / "short" / "tiny" / "quick.json"))
+    assert sorted(states) == sorted(r["key"] for r in censored)
+    assert {s.kind for s in states.values()} == {"censored"} and {s.updates for s in states.values()} == {20}
+
+    longer = with_overrides(exp, "quick", ["max_updates=50"])
+    trained.clear()
+    run_sweep(longer, "quick", tmp_path / "short")
+    (keys, resumed), = trained
+    assert sorted(keys) == sorted(resumed) == sorted(r["key"] for r in censored)
+
+    run_sweep(longer, "quick", tmp_path / "one_go")
+    continued, one_go = _file(tmp_path / "short"), _file(tmp_path / "one_go")
+    assert strip_volatile(continued) == strip_volatile(one_go)
+    assert all(r["sittings"] == 2 for r in continued["runs"] if r["key"] in resumed)
+    assert all(r["updates"] == 50 for r in continued["runs"] if r["censored"])
+    # and the weights kept for the next raise are the same bits too
+    a = load_states(states_path(tmp_path / "short" / "tiny" / "quick.json"))
+    b = load_states(states_path(tmp_path / "one_go" / "tiny" / "quick.json"))
+    assert sorted(a) == sorted(b)
+    for k in a:
+        for name in a[k].weights:
+            assert torch.equal(a[k].weights[name], b[k].weights[name])
+        assert a[k].stream_calls == b[k].stream_calls
+
+    trained.clear()
+    run_sweep(longer, "quick", tmp_path / "short")  # nothing left to do at this cap
+    assert trained == []
+
+
+def test_a_cap_off_the_check_grid_keeps_no_state_and_trains_again(tiny_config, tmp_path, trained):
+    exp = _tiny(tiny_config, max_updates=15, check_every=10)  # the check at 15 would not exist in a longer run
+    run_sweep(exp, "quick", tmp_path / "a")
+    assert not states_path(tmp_path / "a" / "tiny" / "quick.json").exists()
+    trained.clear()
+    longer = with_overrides(exp, "quick", ["max_updates=30"])
+    run_sweep(longer, "quick", tmp_path / "a")
+    (keys, resumed), = trained
+    assert keys and resumed == []  # from scratch
+    run_sweep(longer, "quick", tmp_path / "b")
+    assert strip_volatile(_file(tmp_path / "a")) == strip_volatile(_file(tmp_path / "b"))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_checkpoints_let_a_killed_sweep_go_on_where_each_run_was(tiny_config, tmp_path, monkeypatch, workers):
+    exp = _tiny(tiny_config, max_updates=60, check_every=10)
+    real = results.ResultsFile.checkpoint
+    seen = []
+
+    def checkpoint_then_die(self, state):
+        real(self, state)
+        seen.append(state.key)
+        if len(seen) == 6:
+            raise KeyboardInterrupt  # as if killed right after the 6th checkpoint
+
+    monkeypatch.setattr(results.ResultsFile, "checkpoint", checkpoint_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(exp, "quick", tmp_path / "killed", checkpoint_every_s=1e-9, workers=workers)
+    states = load_states(states_path(tmp_path / "killed" / "tiny" / "quick.json"))
+    kept = {k: s for k, s in states.items() if s.kind == "checkpoint"}
+    assert kept and all(0 < s.updates < 60 and s.updates % 10 == 0 for s in kept.values())
+    assert _file(tmp_path / "killed")["provenance"]["sessions"][-1]["interrupted"]
+
+    monkeypatch.setattr(results.ResultsFile, "checkpoint", real)
+    run_sweep(exp, "quick", tmp_path / "killed", workers=workers)
+    run_sweep(exp, "quick", tmp_path / "clean")
+    resumed, clean = _file(tmp_path / "killed"), _file(tmp_path / "clean")
+    assert strip_volatile(resumed) == strip_volatile(clean)
+    assert any(r["sittings"] == 2 for r in resumed["runs"] if r["key"] in kept)
+    # a finished run's checkpoint is dropped; censored runs keep their final state
+    after = load_states(states_path(tmp_path / "killed" / "tiny" / "quick.json"))
+    assert {s.kind for s in after.values()} <= {"censored"}
+
+
+def test_shards_in_separate_processes_merge_into_the_unsharded_file(tiny_config, tmp_path):
+    config = tiny_config(max_updates=20, check_every=10)
+    out = tmp_path / "sharded"
+    procs = [subprocess.Popen([sys.executable, "-m", "rnnbook", "run", "tiny", "--config", str(config),
+                               "--results-dir", str(out), "--shard", f"{k}/3", "--no-progress"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for k in (1, 2, 3)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    shards = sorted((out / "tiny").glob("quick.shard-*-of-3.json"))
+    assert [json.loads(p.read_text())["planned"] for p in shards] == [3, 3, 2]  # 8 runs dealt 3 ways
+    assert main(["merge", *map(str, shards), "--out", str(out / "tiny" / "quick.json")]) == 0
+    merged = _file(out)
+    run_sweep(load_config(config)["tiny"], "quick", tmp_path / "whole")
+    whole = _file(tmp_path / "whole")
+    assert strip_volatile(merged) == strip_volatile(whole)
+    assert len(merged["provenance"]["sessions"]) == 3
+    assert sorted(load_states(states_path(out / "tiny" / "quick.json"))) == \
+        sorted(load_states(states_path(tmp_path / "whole" / "tiny" / "quick.json")))
+    # the merged file is an ordinary results file: a higher cap continues it
+    assert main(["run", "tiny", "--config", str(config), "--results-dir", str(out), "--set", "max_updates=30",
+                 "--no-progress"]) == 0
+
+
+def test_merge_refuses_incomplete_or_mixed_shards(tiny_config, tmp_path, capsys):
+    exp = _tiny(tiny_config)
+    for k in (1, 2):
+        run_sweep(exp, "quick", tmp_path, shard=(k, 3))
+    files = sorted((tmp_path / "tiny").glob("quick.shard-*.json"))
+    with pytest.raises(results.ConfigError, match=r"shards \[3\] of 3 are missing"):
+        merge_shards(files, tmp_path / "m.json")
+    with pytest.raises(results.ConfigError, match="both shard 1 of 3"):
+        merge_shards([files[0], files[0]], tmp_path / "m.json")
+    assert main(["merge", str(tmp_path / "tiny" / "quick.json"), "--out", str(tmp_path / "m.json")]) == 2
+    assert "cannot read results file" in capsys.readouterr().err
+
+
+def test_files_written_before_the_cap_left_the_key_are_rekeyed(tiny_config, tmp_path, trained):
+    import hashlib
+
+    exp = _tiny(tiny_config)
+    run_sweep(exp, "quick", tmp_path)
+    path = tmp_path / "tiny" / "quick.json"
+    data = json.loads(path.read_text())
+    for rec in data["runs"]:  # the old key: every field hashed, the cap too; no censored/sittings fields
+        digest = hashlib.sha256(json.dumps(rec["config"], sort_keys=True).encode()).hexdigest()[:12]
+        rec["key"] = rec["key"].rsplit("-", 1)[0] + "-" + digest
+        del rec["censored"], rec["sittings"]
+    path.write_text(json.dumps(data))
+    trained.clear()
+    run_sweep(exp, "quick", tmp_path)
+    assert trained == []
+    assert strip_volatile(json.loads(path.read_text()))["runs"] == strip_volatile(_file(tmp_path))["runs"]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--set", "threshold"], "--set expects NAME=VALUE"),
+    (["--set", "thresh=2"], "unknown setting"),
+    (["--set", "max_updates=ten"], "expected an integer"),
+    (["--set", "lr=-1"], "must be > 0"),
+    (["--shard", "4/3"], "1 <= K <= N"),
+    (["--shard", "a/b"], "K/N"),
+    (["--checkpoint-every", "0"], "must be > 0"),
+])
+def test_bad_sweep_options_exit_2_with_one_line(tiny_config, tmp_path, capsys, args, needle):
+    code = main(["run", "tiny", "--config", str(tiny_config()), "--results-dir", str(tmp_path), *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and needle in err[0], err
+
+
+def test_set_is_recorded_and_accepts_1e6_for_integers(tiny_config):
+    exp = with_overrides(_tiny(tiny_config), "quick", ["max_updates=1e2", "threshold=2"])
+    p = exp.protocol("quick")
+    assert p.settings["max_updates"] == 100 and isinstance(p.settings["max_updates"], int)
+    assert p.settings["threshold"] == 2.0
+    assert "--set" in p.label and p.provenance["threshold"].startswith("set on the command line")
