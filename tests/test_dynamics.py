@@ -197,7 +197,7 @@ def test_gradient_and_curvature_on_and_across_the_wall():
 
 def test_curvature_helpers_on_a_known_hessian():
     s = D.ErrorSurface(E=np.array(0.0), grad=np.array([1.0, 0.0]), hess=np.array([[2.0, 0.0], [0.0, -5.0]]),
-                       x_T=np.array(0.0), dx=np.zeros(2), d2x=np.zeros((2, 2)))
+                       x_T=np.array(0.0), dx=np.zeros(2), d2x=np.zeros((2, 2)), residual=np.array(0.0))
     assert s.curvature_along_gradient() == 2.0 and s.largest_curvature() == -5.0
 
 
@@ -220,8 +220,13 @@ def test_gradient_descent_six_starts():
     assert clipped["left"].sum() == 0
     assert np.all(clipped["ended_inside"] == clipped["reached"])
     assert np.all(clipped["longest_step"] <= lr * threshold * (1 + 1e-12))
-    assert np.allclose(runs["plain"].theta[:, 2], runs["clipped"].theta[:, 2])
-    assert not plain["reached"][2] and not plain["reached"][5]
+    # the w = 8 runs: clipping never fires, so both methods coincide; they creep to the wall line
+    for k in (2, 5):
+        assert clipped["clip_count"][k] == 0 and np.allclose(runs["plain"].theta[:, k], runs["clipped"].theta[:, k])
+        assert not plain["reached"][k] and abs(plain["final_wall_offset"][k]) < 0.05 and plain["longest_step"][k] < 0.05
+    # every other run gets clipped on the wall, and with clipping ends in the valley
+    for k in (0, 1, 3, 4):
+        assert clipped["clip_count"][k] > 0 and clipped["ended_inside"][k]
 
 
 @pytest.mark.slow
@@ -233,3 +238,77 @@ def test_gradient_descent_sweep():
         clipped = D.valley_outcomes(D.gradient_descent(grid_starts, lr, 400, 1.0))
         assert clipped["left"].sum() < plain["left"].sum()
         assert clipped["ended_inside"].sum() >= plain["ended_inside"].sum()
+
+
+# ---------------------------------------------------------------- issue 13: figures and exercises
+
+
+@pytest.mark.parametrize("x0,b", [(-3.5, -1.5), (3.0, -1.5), (-0.3, -2.5), (0.3, -2.5)])
+def test_cobweb_alternates_between_the_diagonal_and_the_map(x0, b):
+    cx, cy = D.cobweb(x0, W5, b, 12)
+    assert len(cx) == len(cy) == 25
+    assert np.allclose(cx[0::2], cy[0::2])                              # (x_n, x_n) on the diagonal
+    assert np.allclose(cy[1::2], D.step(cx[1::2], W5, b), atol=1e-12)   # (x_n, F(x_n)) on the curve
+    assert np.allclose(cx[1::2], cx[0:-1:2]) and np.allclose(cy[2::2], cy[1::2])  # vertical, then horizontal
+    assert np.allclose(cx[0::2], D.trajectory(x0, W5, b, 12))
+    assert np.ptp(cy - cx) > 0.1                                         # a zig-zag, not a line on y = x
+
+
+def test_cell_maximum_sees_a_ridge_narrower_than_a_cell():
+    x, y = np.linspace(0, 1, 11), np.linspace(0, 1, 11)
+    ridge_y = lambda X: 0.437 + 0.1 * X  # noqa: E731
+    f = lambda X, Y: np.exp(-(((Y - ridge_y(X)) / 1e-6) ** 2))  # noqa: E731  a ridge 1e-6 wide
+    sampled = f(x[None, :], y[:, None])
+    assert sampled.max() < 1e-3                                          # one sample per cell misses it
+    xr = np.linspace(0, 1, 101)
+    cm = D.cell_maximum(f, x, y, sub=3, ridge=(xr, ridge_y(xr)))
+    assert cm.shape == sampled.shape and np.all(cm >= sampled - 1e-15)
+    assert np.allclose(cm.max(axis=0), 1.0)                              # every column shows the ridge
+    assert np.all(np.abs(y[cm.argmax(axis=0)] - ridge_y(x)) <= 0.05 + 1e-12)
+
+
+def test_gradient_map_cells_show_the_ridge_on_the_basin_boundary():
+    b_grid, x0_grid = np.linspace(-3.0, -2.0, 101), np.linspace(-3.0, 3.0, 101)
+    f = lambda B, X0: np.abs(D.sensitivities(X0, W5, B, 50).dx0)  # noqa: E731
+    b_fine = np.linspace(-3.0, -2.0, 1001)
+    cm = D.cell_maximum(f, b_grid, x0_grid, sub=2, ridge=(b_fine, D.basin_boundary(W5, b_fine)))
+    bif = D.bifurcation_points(W5)
+    inside = (b_grid > bif.b_2 + 0.02) & (b_grid < bif.b_1 - 0.02)
+    m = D.multiplier(D.basin_boundary(W5, b_grid[inside]), W5)
+    assert np.all(cm.max(axis=0)[inside] >= 0.999 * m**50)              # the full height of the ridge
+    sampled = f(b_grid[None, :], x0_grid[:, None]).max(axis=0)[inside]
+    assert np.mean(sampled < 1e-3 * cm.max(axis=0)[inside]) > 0.9     # centre samples miss the ridge almost everywhere
+
+
+def test_curvature_terms_add_up_and_are_all_quadratic_in_the_gradient_on_the_wall():
+    w = np.linspace(4.5, 9.0, 46)
+    s = D.error_surface(w, 0.5 - w * S05)
+    terms = s.curvature_terms()
+    assert np.allclose(sum(terms.values()), s.curvature_along_gradient(), rtol=1e-9)
+    gx = np.hypot(s.dx[0], s.dx[1])
+    for name, v in terms.items():
+        slope, _ = np.polyfit(np.log10(gx), np.log10(np.abs(v)), 1)
+        assert 1.9 < slope < 2.1, name                                   # each grows like ‖∇x_50‖²
+    # the second derivative of x_50 itself grows like ‖∇x_50‖² (σ''(0.5) ≠ 0), not like ‖∇x_50‖
+    slope, _ = np.polyfit(np.log10(gx), np.log10(np.abs(s.d2x[0, 0])), 1)
+    assert 1.9 < slope < 2.1 and abs(D.d2logistic(0.5)) > 0.01
+
+
+def test_wall_offset_is_zero_on_the_wall_line():
+    w = np.linspace(4.5, 9, 5)
+    assert np.allclose(D.wall_offset(np.c_[w, 0.5 - w * S05]), 0) and np.allclose(D.wall_offset(np.c_[w, 0.6 - w * S05]), 0.1)
+
+
+def test_exercise_one_fixed_point_attracts_only_for_0_lt_w_le_4():
+    # 0 < w <= 4: one fixed point, |F'| <= 1 there, and trajectories converge to it
+    for w in (0.5, 2.0, 3.9):
+        for b in (-3.0, -1.0, 1.0):
+            fp = D.fixed_points(w, b)
+            assert np.isnan(fp[1:]).all() and abs(D.multiplier(fp[0], w)) < 1
+            assert abs(D.final_state(3.0, w, b, 2000) - fp[0]) < 1e-9
+    # w < -4: still one fixed point (F decreasing), but it can repel: |F'| > 1 and a 2-cycle
+    w, b = -6.0, 3.0
+    fp = D.fixed_points(w, b)
+    assert np.isnan(fp[1:]).all() and abs(D.multiplier(fp[0], w)) > 1
+    x = D.trajectory(fp[0] + 1e-3, w, b, 4000)
+    assert abs(x[-1] - x[-3]) < 1e-9 and abs(x[-1] - x[-2]) > 0.5       # period 2, not a fixed point

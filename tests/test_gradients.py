@@ -1,5 +1,6 @@
 """The paper-form gradient code of Chapter 1 (src/rnnbook/gradients.py) against references."""
 
+import math
 import pytest
 import torch
 
@@ -79,3 +80,23 @@ def test_bad_activation_and_indices_raise():
         G.sigma(torch.zeros(2), "relu")
     with pytest.raises(ValueError, match="need 0 <= k <= t"):
         G.transport_factor(torch.eye(2), torch.zeros(3, 2), "tanh", 1, 2)
+
+
+@pytest.mark.parametrize("w", [1.5, 3.0, -1.5, -3.0])
+def test_one_tanh_unit_beyond_one_settles_where_the_gradient_vanishes(w):
+    """Exercise ex-ch2-one-unit: for w > 1 the state goes to a fixed point x* = w tanh x*; for
+    w < -1 there is no nonzero fixed point (w tanh x has the opposite sign of x) and the state
+    settles on a period-2 orbit ±x*. Either way every factor w(1 - tanh² x) is below 1 there."""
+    W = torch.tensor([[w]], dtype=torch.float64)
+    net = G.PaperRNN(W, torch.zeros(1, 1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64),
+                     torch.zeros(1, 1, dtype=torch.float64), "tanh")
+    xs = G.unroll(net, torch.zeros(400, 1, dtype=torch.float64), torch.tensor([0.1], dtype=torch.float64))[:, 0]
+    x_star = abs(xs[-1].item())
+    assert abs(x_star - abs(w) * math.tanh(x_star)) < 1e-12 and x_star > 0.1
+    if w > 0:
+        assert abs(xs[-1] - xs[-2]) < 1e-12                      # a fixed point
+    else:
+        assert abs(xs[-1] + xs[-2]) < 1e-12 and abs(xs[-1] - xs[-3]) < 1e-12   # ±x*, period 2
+        assert not any(abs(x - w * math.tanh(x)) < 1e-9 for x in (x_star, -x_star))  # not fixed points
+    factors = G.step_jacobian_norms(W, xs[-50:, None], "tanh")
+    assert factors.max().item() < 1 and torch.all(factors > 0)

@@ -80,6 +80,49 @@ def trajectory(x0, w, b, T: int) -> np.ndarray:
     return out
 
 
+def cobweb(x0: float, w: float, b: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates of the cobweb (staircase) diagram of ``n`` steps of Eq. (8) from ``x0``.
+
+    The path alternates between the diagonal and the graph of F:
+    (x_0, x_0) -> (x_0, F(x_0)) -> (x_1, x_1) -> (x_1, F(x_1)) -> ... -> (x_n, x_n),
+    i.e. up (or down) to the curve, which applies F, then across to the diagonal, where the output
+    becomes the next input. Returns (cx, cy), each of length 2n + 1.
+    """
+    path = trajectory(float(x0), w, b, n)
+    doubled = np.repeat(path, 2)          # x_0, x_0, x_1, x_1, ..., x_n, x_n
+    return doubled[:-1], doubled[1:]      # x: x_0 x_0 x_1 x_1 ...;  y: x_0 x_1 x_1 x_2 ...
+
+
+def cell_maximum(f, x_centres, y_centres, *, sub: int = 3, ridge=None) -> np.ndarray:
+    """The maximum of ``f`` over each cell of an image grid, not just its value at the centre.
+
+    An image drawn from one sample per cell hides a ridge narrower than a cell (the wall of
+    Fig. 6 is thinner than 10^-5 in b). Each cell [x_i ± dx/2] x [y_j ± dy/2] is sampled on a
+    ``sub`` x ``sub`` sub-grid, and ``ridge`` = (xr, yr), points known to lie on a ridge of ``f``
+    (e.g. the basin boundary, computed exactly), are added to the cells they fall in. ``f`` takes
+    broadcastable arrays (X, Y) and returns values; the result has shape (len(y), len(x)), like
+    an image with rows y. (A sampled maximum is a lower bound of the true one; with the ridge
+    included it is exact where the ridge carries the maximum.)
+    """
+    xc = np.asarray(x_centres, dtype=np.float64)
+    yc = np.asarray(y_centres, dtype=np.float64)
+    dx, dy = xc[1] - xc[0], yc[1] - yc[0]
+    offsets = (np.arange(sub) + 0.5) / sub - 0.5
+    xf = (xc[:, None] + offsets[None, :] * dx).ravel()
+    yf = (yc[:, None] + offsets[None, :] * dy).ravel()
+    vals = np.asarray(f(xf[None, :], yf[:, None]), dtype=np.float64)
+    out = vals.reshape(len(yc), sub, len(xc), sub).max(axis=(1, 3))
+    if ridge is not None:
+        xr, yr = (np.asarray(a, dtype=np.float64).ravel() for a in ridge)
+        ok = np.isfinite(xr) & np.isfinite(yr)
+        xr, yr = xr[ok], yr[ok]
+        i = np.floor((xr - xc[0]) / dx + 0.5).astype(int)
+        j = np.floor((yr - yc[0]) / dy + 0.5).astype(int)
+        inside = (i >= 0) & (i < len(xc)) & (j >= 0) & (j < len(yc))
+        np.maximum.at(out, (j[inside], i[inside]), np.asarray(f(xr[inside], yr[inside]), dtype=np.float64))
+    return out
+
+
 def final_state(x0, w, b, T: int) -> np.ndarray:
     """x_T of Eq. (8) without storing the path (for large grids)."""
     x = np.broadcast_arrays(np.asarray(x0, np.float64), np.asarray(w, np.float64), np.asarray(b, np.float64))[0].copy()
@@ -334,6 +377,7 @@ class ErrorSurface:
     x_T: np.ndarray
     dx: np.ndarray  # (2, ...) = (∂x_T/∂w, ∂x_T/∂b)
     d2x: np.ndarray  # (2, 2, ...) second derivatives of x_T
+    residual: np.ndarray  # r = σ(x_T) − target
 
     @property
     def grad_norm(self) -> np.ndarray:
@@ -344,6 +388,29 @@ class ErrorSurface:
         g, H = self.grad, self.hess
         num = g[0] * (H[0, 0] * g[0] + H[0, 1] * g[1]) + g[1] * (H[1, 0] * g[0] + H[1, 1] * g[1])
         return num / np.maximum(g[0] ** 2 + g[1] ** 2, 1e-300)
+
+    def curvature_terms(self) -> dict[str, np.ndarray]:
+        """The curvature along the gradient, vᵀHv with v = g/‖g‖, split into the three terms of
+        H = 2σ'(x_T)² ∇x ∇xᵀ + 2 r σ''(x_T) ∇x ∇xᵀ + 2 r σ'(x_T) ∇²x  (r = σ(x_T) − target):
+
+        * ``gauss_newton``: 2σ'(x_T)² (v·∇x_T)², the Gauss–Newton term;
+        * ``output``: 2 r σ''(x_T) (v·∇x_T)², from the curvature of the read-out σ;
+        * ``state``: 2 r σ'(x_T) vᵀ∇²x_T v, from the second derivatives of x_T itself.
+
+        The first two are quadratic in ∇x_T by construction; the third is too wherever the
+        recursion for ∇²x_T is driven by σ''(x_t) (∇x_t)² (for the sigmoid, σ''(x) ≠ 0 unless x = 0).
+        They add up to :meth:`curvature_along_gradient`.
+        """
+        g = self.grad
+        gn = np.maximum(np.hypot(g[0], g[1]), 1e-300)
+        v0, v1 = g[0] / gn, g[1] / gn
+        s = logistic(self.x_T)
+        s1 = s * (1.0 - s)
+        s2 = s1 * (1.0 - 2.0 * s)
+        vx = v0 * self.dx[0] + v1 * self.dx[1]
+        vHx = v0 * (self.d2x[0, 0] * v0 + self.d2x[0, 1] * v1) + v1 * (self.d2x[1, 0] * v0 + self.d2x[1, 1] * v1)
+        r = self.residual
+        return {"gauss_newton": 2 * s1**2 * vx**2, "output": 2 * r * s2 * vx**2, "state": 2 * r * s1 * vHx}
 
     def largest_curvature(self) -> np.ndarray:
         """The eigenvalue of the 2 × 2 Hessian with the largest absolute value."""
@@ -391,7 +458,7 @@ def error_surface(w, b, x0: float = X0_FIG6, T: int = T_FIG6, target: float = TA
         ]
     )
     d2x = np.stack([np.stack([xww, xwb]), np.stack([xwb, xbb])])
-    return ErrorSurface(E=r**2, grad=grad, hess=hess, x_T=x, dx=np.stack([xw, xb]), d2x=d2x)
+    return ErrorSurface(E=r**2, grad=grad, hess=hess, x_T=x, dx=np.stack([xw, xb]), d2x=d2x, residual=r)
 
 
 def linear_derivatives(x0: float, w, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -474,4 +541,14 @@ def valley_outcomes(path: DescentPath, valley_error: float = 0.01, jump: float =
         "longest_step": longest,
         "thrown": longest > jump,
         "final_theta": path.theta[-1],
+        "clip_count": path.clipped.sum(axis=0),
+        "final_wall_offset": wall_offset(path.theta[-1]),
     }
+
+
+def wall_offset(theta, x0: float = X0_FIG6) -> np.ndarray:
+    """b − b_wall(w) for points θ = (w, b) (shape (..., 2)): how far, in b, each point lies above
+    (> 0) or below (< 0) the wall line b_wall(w) = x0 − w σ(x0), on which x0 is the repelling fixed
+    point (the wall exists for w > 1/σ'(x0))."""
+    theta = np.asarray(theta, dtype=np.float64)
+    return theta[..., 1] - (x0 - theta[..., 0] * logistic(x0))

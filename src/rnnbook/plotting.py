@@ -86,3 +86,38 @@ def save_figure(fig: matplotlib.figure.Figure, name: str) -> dict[str, Path]:
         fig.savefig(path, format=ext, metadata=meta)
         paths[ext] = path
     return paths
+
+
+#: Figures with several panels are drawn for the page, not the text column: the notebook cell
+#: carries the tag ``full-width`` (the theme then gives it 136 % of the column) and the figure is
+#: this wide, so that 10-pt labels and 9-pt legends stay readable in the HTML.
+PAGE_WIDTH = 12.0
+LEGEND_FONTSIZE = 9
+
+
+def page_figure(nrows: int = 1, ncols: int = 3, *, height: float = 3.9, **kwargs):
+    """A multi-panel figure laid out for the page: ``PAGE_WIDTH`` wide, constrained layout.
+
+    Use it for every figure with three or more panels, in a cell tagged ``full-width``.
+    """
+    kwargs.setdefault("layout", "constrained")
+    return plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH, height), **kwargs)
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def format_power(x: float, digits: int = 1) -> str:
+    """A number for prose, in scientific notation with Unicode superscripts: 3.9 × 10⁻¹¹.
+
+    Used with myst-nb ``glue`` so that prose carries the computed value (``{glue:}`name```).
+    Numbers between 0.01 and 1000 are written plainly, with ``digits`` decimals.
+    """
+    x = float(x)
+    if x == 0 or 1e-2 <= abs(x) < 1e3:
+        return f"{x:.{digits}f}"
+    exponent = int(f"{x:e}".split("e")[1])
+    mantissa = x / 10**exponent
+    if round(abs(mantissa), digits) >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.{digits}f} × 10{str(exponent).translate(_SUPERSCRIPT)}"
