@@ -1,0 +1,142 @@
+"""Every update of a real training run: its loss, its gradient norm and whether it was clipped.
+
+:func:`rnnbook.training.train_runs` keeps averages over each check interval; Chapter 3.2 needs
+the individual updates, to see the spikes of the gradient norm and the updates that Algorithm 1
+rescales. :func:`trace_runs` trains runs exactly as ``train_runs`` does — the same initial
+weights, the same minibatches and the same validation sequences, drawn from each run's own
+stream, the same update (:func:`rnnbook.training.sgd_update_`) — and records every update.
+``tests/test_traces.py`` checks that the averages of a trace over each check interval are the
+curves that ``train_runs`` reports for the same run.
+
+Runs are traced together as one batched ensemble, so they must share the task, the
+activation, the sizes, the dtype, the validation protocol, the cap and the check interval
+(they may differ in init within one activation, method, seed, lengths, lr, threshold, weight).
+Unlike ``train_runs``, a traced run does not stop at its first success unless asked to: every
+run gets ``max_updates`` updates, so traces of different settings cover the same updates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rnnbook.clipping import SAFETY_NET_MAX_NORM
+from rnnbook.errors import ConfigError
+from rnnbook.model import Params, Workspace, activation_of, init_params, predict
+from rnnbook.streams import Stream
+from rnnbook.tasks import errors, sample_length
+from rnnbook.training import DTYPES, RunConfig, sgd_update_
+
+
+@dataclass
+class Trace:
+    """One run, update by update (arrays of length ``updates``), and its checks.
+
+    ``grad_norm`` is the norm of the whole gradient *before* clipping (after the regularizer's
+    term was added, for MSGD-CR); ``clipped`` says whether Algorithm 1 rescaled that update.
+    ``check_update[i]`` is the number of updates done when ``valid_error[i]`` was measured.
+    """
+
+    config: RunConfig
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    clipped: np.ndarray
+    omega: np.ndarray | None
+    check_update: np.ndarray
+    valid_error: np.ndarray
+
+    @property
+    def threshold(self) -> float:
+        """The clipping threshold in force (``inf`` for the methods without clipping)."""
+        return self.config.threshold if self.config.method in ("msgd_c", "msgd_cr") else math.inf
+
+    @property
+    def step_scale(self) -> np.ndarray:
+        """The factor Algorithm 1 multiplies the gradient by: ``min(1, threshold / ||g||)``."""
+        return np.where(self.clipped, self.threshold / self.grad_norm, 1.0)
+
+    @property
+    def safety_net_fires(self) -> np.ndarray:
+        """Updates where the authors' safety net would replace the step (norm NaN, inf or > 1e10)."""
+        return ~(self.grad_norm <= SAFETY_NET_MAX_NORM)
+
+    @property
+    def first_success_update(self) -> int | None:
+        """The first check with fewer than ``success_error`` wrong sequences, or ``None``."""
+        ok = np.flatnonzero(self.valid_error < self.config.success_error)
+        return int(self.check_update[ok[0]]) if ok.size else None
+
+
+def _method_settings(config: RunConfig) -> tuple[float, float]:
+    """Threshold and regularizer weight of a run's method, as training applies them."""
+    clips = config.method in ("msgd_c", "msgd_cr")
+    regularised = config.method in ("msgd_cr", "msgd_r")
+    return (config.threshold if clips else math.inf), (config.reg_weight if regularised else 0.0)
+
+
+def trace_runs(configs: Sequence[RunConfig], *, stop_at_success: bool = False) -> list[Trace]:
+    """Train ``configs`` (one group, see the module docstring) and record every update.
+
+    Every run gets ``config.max_updates`` updates (all must be equal) and is validated every
+    ``check_every`` updates, as in training. ``stop_at_success``: stop once every run has
+    succeeded (the traces are then as long as the slowest run's).
+    """
+    if not configs:
+        raise ConfigError("trace_runs needs at least one run")
+    for c in configs:
+        c.validate()
+    first = configs[0]
+    shared = ("task", "task_params", "hidden", "batch", "dtype", "n_valid", "valid_chunk", "max_updates", "check_every")
+    if len({(activation_of(c.init), *(getattr(c, f) for f in shared)) for c in configs}) > 1:
+        raise ConfigError(f"traced runs must share the activation and {', '.join(shared)}")
+    torch.set_flush_denormal(True)  # as train_runs does: the same numbers
+    task, act, dtype = first.make_task(), activation_of(first.init), DTYPES[first.dtype]
+    params = Params.cat([init_params(c.init, task.n_in, c.hidden, task.n_out, [torch.Generator().manual_seed(c.seed)],
+                                     dtype=dtype, variant=c.init_variant) for c in configs])
+    streams = [Stream(c.seed) for c in configs]
+    settings = [_method_settings(c) for c in configs]
+    lr = torch.tensor([c.lr for c in configs], dtype=dtype)
+    threshold = torch.tensor([s[0] for s in settings], dtype=dtype)
+    wants_omega = any(c.method in ("msgd_cr", "msgd_r") or c.track_omega for c in configs)
+    reg_weight = torch.tensor([s[1] for s in settings], dtype=dtype) if wants_omega else None
+    safety = torch.tensor([c.safety_net for c in configs]) if any(c.safety_net for c in configs) else None
+    workspace = Workspace()
+    records: list[tuple[torch.Tensor, ...]] = []
+    checks: list[np.ndarray] = []
+    check_at: list[int] = []
+    for update in range(1, first.max_updates + 1):
+        lengths = [sample_length(s, c.min_length, c.max_length) for s, c in zip(streams, configs)]
+        batch = task.sample(streams, first.batch, lengths, dtype=dtype)
+        stats = sgd_update_(params, act, task, batch, lr=lr, threshold=threshold, reg_weight=reg_weight,
+                            safety=safety, workspace=workspace)
+        omega = stats.omega if stats.omega is not None else torch.full_like(stats.loss, math.nan)
+        records.append(tuple(t.detach().to(torch.float64 if t.is_floating_point() else t.dtype, copy=True)
+                            for t in (stats.loss, stats.grad_norm, stats.clipped, omega)))
+        if update % first.check_every == 0 or update == first.max_updates:
+            checks.append(_validation_errors(task, act, dtype, params, streams, configs))
+            check_at.append(update)
+            if stop_at_success and (np.stack(checks) < np.array([c.success_error for c in configs])).any(0).all():
+                break
+    loss, norm, clipped, omega = (torch.stack(column, 1).numpy() for column in zip(*records))
+    valid = np.stack(checks, 1)
+    return [Trace(c, loss[e], norm[e], clipped[e], omega[e] if c.method in ("msgd_cr", "msgd_r") or c.track_omega
+                  else None, np.array(check_at), valid[e]) for e, c in enumerate(configs)]
+
+
+def _validation_errors(task, act, dtype, params, streams, configs) -> np.ndarray:
+    """Error fraction of every run on ``n_valid`` fresh sequences, chunk by chunk, as training draws them."""
+    first = configs[0]
+    chunks = [first.valid_chunk] * (first.n_valid // first.valid_chunk)
+    if first.n_valid % first.valid_chunk:
+        chunks.append(first.n_valid % first.valid_chunk)
+    wrong = torch.zeros(len(configs), dtype=torch.float64)
+    for chunk in chunks:
+        lengths = [sample_length(s, c.min_length, c.max_length, "valid_length") for s, c in zip(streams, configs)]
+        batch = task.sample(streams, chunk, lengths, purpose="valid", dtype=dtype)
+        output = predict(params, act, task, batch.u, batch.start, pad=batch.pad)
+        wrong += errors(task, output, batch.target, batch.start) * chunk
+    return (wrong / first.n_valid).numpy()

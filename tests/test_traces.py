@@ -1,0 +1,59 @@
+"""Per-update traces (rnnbook.traces) are the runs that training.train_runs trains, update by update."""
+
+import math
+
+import numpy as np
+import pytest
+
+from rnnbook.errors import ConfigError
+from rnnbook.traces import trace_runs
+from rnnbook.training import RunConfig, train_runs
+
+
+def _configs(**over):
+    base = dict(task="torder", init="basic_tanh", min_length=12, max_length=16, max_updates=300, check_every=100,
+                n_valid=200, valid_chunk=100)
+    base.update(over)
+    return [RunConfig(method=m, seed=s, threshold=t, **base)
+            for m, s, t in (("msgd", 0, 1.0), ("msgd_c", 0, 0.3), ("msgd_c", 1, 1.0), ("msgd_cr", 2, 0.5))]
+
+
+def test_trace_averages_are_the_training_curves():
+    """Same weights, minibatches, validation: every per-check average equals train_runs' curve, bit for bit."""
+    configs = _configs()
+    traces = trace_runs(configs)
+    results = train_runs([RunConfig(**{**c.to_dict(), "success_error": 0.0}) for c in configs])  # no early stop
+    for tr, r in zip(traces, results):
+        assert len(tr.loss) == len(tr.grad_norm) == len(tr.clipped) == 300
+        windows = lambda x: x.reshape(3, 100).mean(1)
+        assert np.array_equal(windows(tr.loss), r.curves["train_loss"])
+        assert np.array_equal(windows(tr.grad_norm), r.curves["grad_norm"])
+        assert np.array_equal(windows(tr.clipped.astype(float)), r.curves["clip_fraction"])
+        assert np.array_equal(tr.valid_error, r.curves["valid_error"]) and list(tr.check_update) == r.curves["update"]
+        if tr.omega is not None:
+            assert np.allclose(windows(tr.omega), r.curves["omega"], rtol=1e-12)
+    plain, tight = traces[0], traces[1]
+    assert not plain.clipped.any() and plain.threshold == math.inf and (plain.step_scale == 1).all()
+    assert tight.clipped.any() and np.array_equal(tight.clipped, tight.grad_norm > 0.3)
+    assert np.allclose(tight.step_scale[tight.clipped] * tight.grad_norm[tight.clipped], 0.3)
+    assert not any(t.safety_net_fires.any() for t in traces)
+    assert np.array_equal(traces[0].loss[:1], traces[1].loss[:1])  # same seed, same first minibatch and weights
+
+
+def test_success_is_the_first_good_check_and_can_stop_early():
+    configs = [RunConfig(task="torder", init="basic_tanh", method="msgd_cr", min_length=20, max_length=20, seed=1,
+                         max_updates=1500, check_every=250, n_valid=500, valid_chunk=250)]  # succeeds at 750
+    full = trace_runs(configs)[0]
+    early = trace_runs(configs, stop_at_success=True)[0]
+    trained = train_runs(configs)[0]
+    assert trained.success and full.first_success_update == early.first_success_update == trained.first_success_update
+    assert len(early.loss) == early.first_success_update < len(full.loss)
+    assert np.array_equal(early.loss, full.loss[:len(early.loss)])
+
+
+def test_safety_net_fires_on_bad_norms_and_mixed_groups_are_refused():
+    trace = trace_runs(_configs(max_updates=3, check_every=3)[:1])[0]
+    trace.grad_norm = np.array([1.0, math.nan, 2e10])
+    assert trace.safety_net_fires.tolist() == [False, True, True]
+    with pytest.raises(ConfigError, match="must share"):
+        trace_runs([*_configs(max_updates=3, check_every=3)[:1], *_configs(max_updates=3, check_every=3, hidden=8)[:1]])
