@@ -46,6 +46,7 @@ def test_raising_the_cap_continues_exactly_the_censored_runs(tiny_config, tmp_pa
     censored = [r for r in first["runs"] if r["censored"]]
     assert censored and first["censored"] == len(censored)  # a 4-unit model does not solve it in 20 updates
     states = load_states(states_path(tmp_path / "short" / "tiny" / "quick.json"))
+    states = {k: s for k, s in states.items() if s.kind != "solved"}
     assert sorted(states) == sorted(r["key"] for r in censored)
     assert {s.kind for s in states.values()} == {"censored"} and {s.updates for s in states.values()} == {20}
 
@@ -77,7 +78,8 @@ def test_raising_the_cap_continues_exactly_the_censored_runs(tiny_config, tmp_pa
 def test_a_cap_off_the_check_grid_keeps_no_state_and_trains_again(tiny_config, tmp_path, trained):
     exp = _tiny(tiny_config, max_updates=15, check_every=10)  # the check at 15 would not exist in a longer run
     run_sweep(exp, "quick", tmp_path / "a")
-    assert not states_path(tmp_path / "a" / "tiny" / "quick.json").exists()
+    kept = load_states(states_path(tmp_path / "a" / "tiny" / "quick.json"))
+    assert all(s.kind == "solved" for s in kept.values())
     trained.clear()
     longer = with_overrides(exp, "quick", ["max_updates=30"])
     run_sweep(longer, "quick", tmp_path / "a")
@@ -113,9 +115,9 @@ def test_checkpoints_let_a_killed_sweep_go_on_where_each_run_was(tiny_config, tm
     resumed, clean = _file(tmp_path / "killed"), _file(tmp_path / "clean")
     assert strip_volatile(resumed) == strip_volatile(clean)
     assert any(r["sittings"] == 2 for r in resumed["runs"] if r["key"] in kept)
-    # a finished run's checkpoint is dropped; censored runs keep their final state
+    # a finished run's checkpoint is replaced by its final state (censored, or solved)
     after = load_states(states_path(tmp_path / "killed" / "tiny" / "quick.json"))
-    assert {s.kind for s in after.values()} <= {"censored"}
+    assert {s.kind for s in after.values()} <= {"censored", "solved"}
 
 
 def test_shards_in_separate_processes_merge_into_the_unsharded_file(tiny_config, tmp_path):

@@ -19,6 +19,9 @@ Two kinds are kept:
 ``checkpoint``
     A run still training, saved every few minutes of wall time (``--checkpoint-every``), so a
     killed sweep loses at most those minutes.
+``solved``
+    A run that succeeded: its trained weights, for tests beyond the training lengths
+    (:mod:`rnnbook.generalisation`). Nothing continues from it.
 
 The states of a results file ``results/<experiment>/<protocol>.json`` live beside it in
 ``<protocol>.states.pt``: one compact binary file (``torch.save`` of plain Python values and
@@ -40,7 +43,7 @@ import torch
 from rnnbook.errors import ConfigError
 
 STATES_FORMAT = "rnnbook-states/1"
-KINDS = ("censored", "checkpoint")
+KINDS = ("censored", "checkpoint", "solved")
 
 
 @dataclass
@@ -48,7 +51,7 @@ class RunState:
     """Everything a run's future depends on, taken right after one of its checks."""
 
     key: str  #: the run's :meth:`~rnnbook.training.RunConfig.key` (the cap is not part of it)
-    kind: str  #: "censored" (reached its cap) or "checkpoint" (still training)
+    kind: str  #: "censored" (reached its cap), "checkpoint" (still training) or "solved"
     updates: int
     weights: dict[str, torch.Tensor]  #: one model's tensors, as :class:`~rnnbook.model.Params` names them, without the model axis
     stream_calls: dict[str, int]  #: draws made per purpose (:class:`~rnnbook.streams.Stream`)

@@ -7,6 +7,7 @@
                           [--threads N] [--no-progress]
     python -m rnnbook show RESULTS.json [RESULTS.json ...]
     python -m rnnbook merge SHARD.json [SHARD.json ...] --out RESULTS.json
+    python -m rnnbook generalise RESULTS.json --lengths 50,100,500 [--sequences N]
 
 ``--set max_updates=1000000`` raises the update cap: runs that reached the old cap without
 succeeding continue from their kept states (:mod:`rnnbook.sweeps`).
@@ -67,7 +68,7 @@ _positive_int, _nonneg_int = _int_at_least(1), _int_at_least(0)
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m rnnbook", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", metavar="{run,list,show,merge}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{run,list,show,merge,generalise}", parser_class=_Parser)
     sub.required = True
 
     r = sub.add_parser("run", help="train an experiment's grid (resumes an existing results file)")
@@ -103,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("show", help="success-rate table of results files")
     s.add_argument("files", nargs="+", metavar="RESULTS.json")
+
+    g = sub.add_parser("generalise", help="test the solved runs of a results file on longer sequences")
+    g.add_argument("file", metavar="RESULTS.json")
+    g.add_argument("--lengths", required=True, metavar="N,N,...", help="sequence lengths, e.g. 50,100,500,5000")
+    g.add_argument("--sequences", type=_positive_int, default=10_000, metavar="N",
+                   help="fresh test sequences per length (default 10,000, as the paper)")
 
     m = sub.add_parser("merge", help="join the shard files of one sweep into its results file")
     m.add_argument("files", nargs="+", metavar="SHARD.json")
@@ -178,6 +185,24 @@ def cmd_show(args) -> int:
 
     blocks = [format_table(load_results(f)) for f in args.files]
     print("\n\n".join(blocks))
+    return EXIT_OK
+
+
+def cmd_generalise(args) -> int:
+    from rnnbook import runtime
+    from rnnbook.generalisation import evaluate, generalisation_path
+
+    try:
+        lengths = [int(x) for x in args.lengths.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--lengths must be integers separated by commas, got {args.lengths!r}") from None
+    runtime.configure_torch(None)
+    data = evaluate(args.file, lengths, args.sequences, progress=lambda line: print(line, file=sys.stderr))
+    head = ["run", *[f"T={n}" for n in data["lengths"]]]
+    print("  ".join(head))
+    for r in data["runs"]:
+        print("  ".join([r["key"].rsplit("-", 1)[0], *[f"{r['errors'].get(str(n), float('nan')):.2%}" for n in data["lengths"]]]))
+    print(f"wrote {generalisation_path(args.file)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -282,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list(args)
         if args.command == "merge":
             return cmd_merge(args)
+        if args.command == "generalise":
+            return cmd_generalise(args)
         return cmd_show(args)
     except ConfigError as exc:
         msg = " ".join(str(exc).split())  # exactly one line

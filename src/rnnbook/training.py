@@ -164,7 +164,8 @@ class RunResult:
     recover). ``best_valid_error`` / ``final_valid_error`` are fractions (0.01 = 1 %).
     ``censored``: the run reached its cap without succeeding (it might still succeed later);
     ``state`` is then what continues it under a higher cap (:mod:`rnnbook.checkpoints`), or
-    ``None`` if its cap is not a multiple of ``check_every``. ``sittings``: how many times the
+    ``None`` if its cap is not a multiple of ``check_every``. A run that succeeded keeps its
+    trained weights in ``state`` too (kind "solved"), for tests on longer sequences. ``sittings``: how many times the
     run was started or resumed; ``wall_time_s`` adds up all of them.
     """
 
@@ -221,6 +222,7 @@ class _Member:
         censored = (self.first_success_update is None and not self.diverged
                     and self.updates >= self.config.max_updates)
         continuable = censored and weights is not None and self.updates % self.config.check_every == 0
+        solved = self.first_success_update is not None and weights is not None
         return RunResult(
             config=self.config,
             success=self.first_success_update is not None,
@@ -231,7 +233,7 @@ class _Member:
             curves=self.curves,
             wall_time_s=self.wall_time(),
             diverged=self.diverged,
-            state=self.state(weights, "censored") if continuable else None,
+            state=self.state(weights, "censored") if continuable else self.state(weights, "solved") if solved else None,
             sittings=self.sittings,
         )
 

@@ -1,0 +1,137 @@
+"""Trained models on longer sequences than they were trained on (§4.1.1, §4.1.2).
+
+The paper says the temporal-order model trained on lengths 50-200 makes no error on sequences
+of up to 5,000 steps (the ICML text; the arXiv version says 400), and that the addition and
+multiplication models generalise to 500 steps with less than 1 % error. A sweep keeps the
+weights of every run that succeeded (:mod:`rnnbook.checkpoints`, kind ``"solved"``); this
+module tests them on freshly generated sequences of fixed lengths and writes
+``results/<experiment>/<protocol>.generalisation.json`` beside the results file.
+
+The test sequences come from a stream that no training or validation draw of any run uses
+(the run's seed + :data:`TEST_SEED_OFFSET`), so they are new to the model, and the same for
+every re-run.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+
+from rnnbook.checkpoints import RunState, load_states, states_path
+from rnnbook.errors import ConfigError
+from rnnbook.model import Params, activation_of, predict
+from rnnbook.results import code_version, environment, load_results, write_json_atomic
+from rnnbook.streams import Stream
+from rnnbook.tasks import errors
+from rnnbook.training import DTYPES, VALIDATION_BUDGET, RunConfig
+
+TEST_SEED_OFFSET = 1_000_003  #: test stream seed = run seed + this (far from any seed a sweep uses)
+FORMAT = "rnnbook-generalisation/1"
+
+
+def generalisation_path(results_file: str | Path) -> Path:
+    p = Path(results_file)
+    return p.with_name(p.stem + ".generalisation.json")
+
+
+def error_at_length(config: RunConfig, weights: dict[str, torch.Tensor], length: int, n_sequences: int = 10_000,
+                    device: str = "cpu") -> float:
+    """Fraction of ``n_sequences`` fresh sequences of ``length`` steps that the model gets wrong.
+
+    "Wrong" is the task's own rule (:func:`rnnbook.tasks.errors`): the class of the last output
+    for temporal order, a squared error above 0.04 for addition and multiplication. The
+    sequences are drawn in chunks small enough to keep ``VALIDATION_BUDGET`` numbers in memory.
+    """
+    task = config.make_task()
+    task.check_length(length)
+    if n_sequences < 1:
+        raise ConfigError(f"n_sequences must be >= 1, got {n_sequences}")
+    dtype = DTYPES[config.dtype]
+    params = Params(**{k: v.unsqueeze(0).to(dtype=dtype, device=device) for k, v in weights.items()})
+    hidden = params.W_hh.shape[-1]
+    steps = task.max_steps(length)
+    chunk = max(1, min(n_sequences, VALIDATION_BUDGET // (steps * (task.n_in + hidden + task.n_out))))
+    stream = Stream(config.seed + TEST_SEED_OFFSET)
+    wrong, done = 0.0, 0
+    while done < n_sequences:
+        b = min(chunk, n_sequences - done)
+        batch = task.sample([stream], b, [length], purpose="valid", dtype=dtype, device=device)
+        out = predict(params, activation_of(config.init), task, batch.u, batch.start, pad=batch.pad)
+        wrong += float(errors(task, out, batch.target, batch.start)[0]) * b
+        done += b
+    return wrong / n_sequences
+
+
+def solved_runs(results_file: str | Path) -> list[tuple[dict[str, Any], RunState]]:
+    """The runs of a results file that succeeded, each with its kept weights, in grid order."""
+    data = load_results(results_file)
+    states = load_states(states_path(results_file))
+    out = []
+    for rec in data["runs"]:
+        state = states.get(rec["key"])
+        if rec["success"] and state is not None and state.kind == "solved":
+            out.append((rec, state))
+    return out
+
+
+def evaluate(results_file: str | Path, lengths: Iterable[int], n_sequences: int = 10_000, *,
+             progress: Callable[[str], Any] | None = None) -> dict[str, Any]:
+    """Test every solved run of ``results_file`` at each of ``lengths``; write and return the file.
+
+    The output lists, per run, the error fraction at each length, with the protocol (lengths,
+    number of sequences, test-stream rule) and provenance. A run already tested at a length
+    with the same number of sequences is not tested again (the file is re-read and extended).
+    """
+    lengths = sorted({int(n) for n in lengths})
+    if not lengths:
+        raise ConfigError("give at least one length")
+    out_path = generalisation_path(results_file)
+    runs = solved_runs(results_file)
+    if not runs:
+        raise ConfigError(f"{str(results_file)!r} has no solved run with kept weights to test")
+    old = {}
+    if out_path.exists():
+        prev = load_results_like(out_path)
+        if prev.get("n_sequences") == n_sequences:
+            old = {r["key"]: r["errors"] for r in prev["runs"]}
+    t0 = time.perf_counter()
+    records = []
+    for rec, state in runs:
+        config = RunConfig.from_dict(rec["config"])
+        errs = dict(old.get(rec["key"], {}))
+        for n in lengths:
+            if str(n) in errs:
+                continue
+            errs[str(n)] = error_at_length(config, state.weights, n, n_sequences)
+            if progress is not None:
+                progress(f"{rec['key']}: length {n}: {errs[str(n)]:.4%} wrong")
+        records.append({"key": rec["key"], "config": rec["config"], "trained_updates": rec["updates"],
+                        "errors": dict(sorted(errs.items(), key=lambda kv: int(kv[0])))})
+    data = {
+        "format": FORMAT,
+        "results_file": Path(results_file).name,
+        "n_sequences": n_sequences,
+        "lengths": sorted({int(k) for r in records for k in r["errors"]}),
+        "test_stream": f"rnnbook.streams.Stream(run seed + {TEST_SEED_OFFSET}), purpose 'valid'",
+        "runs": records,
+        "provenance": {"code": code_version(), "environment": environment("cpu"),
+                       "wall_time_s": round(time.perf_counter() - t0, 3)},
+    }
+    write_json_atomic(out_path, data)
+    return data
+
+
+def load_results_like(path: str | Path) -> dict[str, Any]:
+    """Read a generalisation file (one-line ConfigError if it is not one)."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {str(path)!r}: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ConfigError(f"{str(path)!r} is not an {FORMAT} file")
+    return data
