@@ -1,0 +1,112 @@
+"""The back matter agrees with the code: "The paper in numbers" and the glossary.
+
+back/paper_in_numbers.md carries a table of the book's paper-scale protocols. It is generated
+text: :func:`protocol_table` writes it from ``rnnbook.experiments``, and the test fails (printing
+the table to paste) when the page and the code disagree. The glossary defines exactly the terms
+the team agreed on, and every label the errata and the paper-in-numbers pages link to exists.
+
+Regenerate the table with ``python tests/test_paper_in_numbers.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from rnnbook.experiments import EXPERIMENTS
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "back" / "paper_in_numbers.md"
+GLOSSARY = ROOT / "back" / "glossary.ipynb"
+BEGIN = "<!-- BEGIN generated: tests/test_paper_in_numbers.py::protocol_table -->"
+END = "<!-- END generated -->"
+
+#: The glossary's terms (team rules): chapters link to them with {term}`...`.
+TERMS = (
+    "Jacobian matrix", "spectral radius", "largest singular value", "attractor", "basin of attraction",
+    "bifurcation", "BPTT", "immediate partial derivative", "temporal contribution", "long-term component",
+    "exploding gradient", "vanishing gradient", "rate of success", "norm clipping",
+    "preserving the norm in the relevant direction", "censored run",
+)
+
+
+def _num(x: float) -> str:
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+
+def protocol_table() -> str:
+    """One markdown row per built-in experiment's ``paper`` protocol."""
+    head = ("| experiment | task | initialisations | methods | hidden | lr | threshold | reg. weight | batch "
+            "| update cap | validation | success | lengths | seeds |")
+    rows = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for name, exp in EXPERIMENTS.items():
+        p = exp.protocol("paper")
+        s = p.settings
+        params = ", ".join(f"{k}={v}" for k, v in sorted(dict(exp.task_params).items()))
+        task = f"`{exp.task}`" + (f" ({params})" if params else "")
+        lengths = ", ".join([*(str(n) for n in p.lengths), *(f"[{a}, {b})" for a, b in p.ranges)])
+        success = f"< {_num(s['success_error'] * 100)} %"
+        cells = [
+            f"`{name}`", task, ", ".join(exp.inits), ", ".join(exp.methods), _num(s["hidden"]), _num(s["lr"]),
+            _num(s["threshold"]), _num(s["reg_weight"]), _num(s["batch"]), _num(s["max_updates"]),
+            f"{_num(s['n_valid'])} every {_num(s['check_every'])}", success, lengths,
+            ", ".join(str(x) for x in p.seeds),
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def test_protocol_table_on_the_page_is_the_codes():
+    text = PAGE.read_text(encoding="utf-8")
+    assert BEGIN in text and END in text, "the generated protocol table's markers are missing"
+    shown = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    expected = protocol_table()
+    assert shown == expected, "back/paper_in_numbers.md is stale; paste this table:\n" + expected
+
+
+def test_paper_values_quoted_on_the_page_match_the_declared_paper_protocol():
+    """The Fig. 7 row of the page says which value the book follows; the code must use it."""
+    s = EXPERIMENTS["temporal_order"].protocol("paper").settings
+    assert (s["hidden"], s["lr"], s["threshold"], s["reg_weight"], s["batch"]) == (50, 0.01, 1.0, 4.0, 20)
+    assert (s["max_updates"], s["n_valid"], s["success_error"]) == (5_000_000, 10_000, 0.01)
+    text = PAGE.read_text(encoding="utf-8")
+    fig7 = text.split("(pn-fig7)=", 1)[1].split("(pn-mixed)=", 1)[0]
+    for follows in ("| **0.01** (ICML) |", "| **1** (ICML) |", "| **4** (ICML) |", "| 5,000,000 |"):
+        assert follows in fig7, f"the Fig. 7 table no longer says {follows!r}"
+
+
+def _labels(text: str) -> set[str]:
+    return set(re.findall(r"^\(([\w-]+)\)=\s*$", text, re.M))
+
+
+def test_pages_link_only_to_labels_that_exist():
+    """{ref}`pn-...` / {ref}`err-...` targets exist on the back-matter pages."""
+    back = ROOT / "back"
+    pages = {p: p.read_text(encoding="utf-8") for p in back.glob("*.md")}
+    labels = set().union(*(_labels(t) for t in pages.values()))
+    for page, text in pages.items():
+        for target in re.findall(r"\{ref\}`(?:[^`<]*<)?((?:pn|err)[\w-]*)>?`", text):
+            assert target in labels, f"{page.name} links to the missing label {target!r}"
+
+
+def test_glossary_defines_exactly_the_agreed_terms():
+    cells = json.loads(GLOSSARY.read_text(encoding="utf-8"))["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    blocks = re.findall(r"```\{glossary\}\n(.*?)```", text, re.S)
+    assert blocks, "the glossary page has no glossary directive"
+    terms = [line for block in blocks for line in block.splitlines() if line and not line[0].isspace()
+             and not line.startswith(":")]
+    assert sorted(terms) == sorted(TERMS), f"glossary terms differ: {sorted(set(terms) ^ set(TERMS))}"
+
+
+def test_rate_of_success_is_defined_exactly():
+    cells = json.loads(GLOSSARY.read_text(encoding="utf-8"))["cells"]
+    text = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    entry = text.split("\nrate of success\n", 1)[1].split("\n\n", 1)[0]
+    for phrase in ("fraction of", "seeds", "1 %", "10,000", "freshly generated", "update cap", "censored run"):
+        assert phrase in entry, f"the definition of rate of success must mention {phrase!r}"
+
+
+if __name__ == "__main__":
+    print(protocol_table())
