@@ -16,7 +16,8 @@ import pytest
 from rnnbook.plotting import FIGURE_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted(p for p in (ROOT / "chapters").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+NOTEBOOKS = sorted(p for folder in ("chapters", "back") for p in (ROOT / folder).rglob("*.ipynb")
+                   if ".ipynb_checkpoints" not in p.parts)
 
 
 def _cells(nb: Path) -> list[dict]:
@@ -50,6 +51,8 @@ def test_notebook_is_stored_clean_and_seeds_everything_first(nb):
     code = [c for c in cells if c["cell_type"] == "code"]
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "commit notebooks without outputs"
     assert "runtime.setup(" in _source(code[0]), "the first code cell must call rnnbook.runtime.setup (seeds, threads)"
+    if nb.relative_to(ROOT).parts[0] != "chapters":
+        return  # back matter (the glossary) is not a chapter: no summary, exercises or claims table
     text = "\n".join(_source(c) for c in cells)
     for heading in ("## Summary", "## Exercises"):
         assert heading in text, f"missing section {heading!r}"
@@ -65,9 +68,12 @@ def test_figures_have_stable_names_matching_captions_and_saved_files():
         assert f'save_figure(fig, "{name}")' in _source(cell), f"{nb.name}: cell of {name} must save it under that name"
         for ext in ("png", "svg"):
             assert f"</figures/{name}.{ext}>" in caption, f"{nb.name}: caption of {name} must link its {ext.upper()}"
-        chapter = re.match(r"fig-ch(\d+)", name).group(1)
-        assert nb.relative_to(ROOT / "chapters").as_posix().startswith(f"{int(chapter):02d}"), \
-            f"{name} is drawn in {nb.name}, outside chapter {chapter}"
+        where = nb.relative_to(ROOT).as_posix()
+        if name.startswith("fig-glossary-"):
+            assert where.startswith("back/"), f"{name} is drawn in {where}; fig-glossary-* belong to back/"
+        else:
+            chapter = re.match(r"fig-ch(\d+)", name).group(1)
+            assert where.startswith(f"chapters/{int(chapter):02d}"), f"{name} is drawn in {where}, outside chapter {chapter}"
         assert len(caption.split(".")) > 2, f"{nb.name}: caption of {name} must say how the figure was made"
         names.append(name)
     assert len(names) == len(set(names)), "figure names must be unique across the book"
