@@ -1,0 +1,110 @@
+"""What a results file says, point by point: success with its interval, censoring, speed, plateaus.
+
+The paper's Fig. 7 plots one number per point: the *rate of success*, the fraction of the 5
+runs (seeds) whose model misclassified fewer than 1 % of 10,000 freshly generated sequences at
+some check within the update cap. :func:`grid_points` turns a results file into those points
+and keeps what the single number hides: how many runs stopped at the cap still unsolved
+(*censored*: slow is not the same as never), how many diverged, the exact 95 % interval of the
+rate (:func:`rnnbook.stats.clopper_pearson`: five seeds say little), and when each successful
+run succeeded.
+
+:func:`plateau_end` measures the plateau people stall on when they re-implement the temporal
+order task: the training loss sits at the chance level ``ln 4`` (four classes) for tens of
+thousands of updates before it drops.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from rnnbook.stats import clopper_pearson
+from rnnbook.survival import SurvivalCurve, kaplan_meier
+
+CHANCE_LOSS_4 = math.log(4)  #: cross-entropy of a uniform guess among 4 classes
+
+
+@dataclass
+class GridPoint:
+    """One point of a success-rate figure: an init, a method and a length (or range), over seeds."""
+
+    init: str
+    method: str
+    min_length: int
+    max_length: int
+    runs: int = 0
+    successes: int = 0
+    censored: int = 0
+    diverged: int = 0
+    caps: list[int] = field(default_factory=list)
+    success_updates: list[int] = field(default_factory=list)
+    records: list[Mapping[str, Any]] = field(default_factory=list)
+
+    @property
+    def length(self) -> str:
+        return str(self.min_length) if self.min_length == self.max_length else f"{self.min_length}-{self.max_length}"
+
+    @property
+    def rate(self) -> float:
+        return self.successes / self.runs if self.runs else math.nan
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Exact (Clopper–Pearson) 95 % interval of the success rate."""
+        return clopper_pearson(self.successes, self.runs) if self.runs else (math.nan, math.nan)
+
+    @property
+    def rate_if_censored_succeed(self) -> float:
+        """The rate if every censored run were to succeed later: the most the cap may be hiding."""
+        return (self.successes + self.censored) / self.runs if self.runs else math.nan
+
+    def survival(self) -> SurvivalCurve:
+        """Fraction of this point's runs solved against updates, censored runs handled properly."""
+        return kaplan_meier(
+            [r["first_success_update"] if r["success"] else None for r in self.records],
+            [math.inf if r.get("diverged") else r["updates"] for r in self.records],
+        )
+
+
+def grid_points(data: Mapping[str, Any], runs: Iterable[Mapping[str, Any]] | None = None) -> list[GridPoint]:
+    """The points of a results file (or of ``runs`` from it), in grid order: init, method, length."""
+    points: dict[tuple, GridPoint] = {}
+    for rec in (data["runs"] if runs is None else runs):
+        c = rec["config"]
+        key = (c["init"], c["method"], c["min_length"], c["max_length"])
+        p = points.setdefault(key, GridPoint(*key))
+        p.runs += 1
+        p.records.append(rec)
+        p.caps.append(int(c["max_updates"]))
+        if rec["success"]:
+            p.successes += 1
+            p.success_updates.append(int(rec["first_success_update"]))
+        elif rec.get("diverged"):
+            p.diverged += 1
+        else:
+            p.censored += 1
+    return list(points.values())
+
+
+def plateau_end(rec: Mapping[str, Any], chance: float = CHANCE_LOSS_4, margin: float = 0.1) -> int | None:
+    """The first check at which the mean training loss since the last check fell below
+    ``chance - margin`` (the end of the plateau at chance level); ``None`` if it never did."""
+    curves = rec["curves"]
+    for u, loss in zip(curves["update"], curves["train_loss"]):
+        if loss is not None and loss < chance - margin:
+            return int(u)
+    return None
+
+
+def plateau_means(rec: Mapping[str, Any], name: str, chance: float = CHANCE_LOSS_4,
+                  margin: float = 0.1) -> tuple[float, float]:
+    """Mean of curve ``name`` (e.g. ``grad_norm``, ``omega``) on the plateau and after it."""
+    end = plateau_end(rec, chance, margin)
+    on, after = [], []
+    for u, v in zip(rec["curves"]["update"], rec["curves"][name]):
+        if v is None:
+            continue
+        (on if end is None or u < end else after).append(v)
+    mean = lambda xs: sum(xs) / len(xs) if xs else math.nan
+    return mean(on), mean(after)

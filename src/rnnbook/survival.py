@@ -1,0 +1,84 @@
+"""How soon runs succeed, when some of them stop at a cap: the Kaplan–Meier estimator.
+
+A run that reached its update cap without succeeding is *censored*: we know only that its
+success, if it comes, comes later. Counting it as a failure mixes up "slow" with "never"; leaving
+it out makes a method look faster than it is. The Kaplan–Meier (product-limit) estimator uses
+each run for exactly as long as it was watched. With ``n_i`` runs still training (and not yet
+solved) just before update ``u_i``, of which ``d_i`` succeed at ``u_i``, the fraction of runs
+*still unsolved* after ``u`` updates is
+
+    S(u) = prod over u_i <= u of (1 - d_i / n_i),
+
+and the fraction solved by ``u`` is ``1 - S(u)``. A run censored at ``c`` counts in every
+``n_i`` with ``u_i <= c`` and in none after. A run that diverged (its weights became NaN) can
+never succeed; it stays at risk for ever and never has the event.
+
+The pointwise 95 % band is the "exponential Greenwood" (log–log) interval, the default of the
+common survival libraries: with ``v = sum d_i / (n_i (n_i - d_i))``, ``S^(exp(±1.96 sqrt(v) /
+log S))``, which always stays inside [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+Z95 = 1.959963984540054
+
+
+@dataclass
+class SurvivalCurve:
+    """Steps of the estimate: after ``updates[i]`` the fraction solved is ``solved[i]``, its band
+    ``[low[i], high[i]]``; ``at_risk[i]`` runs were still training just before ``updates[i]``."""
+
+    updates: list[int]
+    solved: list[float]
+    low: list[float]
+    high: list[float]
+    at_risk: list[int]
+    n_runs: int
+    n_censored: int
+
+    def solved_by(self, u: float) -> float:
+        """Estimated fraction of runs solved within ``u`` updates."""
+        out = 0.0
+        for t, f in zip(self.updates, self.solved):
+            if t <= u:
+                out = f
+        return out
+
+
+def kaplan_meier(success_updates: Sequence[int | None], stop_updates: Sequence[int]) -> SurvivalCurve:
+    """The fraction of runs solved against updates, from each run's outcome.
+
+    ``success_updates[j]``: the update at which run ``j`` succeeded, or ``None`` if it did not;
+    ``stop_updates[j]``: where it stopped (its cap if censored, ``math.inf`` for a run that can
+    never succeed, e.g. one that diverged).
+    """
+    if len(success_updates) != len(stop_updates):
+        raise ValueError("one stop per run")
+    events = sorted({int(s) for s in success_updates if s is not None})
+    n = len(stop_updates)
+    censored = sum(1 for s, c in zip(success_updates, stop_updates) if s is None)
+    S, v = 1.0, 0.0
+    out = SurvivalCurve([], [], [], [], [], n, censored)
+    for t in events:
+        at_risk = sum(1 for s, c in zip(success_updates, stop_updates)
+                      if (s is not None and s >= t) or (s is None and c >= t))
+        d = sum(1 for s in success_updates if s == t)
+        S *= 1.0 - d / at_risk
+        if at_risk > d:
+            v += d / (at_risk * (at_risk - d))
+        out.updates.append(t)
+        out.solved.append(1.0 - S)
+        out.at_risk.append(at_risk)
+        if 0.0 < S < 1.0 and v > 0:
+            w = Z95 * math.sqrt(v) / math.log(S)
+            lo_S, hi_S = S ** math.exp(-w), S ** math.exp(w)  # log S < 0: exp(-w) > 1 when w < 0
+            out.low.append(1.0 - max(lo_S, hi_S))
+            out.high.append(1.0 - min(lo_S, hi_S))
+        else:
+            out.low.append(1.0 - S)
+            out.high.append(1.0 - S)
+    return out

@@ -1,0 +1,43 @@
+"""Summaries of a results file: counts per grid point, intervals, censoring, plateaus."""
+
+import math
+
+import pytest
+
+from rnnbook.outcomes import CHANCE_LOSS_4, grid_points, plateau_end, plateau_means
+from rnnbook.stats import clopper_pearson
+
+
+def rec(seed, success, updates, cap=100, diverged=False, method="msgd_cr", length=50, losses=None):
+    losses = losses or [1.39, 1.38, 1.2, 0.5]
+    return {
+        "config": {"init": "basic_tanh", "method": method, "min_length": length, "max_length": length,
+                   "max_updates": cap, "seed": seed},
+        "success": success, "diverged": diverged, "updates": updates,
+        "first_success_update": updates if success else None,
+        "curves": {"update": [25, 50, 75, 100][:len(losses)], "train_loss": losses,
+                   "grad_norm": [0.1, 0.1, 2.0, 1.0][:len(losses)]},
+    }
+
+
+def test_points_count_successes_censored_and_diverged_runs():
+    data = {"runs": [rec(0, True, 40), rec(1, False, 100), rec(2, False, 30, diverged=True), rec(3, True, 80),
+                     rec(0, False, 100, method="msgd")]}
+    cr, plain = grid_points(data)
+    assert (cr.method, cr.runs, cr.successes, cr.censored, cr.diverged) == ("msgd_cr", 4, 2, 1, 1)
+    assert cr.rate == 0.5 and cr.rate_if_censored_succeed == 0.75 and cr.success_updates == [40, 80]
+    assert cr.interval == clopper_pearson(2, 4) and cr.length == "50"
+    assert plain.censored == 1 and plain.successes == 0
+    km = cr.survival()
+    assert km.updates == [40, 80] and km.solved[0] == pytest.approx(0.25)
+    # at 80, the runs at risk are the one solved there and the censored one (the diverged run stays too)
+    assert km.at_risk == [4, 3]
+
+
+def test_plateau_end_is_the_first_check_clearly_below_chance():
+    r = rec(0, True, 100)
+    assert plateau_end(r) == 75
+    assert plateau_end(rec(0, False, 100, losses=[1.39, 1.385, 1.38, 1.37])) is None
+    on, after = plateau_means(r, "grad_norm")
+    assert on == pytest.approx(0.1) and after == pytest.approx(1.5)
+    assert CHANCE_LOSS_4 == pytest.approx(math.log(4))
