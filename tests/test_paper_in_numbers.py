@@ -1,4 +1,4 @@
-"""The back matter agrees with the code: "The paper in numbers" and the glossary.
+"""The back matter agrees with the code: "The paper in numbers", the glossary, the citation.
 
 back/paper_in_numbers.md carries a table of the book's paper-scale protocols. It is generated
 text: :func:`protocol_table` writes it from ``rnnbook.experiments``, and the test fails (printing
@@ -106,6 +106,21 @@ def test_rate_of_success_is_defined_exactly():
     entry = text.split("\nrate of success\n", 1)[1].split("\n\n", 1)[0]
     for phrase in ("fraction of", "seeds", "1 %", "10,000", "freshly generated", "update cap", "censored run"):
         assert phrase in entry, f"the definition of rate of success must mention {phrase!r}"
+
+
+def test_the_landing_pages_bibtex_matches_citation_cff():
+    import yaml
+
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    intro = (ROOT / "intro.md").read_text(encoding="utf-8")
+    entry = re.search(r"```bibtex\n(@\w+\{.*?\n\})\n```", intro, re.S)
+    assert entry, "intro.md has no BibTeX entry for the book"
+    fields = dict(re.findall(r"^\s*(\w+)\s*=\s*\{+(.*?)\}+,?\s*$", entry.group(1), re.M))
+    assert fields["title"] == cff["title"]
+    assert fields["author"] == " and ".join(a["name"] for a in cff["authors"])
+    assert fields["year"] == str(cff["date-released"])[:4]
+    assert fields["version"] == str(cff["version"])
+    assert fields["url"] == cff["url"]
 
 
 if __name__ == "__main__":
