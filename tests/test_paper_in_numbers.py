@@ -3,7 +3,8 @@
 back/paper_in_numbers.md carries a table of the book's paper-scale protocols. It is generated
 text: :func:`protocol_table` writes it from ``rnnbook.experiments``, and the test fails (printing
 the table to paste) when the page and the code disagree. The glossary defines exactly the terms
-the team agreed on, and every label the errata and the paper-in-numbers pages link to exists.
+the team agreed on, every label the errata and the paper-in-numbers pages link to exists, and the
+landing page's BibTeX entry says what ``CITATION.cff`` says.
 
 Regenerate the table with ``python tests/test_paper_in_numbers.py``.
 """
