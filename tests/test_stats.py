@@ -53,3 +53,16 @@ def test_binomial_cdf_and_bad_input():
             clopper_pearson(k, n)
     with pytest.raises(ValueError):
         clopper_pearson(1, 3, level=1.0)
+
+
+def test_fisher_exact_against_hand_computed_tables():
+    from rnnbook.stats import fisher_exact
+
+    # 5/5 vs 0/5: only the two extreme tables are as unlikely: 2 / C(10, 5)
+    assert fisher_exact(5, 5, 0, 5) == pytest.approx(2 / 252)
+    # 5/5 vs 3/5 (8 successes): tables a = 3, 4, 5 have weights 10, 25, 10 (of C(10, 8) = 45);
+    # the observed a = 5 and the equally likely a = 3 count
+    assert fisher_exact(5, 5, 3, 5) == pytest.approx(20 / 45)
+    assert fisher_exact(2, 4, 2, 4) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        fisher_exact(6, 5, 0, 5)

@@ -49,3 +49,18 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     lower = 0.0 if k == 0 else _solve(lambda p: binomial_cdf(k - 1, n, p), 1 - a)  # P(X >= k) = a
     upper = 1.0 if k == n else _solve(lambda p: binomial_cdf(k, n, p), a)  # P(X <= k) = a
     return lower, upper
+
+
+def fisher_exact(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided p-value of Fisher's exact test that ``k1`` of ``n1`` and ``k2`` of ``n2`` come from
+    the same success probability: the total probability, under the hypergeometric law with the
+    margins fixed, of every table no more likely than the observed one (the usual definition,
+    as in ``scipy.stats.fisher_exact``)."""
+    for k, n in ((k1, n1), (k2, n2)):
+        if not (isinstance(k, int) and isinstance(n, int) and 0 <= k <= n and n >= 1):
+            raise ValueError(f"need integers 0 <= k <= n, n >= 1; got k={k!r}, n={n!r}")
+    successes, total = k1 + k2, n1 + n2
+    prob = lambda a: math.comb(n1, a) * math.comb(n2, successes - a) / math.comb(total, successes)
+    lo, hi = max(0, successes - n2), min(n1, successes)
+    observed = prob(k1)
+    return min(1.0, sum(p for p in map(prob, range(lo, hi + 1)) if p <= observed * (1 + 1e-7)))
