@@ -41,3 +41,20 @@ def test_plateau_end_is_the_first_check_clearly_below_chance():
     on, after = plateau_means(r, "grad_norm")
     assert on == pytest.approx(0.1) and after == pytest.approx(1.5)
     assert CHANCE_LOSS_4 == pytest.approx(math.log(4))
+
+
+@pytest.mark.parametrize("ours,paper,expected", [
+    ((5, 5, 0), (5, 5), "reproduced"),
+    ((2, 5, 0), (5, 5), "consistent"),        # Fisher p = 0.17: five seeds cannot tell
+    ((0, 5, 0), (5, 5), "not reproduced"),    # p = 2/252
+    ((3, 5, 2), (5, 5), "open"),              # 5/5 if the censored runs succeed, 3/5 if not
+    ((0, 5, 5), (5, 5), "open"),
+    ((0, 5, 1), (5, 5), "not reproduced"),    # even 1/5 is p < 0.05
+    ((0, 0, 0), (5, 5), "not run"),
+    ((2, 5, 0), (2, 5), "reproduced"),
+])
+def test_verdicts(ours, paper, expected):
+    from rnnbook.outcomes import verdict
+
+    v, why = verdict(*ours, *paper)
+    assert v == expected, why

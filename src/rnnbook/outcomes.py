@@ -108,3 +108,38 @@ def plateau_means(rec: Mapping[str, Any], name: str, chance: float = CHANCE_LOSS
         (on if end is None or u < end else after).append(v)
     mean = lambda xs: sum(xs) / len(xs) if xs else math.nan
     return mean(on), mean(after)
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdicts against the paper's counts
+# ---------------------------------------------------------------------------------------------
+
+VERDICTS = ("reproduced", "consistent", "not reproduced", "open", "not run")
+
+
+def _verdict_for(k: int, n: int, paper_k: int, paper_n: int) -> str:
+    from rnnbook.stats import fisher_exact
+
+    if k * paper_n == paper_k * n:
+        return "reproduced"
+    return "consistent" if fisher_exact(k, n, paper_k, paper_n) >= 0.05 else "not reproduced"
+
+
+def verdict(successes: int, runs: int, censored: int, paper_successes: int, paper_runs: int) -> tuple[str, str]:
+    """Our count against the paper's, with the reason, in one of :data:`VERDICTS`.
+
+    ``reproduced``: the same rate (5/5 against 5/5, say). ``consistent``: a different rate that
+    Fisher's exact test cannot tell from the paper's (two-sided p >= 0.05; with five seeds a
+    side, 2/5 against 5/5 is still "consistent": five seeds say little). ``not reproduced``:
+    p < 0.05. ``open``: the censored runs could still change the verdict, whichever way they
+    end. ``not run``: no runs yet.
+    """
+    if runs == 0:
+        return "not run", "no runs yet"
+    worst = _verdict_for(successes, runs, paper_successes, paper_runs)
+    best = _verdict_for(successes + censored, runs, paper_successes, paper_runs)
+    ours = f"{successes}/{runs}" + (f" (+{censored} censored)" if censored else "")
+    said = f"ours {ours}, paper {paper_successes}/{paper_runs}"
+    if worst == best:
+        return worst, said
+    return "open", f"{said}: {best} if the censored runs succeed, {worst} if they never do"
