@@ -17,7 +17,7 @@ Two ways to get ∂E/∂θ are implemented, on purpose:
   uses (the engine in :mod:`rnnbook.model` does the same, batched).
 
 Jacobians follow the *correct* order for Eq. (2): ∂x_i/∂x_{i-1} = W_rec diag(σ'(x_{i-1})). The
-paper prints W_rec^T diag(σ'(x_{i-1})) (erratum, fact sheet §12); the norm bounds of Eqs. (6)-(7)
+paper prints W_rec^T diag(σ'(x_{i-1})) (erratum: back/errata.md, err-transpose); the norm bounds of Eqs. (6)-(7)
 hold either way.
 
 Everything is float64 and unbatched: these functions serve derivations and checks, not training.

@@ -1,6 +1,6 @@
 """The vanilla RNN of the paper, its three initialisations and an explicit, batched BPTT.
 
-Model (fact sheet §10.1, the authors' code, row-vector convention)::
+Model (the authors' code, row-vector convention; back/paper_in_numbers.md, pn-code)::
 
     h_t = act(h_{t-1} W_hh + u_t W_uh + b_h),   h_0 = 0,   y_t = h_t W_hy + b_y.
 
@@ -39,7 +39,7 @@ from rnnbook.workspace import Workspace, scratch, step_views  # Workspace: calle
 INITS = ("sigmoid", "basic_tanh", "smart_tanh")
 ACTIVATIONS = ("sigmoid", "tanh")
 INIT_VARIANTS = ("paper", "code")
-SMART_TANH_NONZEROS = 15  # non-zero recurrent weights per unit (§4.1.1, fact sheet §8.1)
+SMART_TANH_NONZEROS = 15  # non-zero recurrent weights per unit (§4.1.1; back/paper_in_numbers.md, pn-fig7)
 SMART_TANH_RADIUS = 0.95  # spectral radius of W_hh after the rescaling
 
 
@@ -116,7 +116,7 @@ def init_params(
     device: str | torch.device = "cpu",
     variant: str = "paper",
 ) -> Params:
-    """Draw ``E = len(gens)`` models, model ``e`` from ``gens[e]`` only (§4.1.1, fact sheet §8.1).
+    """Draw ``E = len(gens)`` models, model ``e`` from ``gens[e]`` only (§4.1.1; paper in numbers: pn-fig7).
 
     * ``sigmoid``: ``W_uh, W_hh, W_hy ~ N(0, 0.01^2)`` (the code's ``scale=.01`` is a standard
       deviation);
@@ -129,7 +129,7 @@ def init_params(
     ``variant`` only matters for smart tanh. ``"paper"`` (the default) keeps 15 *incoming*
     connections per unit, as the paper says; in the row-vector convention unit ``j``'s
     incoming weights are column ``j`` of ``W_hh``. ``"code"`` keeps 15 non-zeros per *row*, as
-    the authors' code does, which are the *outgoing* weights (fact sheet §10.6 item 7). The
+    the authors' code does, which are the *outgoing* weights (back/errata.md, err-smart-tanh). The
     default follows the paper because the book reproduces the paper; the rescaling makes the
     two equally scaled (a transpose does not change the spectrum).
 
@@ -396,7 +396,7 @@ def loss_and_grads(
     When ``reg_weight`` ``(E,)`` is given, the regularizer Omega (Eqs. 9-10 as the code
     computes them, :mod:`rnnbook.regularizer`) is evaluated from this pass's ``dh`` and its
     immediate gradient, scaled by ``reg_weight[e]``, is added to ``grads.W_hh`` of model ``e``
-    -- before any clipping, as the code does (fact sheet §10.3). Models with weight 0 get
+    -- before any clipping, as the code does (back/paper_in_numbers.md, pn-code). Models with weight 0 get
     Omega's value but an untouched gradient.
 
     ``keep_states=False`` (what training uses) returns no ``states`` or ``dh``. That lets the

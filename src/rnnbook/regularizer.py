@@ -1,7 +1,8 @@
 """The vanishing-gradient regularizer Omega (Eqs. 9-10, §3.3) as the authors' code computes it.
 
-Definition used here (fact sheet §10.3, ``RNN.py``). For every model, step ``k`` and sequence
-``b`` of the minibatch, with ``delta_k = dE/dh_k`` the total gradient w.r.t. the state::
+Definition used here: the authors' ``RNN.py`` (back/paper_in_numbers.md, pn-code and pn-omega).
+For every model, step ``k`` and sequence ``b`` of the minibatch, with ``delta_k = dE/dh_k``
+the total gradient w.r.t. the state::
 
     z_k   = delta_k * act'(h_k)           (= dE/dx_k, the pre-activation gradient)
     r_k   = || z_k W_hh^T ||^2            (= || delta_k dh_k/dh_{k-1} ||^2)
@@ -27,7 +28,7 @@ Where paper and code differ, and how we read the paper:
   ``h_k, h_{k-1}``). In the paper's own variables (Eq. 2, ``x`` = pre-activation) Eq. (10)
   reads ``|| dE/dx_{k+1} . dx_{k+1}/dx_k ||^2 / || dE/dx_{k+1} ||^2`` with the Jacobian
   ``dx_{k+1}/dx_k = W_rec diag(act'(x_k))`` — the paper prints ``W_rec^T diag(...)``, a
-  transpose that fits neither convention (fact sheet §12 erratum); we read it as
+  transpose that fits neither convention (back/errata.md, err-transpose); we read it as
   ``W_rec diag(act'(x_k))``. That version measures the stretch of the *pre-activation*
   gradient with ``act'`` of the *earlier* step; the code's version measures the stretch of
   the *state* gradient with ``act'`` of the *later* step. Both keep error signals from
