@@ -7,8 +7,9 @@ forward and its backward pass. ``csrc/bptt.c`` computes the same quantities one 
 time -- forward, read-out (§9.7), backward recursion (Eqs. 3-5), the regularizer Omega and
 its immediate gradient (Eqs. 9-10), the weight gradients -- while that model's states stay in
 L2 and its weights in L1, with register-blocked matrix tiles written in GCC/Clang vector
-extensions. On the book's 2-core machine an update runs ~1.6x faster than on the torch path
-(E = 128, T = 100), and whole training, validation included, ~1.55x (``benchmarks/README.md``).
+extensions. It is faster than the torch path both per update and for whole training,
+validation included (measured: ``benchmarks/README.md``, "Measurements behind the code's
+choices").
 
 It is built on first use with the machine's C compiler (``$CC``, else ``cc``; ``-O3
 -march=native``) into a cache directory (``$RNNBOOK_CACHE``, else
@@ -57,9 +58,9 @@ CHUNK_STEPS = 32
 """Steps per chunk of the backward pass: the kernel forms a chunk's weight gradients as soon as
 its ``dpre`` are known, while they are in cache, and keeps two chunks of them instead of all T
 steps. Any value gives the same quantities to rounding (tests run 3 and 32 against autograd).
-Measured here (E = 128, updates/s): T = 200 1,310 unchunked, 1,526 with 32 (8-64 alike; with
-Omega 828 -> 1,042); T = 100 unchanged (~2,950): one model's T = 100 states and dpre fit the
-2 MB L2 anyway, at T = 200 they do not."""
+Chunks pay at T = 200 and make no difference at T = 100: one model's T = 100 states and dpre
+fit a 2 MB L2 anyway, at T = 200 they do not (measured: ``benchmarks/README.md``, "Measurements
+behind the code's choices")."""
 
 
 @dataclass(frozen=True)

@@ -316,21 +316,18 @@ CPU_GROUP_SIZE = 32
 One update touches every state of every model twice (forward, then backward). With 50 units,
 batch 20 and T = 100, 32 models hold ~13 MB of states and ~1 MB of weights and gradients; 128
 models four times that, and the recurrent weights alone no longer stay in a core's 2 MB L2
-cache between steps. Measured on the book's 2-core machine (benchmarks/bench_engine.py): a
-pass over 32 models runs ~15 % more model-updates per second than one pass over 128, and 16,
-24, 48 or 64 per pass are no better (benchmarks/README.md). A GPU wants the opposite (as many models per launch as fit), so
-there the ensemble is never split.
+cache between steps. Passes over 32 models were the fastest of the sizes measured
+(``benchmarks/README.md``, "Measurements behind the code's choices"). A GPU wants the opposite
+(as many models per launch as fit), so there the ensemble is never split.
 """
 
 DEFER_WEIGHT_GRADS: dict[str, bool] = {"cpu": False, "cuda": True}
 """Default of ``loss_and_grads(defer_weight_grads=...)`` per device type, as measured.
 
 On a CPU the per-step products win: they find ``h_{t-1}`` and ``dpre_t`` in cache, while the
-deferred products read every state back from memory (2-core machine, E = 32 and 128, T = 100:
-deferred 35-40 % fewer updates per second). On a GPU the per-step kernels are launch- and
-latency-bound and two fewer of them per step pay: one H200, update replayed as a CUDA graph,
-deferred 18-35 % more updates per second at every E from 1 to 1024 and T = 100, 200
-(176,500 vs 149,500 per second at E = 1024, T = 100; benchmarks/results-cuda.json).
+deferred products read every state back from memory. On a GPU the per-step kernels are launch-
+and latency-bound and two fewer of them per step pay. Both were measured, at every E and T
+tried (``benchmarks/README.md``, "Measurements behind the code's choices").
 """
 
 _ACT_BACKWARD = {"tanh": torch.ops.aten.tanh_backward.grad_input, "sigmoid": torch.ops.aten.sigmoid_backward.grad_input}
@@ -414,7 +411,7 @@ def loss_and_grads(
     so the gradients agree to rounding, not bit for bit.
 
     ``kernel``: ``"compiled"`` computes the pass with :mod:`rnnbook.cpu_kernel` (C, one model
-    at a time, ~1.6x faster on a CPU; lean passes only, Omega included), ``"torch"`` with the
+    at a time, faster on a CPU; lean passes only, Omega included), ``"torch"`` with the
     batched torch code below; ``None`` (default) takes the compiled kernel wherever it applies
     and is enabled (``RNNBOOK_CPU_KERNEL``). Both compute the same quantities, summed in
     different orders: they agree to rounding. ``group_size`` and ``defer_weight_grads`` only

@@ -73,8 +73,8 @@ class OmegaSteps:
     W_hh^T`` (the recurrent part of ``dh_{k-1}``, which it has just computed). Feeding them to
     :meth:`add` as they pass costs one extra batched product per step (the gradient's
     ``v^T z``) and no state-sized buffer, instead of keeping ``z`` and ``delta`` for all
-    steps and recomputing ``v`` (which made a regularised update cost ~2.2x a plain one;
-    now ~1.7x, benchmarks/results.json). :func:`omega_and_immediate_grad` runs the same
+    steps and recomputing ``v``, which made a regularised update markedly dearer
+    (``benchmarks/README.md``, "Measurements behind the code's choices"). :func:`omega_and_immediate_grad` runs the same
     class over stored arrays, so both paths are one implementation.
 
     Steps may be added in any order; :meth:`result` sums Omega's terms in step order and

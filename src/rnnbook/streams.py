@@ -3,7 +3,8 @@
 A sweep trains hundreds of runs as one batched computation, and every run must see the data
 it would see alone: its numbers may depend on its seed and on nothing else. Giving each run a
 :class:`torch.Generator` does that, but then a minibatch for E runs is E separate draws -- a
-Python loop that, on a GPU, cost 35x more than the update itself (benchmarks/README.md).
+Python loop that, on a GPU, cost many times the update itself (``benchmarks/README.md``,
+"Measurements behind the code's choices").
 
 So the data are drawn from a *counter-based* generator instead: the ``n``-th number of a
 stream is a fixed function of the stream's key and ``n``, computed for every run and position
