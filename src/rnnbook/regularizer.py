@@ -74,8 +74,9 @@ class OmegaSteps:
     :meth:`add` as they pass costs one extra batched product per step (the gradient's
     ``v^T z``) and no state-sized buffer, instead of keeping ``z`` and ``delta`` for all
     steps and recomputing ``v``, which made a regularised update markedly dearer
-    (``benchmarks/README.md``, "Measurements behind the code's choices"). :func:`omega_and_immediate_grad` runs the same
-    class over stored arrays, so both paths are one implementation.
+    (``benchmarks/README.md``, "Measurements behind the code's choices").
+    :func:`omega_and_immediate_grad` runs the same class over stored arrays, so both paths are
+    one implementation.
 
     Steps may be added in any order; :meth:`result` sums Omega's terms in step order and
     the gradient in the order added, so a model's numbers do not depend on which other
