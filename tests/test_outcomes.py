@@ -58,3 +58,14 @@ def test_verdicts(ours, paper, expected):
 
     v, why = verdict(*ours, *paper)
     assert v == expected, why
+
+
+def test_unfinished_runs_are_undecided():
+    from rnnbook.outcomes import verdict
+
+    assert verdict(1, 1, 0, 5, 5, planned=5)[0] == "open"          # 1/1 is not yet 5/5
+    assert verdict(0, 0, 0, 5, 5, planned=5)[0] == "not run"
+    assert verdict(5, 5, 0, 5, 5, planned=5)[0] == "reproduced"
+    assert "4 not finished" in verdict(1, 1, 0, 5, 5, planned=5)[1]
+    with pytest.raises(ValueError):
+        verdict(3, 5, 0, 5, 5, planned=4)

@@ -125,21 +125,31 @@ def _verdict_for(k: int, n: int, paper_k: int, paper_n: int) -> str:
     return "consistent" if fisher_exact(k, n, paper_k, paper_n) >= 0.05 else "not reproduced"
 
 
-def verdict(successes: int, runs: int, censored: int, paper_successes: int, paper_runs: int) -> tuple[str, str]:
+def verdict(successes: int, runs: int, censored: int, paper_successes: int, paper_runs: int,
+            planned: int | None = None) -> tuple[str, str]:
     """Our count against the paper's, with the reason, in one of :data:`VERDICTS`.
 
-    ``reproduced``: the same rate (5/5 against 5/5, say). ``consistent``: a different rate that
-    Fisher's exact test cannot tell from the paper's (two-sided p >= 0.05; with five seeds a
-    side, 2/5 against 5/5 is still "consistent": five seeds say little). ``not reproduced``:
-    p < 0.05. ``open``: the censored runs could still change the verdict, whichever way they
-    end. ``not run``: no runs yet.
+    ``successes`` and ``censored`` of ``runs`` finished runs; ``planned``: the runs the grid
+    point will have when complete (default ``runs``); runs not finished yet are undecided, like
+    censored ones. ``reproduced``: the same rate (5/5 against 5/5, say). ``consistent``: a
+    different rate that Fisher's exact test cannot tell from the paper's (two-sided p >= 0.05;
+    with five seeds a side, 2/5 against 5/5 is still "consistent": five seeds say little).
+    ``not reproduced``: p < 0.05. ``open``: the undecided runs could still change the verdict,
+    whichever way they end. ``not run``: no finished runs yet.
     """
     if runs == 0:
-        return "not run", "no runs yet"
-    worst = _verdict_for(successes, runs, paper_successes, paper_runs)
-    best = _verdict_for(successes + censored, runs, paper_successes, paper_runs)
-    ours = f"{successes}/{runs}" + (f" (+{censored} censored)" if censored else "")
+        return "not run", "no finished runs yet"
+    planned = runs if planned is None else planned
+    if planned < runs:
+        raise ValueError(f"planned ({planned}) < finished runs ({runs})")
+    undecided = censored + planned - runs
+    worst = _verdict_for(successes, planned, paper_successes, paper_runs)
+    best = _verdict_for(successes + undecided, planned, paper_successes, paper_runs)
+    parts = [f"{censored} censored"] if censored else []
+    if planned > runs:
+        parts.append(f"{planned - runs} not finished")
+    ours = f"{successes}/{planned}" + (f" ({', '.join(parts)})" if parts else "")
     said = f"ours {ours}, paper {paper_successes}/{paper_runs}"
     if worst == best:
         return worst, said
-    return "open", f"{said}: {best} if the censored runs succeed, {worst} if they never do"
+    return "open", f"{said}: {best} if the undecided runs succeed, {worst} if they never do"
