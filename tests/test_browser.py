@@ -4,17 +4,24 @@ Run after `make book` (``make test`` does both). For every page in the table of 
 it loads, MathJax typesets every equation (no raw TeX left), every image loads, every internal
 link resolves (file and anchor), and no request leaves 127.0.0.1. A screenshot of each page is
 saved under ``_build/screenshots/`` for humans to look at.
+
+Across the whole built site (every HTML file, not only the pages of the table of contents):
+every internal ``href``/``src`` points at a file that exists and, with a ``#fragment``, at an
+element of that file; every link is relative (the site is served under a sub-path on GitHub
+Pages); every glossary term is defined and every ``{term}`` link lands on one; and every figure's
+caption offers its PNG, SVG and PDF downloads.
 """
 
 from __future__ import annotations
 
 import functools
+import html.parser
 import http.server
 import os
 import re
 import threading
 from pathlib import Path
-from urllib.parse import unquote, urldefrag, urlparse
+from urllib.parse import unquote, urldefrag, urljoin, urlparse
 
 import pytest
 
@@ -160,3 +167,110 @@ def test_cross_references_render_as_numbers(server, browser):
     assert any(re.fullmatch(r"\(\d+\.\d+\)", t.strip()) for t in texts), "no numbered equation reference found"
     assert any(re.fullmatch(r"Fig\. ?\d+\.\d+", t.strip()) for t in texts), "no numbered figure reference found"
     tab.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole built site, read from the files (no browser needed, but the same build)
+# ---------------------------------------------------------------------------------------------
+
+#: The glossary's terms (team rules; tests/test_paper_in_numbers.py checks the source).
+GLOSSARY_TERMS = (
+    "Jacobian matrix", "spectral radius", "largest singular value", "attractor", "basin of attraction",
+    "bifurcation", "BPTT", "immediate partial derivative", "temporal contribution", "long-term component",
+    "exploding gradient", "vanishing gradient", "rate of success", "norm clipping",
+    "preserving the norm in the relevant direction", "censored run",
+)
+
+
+class _Links(html.parser.HTMLParser):
+    """Every href/src of a page, and the classes of the <a> that carries each href."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[str, str, str]] = []  # (attribute, value, classes of the tag)
+
+    def handle_starttag(self, tag, attrs):
+        d = dict(attrs)
+        for attr in ("href", "src"):
+            if d.get(attr) is not None and tag in ("a", "img", "script", "link", "source", "iframe"):
+                self.links.append((attr, d[attr], d.get("class") or ""))
+
+
+def _built_pages() -> list[Path]:
+    return sorted(p for p in HTML.rglob("*.html") if "_static" not in p.relative_to(HTML).parts)
+
+
+def _links_of(page: Path) -> list[tuple[str, str, str]]:
+    parser = _Links()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser.links
+
+
+def _resolve(page: Path, value: str) -> tuple[Path, str] | None:
+    """The file and fragment an internal link points at; None for external links."""
+    parsed = urlparse(value)
+    if parsed.scheme or value.startswith("//"):
+        return None  # http(s):, mailto:, data:, javascript: -- not part of the site
+    base = "file://" + page.as_posix()
+    target, frag = urldefrag(urljoin(base, value))
+    return Path(unquote(urlparse(target).path)), unquote(frag)
+
+
+def test_every_link_of_every_built_page_is_relative_and_resolves():
+    _require_build()
+    pages = _built_pages()
+    assert len(pages) >= len(PAGES)
+    cache: dict[Path, set[str]] = {}
+    dead, absolute = [], []
+    for page in pages:
+        for attr, value, _ in _links_of(page):
+            if value.startswith("/") and not value.startswith("//"):
+                absolute.append(f"{page.relative_to(HTML)}: {attr}={value}")
+                continue
+            resolved = _resolve(page, value)
+            if resolved is None:
+                continue
+            path, frag = resolved
+            if path.is_dir():
+                path = path / "index.html"
+            if not path.exists():
+                dead.append(f"{page.relative_to(HTML)}: {value}")
+            elif frag and path.suffix == ".html" and frag not in _anchor_ids(path, cache):
+                dead.append(f"{page.relative_to(HTML)}: {value} (no such anchor)")
+    assert not absolute, f"links that are not relative (they break under a sub-path): {absolute[:10]}"
+    assert not dead, f"{len(dead)} dead internal links, e.g. {dead[:10]}"
+
+
+def test_glossary_defines_every_term_and_every_term_link_lands_on_one():
+    _require_build()
+    glossary = HTML / "back" / "glossary.html"
+    assert glossary.exists(), "the glossary page was not built"
+    text = glossary.read_text(encoding="utf-8")
+    defined = set(re.findall(r'<dt id="(term-[^"]+)"', text))
+    for term in GLOSSARY_TERMS:
+        anchor = "term-" + re.sub(r"\s+", "-", term)
+        assert anchor in defined, f"the glossary does not define {term!r} (anchor {anchor})"
+    links = 0
+    for page in _built_pages():
+        for attr, value, classes in _links_of(page):
+            resolved = _resolve(page, value) if attr == "href" else None
+            if resolved is None or resolved[0] != glossary or "reference" not in classes.split() or not resolved[1]:
+                continue  # not a link into the glossary (a term's own permalink is a 'headerlink')
+            if resolved[1].startswith("term-"):
+                links += 1
+                assert resolved[1] in defined, f"{page.relative_to(HTML)}: {value} names no glossary term"
+            else:
+                assert resolved[1] in _anchor_ids(glossary, {}), f"{page.relative_to(HTML)}: {value}: no such anchor"
+    assert links >= len(GLOSSARY_TERMS), "the chapters and front matter barely link to the glossary"
+
+
+def test_every_figure_offers_png_svg_and_pdf_downloads():
+    _require_build()
+    missing = []
+    for page in _built_pages():
+        text = page.read_text(encoding="utf-8")
+        for name in sorted(set(re.findall(r'<figure[^>]*\bid="(fig-[a-z0-9-]+)"', text))):
+            for ext in ("png", "svg", "pdf"):
+                if not re.search(rf'href="[^"]*_downloads/[^"]*/{re.escape(name)}\.{ext}"', text):
+                    missing.append(f"{page.relative_to(HTML)}: {name}.{ext}")
+    assert not missing, f"figures without a download link: {missing[:10]}"
