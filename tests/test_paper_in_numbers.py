@@ -36,12 +36,22 @@ def _num(x: float) -> str:
     return f"{x:,}" if isinstance(x, int) else f"{x:g}"
 
 
+def paper_experiments() -> dict:
+    """The experiments of the paper's §4.1: those whose ``paper`` protocol keeps Fig. 7's update cap.
+
+    (The book's own experiments, e.g. Chapter 3's threshold sweep, also have a ``paper``
+    protocol, at a smaller scale; ``rnnbook list`` shows them.)
+    """
+    cap = EXPERIMENTS["temporal_order"].protocol("paper").settings["max_updates"]
+    return {n: e for n, e in EXPERIMENTS.items() if e.protocol("paper").settings["max_updates"] == cap}
+
+
 def protocol_table() -> str:
-    """One markdown row per built-in experiment's ``paper`` protocol."""
+    """One markdown row per experiment of the paper (:func:`paper_experiments`), ``paper`` protocol."""
     head = ("| experiment | task | initialisations | methods | hidden | lr | threshold | reg. weight | batch "
             "| update cap | validation | success | lengths | seeds |")
     rows = [head, "|" + "---|" * head.count(" | ") + "---|"]
-    for name, exp in EXPERIMENTS.items():
+    for name, exp in paper_experiments().items():
         p = exp.protocol("paper")
         s = p.settings
         params = ", ".join(f"{k}={v}" for k, v in sorted(dict(exp.task_params).items()))
