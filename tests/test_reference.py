@@ -213,3 +213,24 @@ def test_safety_net_matches_the_engine():
         _, fired = R.safety_net(grads, net, torch.tensor(norm))
         engine = Params(*(torch.ones(1, *t.shape) for t in engine_view(grads).values()))
         assert fired == apply_safety_net_(engine, engine, torch.tensor([norm])).item() == (norm != 1e10)
+
+
+@pytest.mark.parametrize("rho", [0.95, 2.0])
+def test_clipped_step_is_a_descent_direction(rho):
+    """Chapter 3.2, Eq. (ch3-descent): along d = -c g the minibatch cost has slope -c ||g||^2 < 0."""
+    task = get_task("torder")
+    p = init_params("basic_tanh", task.n_in, 20, task.n_out, [torch.Generator().manual_seed(3)], dtype=torch.float64)
+    p.W_hh[0] *= rho / torch.linalg.eigvals(p.W_hh[0]).abs().max()
+    batch = task.sample([Stream(3)], 8, [30], dtype=torch.float64)
+    net, u, target = R.from_engine(p, batch, 0, "tanh")
+    _, g, _ = R.loss_and_grads(net, u, target, task.readout)
+    clipped, norm, _ = R.clip(g, 1.0)
+    c = min(1.0, 1.0 / float(norm))
+
+    def cost_at(s):
+        moved = R.RNN(*(net.params()[k] + s * clipped[k] * -1 for k in R.NAMES), "tanh")
+        return float(R.cost(moved, R.run(moved, u), target, task.readout))
+
+    h = 1e-5 / (1.0 + float(norm))
+    slope = (cost_at(h) - cost_at(-h)) / (2 * h)
+    assert slope < 0 and abs(slope / (-c * float(norm) ** 2) - 1) < 1e-4

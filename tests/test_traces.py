@@ -55,5 +55,19 @@ def test_safety_net_fires_on_bad_norms_and_mixed_groups_are_refused():
     trace = trace_runs(_configs(max_updates=3, check_every=3)[:1])[0]
     trace.grad_norm = np.array([1.0, math.nan, 2e10])
     assert trace.safety_net_fires.tolist() == [False, True, True]
+    trace.grad_norm = np.array([1.0, 2.0, 1.0, 3.0, 25.0, 1.0, 30.0, 2.0])
+    assert np.flatnonzero(trace.spikes(factor=10, window=3)).tolist() == [4]  # 25 > 10 x 2; 30 is not > 10 x 3
+    assert np.flatnonzero(trace.spikes(factor=5, window=1)).tolist() == [4, 6]
+    assert not trace.spikes(window=8).any()
     with pytest.raises(ConfigError, match="must share"):
         trace_runs([*_configs(max_updates=3, check_every=3)[:1], *_configs(max_updates=3, check_every=3, hidden=8)[:1]])
+
+
+def test_msgd_and_msgd_c_are_one_run_until_the_first_clip():
+    """Same seed: same weights and minibatches, so the losses agree up to the first clipped update."""
+    plain, clipped = trace_runs([RunConfig(method=m, seed=4, task="torder", init="basic_tanh", min_length=12,
+                                           max_length=12, threshold=0.5, max_updates=200, check_every=200,
+                                           n_valid=100, valid_chunk=100) for m in ("msgd", "msgd_c")])
+    k = int(np.argmax(clipped.clipped))
+    assert clipped.clipped.any() and 0 < k < 199
+    assert np.array_equal(plain.loss[:k + 1], clipped.loss[:k + 1]) and plain.loss[k + 1] != clipped.loss[k + 1]

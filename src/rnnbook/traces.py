@@ -64,6 +64,15 @@ class Trace:
         """Updates where the authors' safety net would replace the step (norm NaN, inf or > 1e10)."""
         return ~(self.grad_norm <= SAFETY_NET_MAX_NORM)
 
+    def spikes(self, factor: float = 10.0, window: int = 100) -> np.ndarray:
+        """Updates whose norm exceeds ``factor`` times the median norm of the ``window`` updates
+        before them (the first ``window`` updates are never spikes)."""
+        out = np.zeros(len(self.grad_norm), dtype=bool)
+        if len(self.grad_norm) > window:
+            before = np.lib.stride_tricks.sliding_window_view(self.grad_norm[:-1], window)
+            out[window:] = self.grad_norm[window:] > factor * np.median(before, axis=1)
+        return out
+
     @property
     def first_success_update(self) -> int | None:
         """The first check with fewer than ``success_error`` wrong sequences, or ``None``."""
