@@ -1,9 +1,10 @@
 """Reproducibility and speed settings shared by every notebook, test and command.
 
 Every chapter's first code cell calls :func:`setup`. It seeds every random number generator,
-pins PyTorch to one thread (two processes with two threads each thrash on a 2-core machine:
-``../shared/notes/jupyter-book-setup.md``, gotcha 9) and flushes denormal floats to zero
-(vanishing gradients drive float32 values into the subnormal range, which costs 3-4x on a CPU).
+pins PyTorch to one thread (two processes with two threads each thrash on a 2-core machine)
+and flushes denormal floats to zero (vanishing gradients drive float32 values into the
+subnormal range, which is several times slower on a CPU). Both were measured:
+``benchmarks/README.md``, "Measurements behind the code's choices".
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The engine runs one torch thread (:mod:`rnnbook.runtime`): its batched products are too small
 for several threads to help, and two threads per process on two cores thrash
-(shared/notes/performance.md). A machine's other cores are used by more *processes*: the runs
+(``benchmarks/README.md``, "Measurements behind the code's choices"). A machine's other cores are used by more *processes*: the runs
 of a sweep are independent, so ``workers`` processes each train a share of them with
 :func:`rnnbook.training.train_runs` and send every finished run back to the parent, which is
 the only one to write the results file (:func:`rnnbook.sweeps.run_sweep`); checkpoints of runs
