@@ -125,3 +125,15 @@ def test_spike_statistics_finds_spikes():
     s = spike_statistics(x)
     assert s["spikes"] == 2 and s["max_over_median"] == pytest.approx(50.0)
     assert spike_statistics(torch.ones(400, dtype=torch.float64))["spikes"] == 0
+
+
+def test_lstm_study_writes_every_run(tmp_path):
+    from rnnbook.baselines import lstm_study
+
+    spec = {"length": 10, "seeds": [0, 1], "updates": 20, "lr": 0.1, "hidden": 4, "batch": 4,
+            "thresholds": [None, 1.0], "check_every": 10, "n_valid": 20, "success_error": 0.01}
+    data = lstm_study(spec)
+    assert [(r["seed"], r["threshold"]) for r in data["runs"]] == [(0, None), (1, None), (0, 1.0), (1, 1.0)]
+    assert all(len(r["grad_norm"]) == 20 and r["checks"] == [10, 20] for r in data["runs"])
+    # same seed, same data and initial weights: the first update's gradient is the same with or without clipping
+    assert data["runs"][0]["grad_norm"][0] == data["runs"][2]["grad_norm"][0]

@@ -134,3 +134,60 @@ def omega_value(params: Params, act: str, task: Task, batch: Batch, *, bound: fl
     deltas = torch.autograd.grad(loss, hs)
     with torch.no_grad():
         return float(_omega_terms(W_hh, hs, list(deltas), act, bound))
+
+
+# ---------------------------------------------------------------------------------------------
+# The 2x2 picture of Chapter 3.3: Jacobians that preserve the norm along one direction only
+# ---------------------------------------------------------------------------------------------
+
+
+def _rotation(angle: float):
+    import numpy as np
+
+    return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+
+
+def norm_preserving_jacobian_2d(delta, s1: float, s2: float, angle_out: float):
+    """A 2x2 ``J = U diag(s1, s2) V^T`` with ``||delta J|| = ||delta||`` (row vectors: ``delta @ J``).
+
+    Needs ``s1 > 1 > s2 >= 0``. ``U`` is turned so that ``delta`` makes the angle with ``J``'s first
+    input axis whose ``cos^2 = (1 - s2^2) / (s1^2 - s2^2)``; ``V`` (where the error goes) is the
+    rotation by ``angle_out``. So ``Omega_k = 0`` for this error although ``J`` stretches one
+    direction by ``s1`` and shrinks another to ``s2``.
+    """
+    import math
+
+    import numpy as np
+
+    if not s1 > 1 > s2 >= 0:
+        raise ConfigError(f"need s1 > 1 > s2 >= 0, got s1={s1}, s2={s2}")
+    d = np.asarray(delta, dtype=float)
+    d = d / np.linalg.norm(d)
+    c2 = (1 - s2**2) / (s1**2 - s2**2)
+    theta = math.atan2(d[1], d[0]) - math.acos(math.sqrt(c2))
+    return _rotation(theta) @ np.diag([s1, s2]) @ _rotation(angle_out).T
+
+
+def random_jacobian_2d(rng, s1: float, s2: float):
+    """A 2x2 matrix with singular values ``s1, s2`` and uniformly random orientations."""
+    a, b = rng.uniform(0, 2 * 3.141592653589793, 2)
+    import numpy as np
+
+    return _rotation(a) @ np.diag([s1, s2]) @ _rotation(b).T
+
+
+def error_norms_through_chain(delta, s1: float, s2: float, steps: int, rng, *, preserving: bool):
+    """``||delta_k|| / ||delta_T||`` for ``k = T, T-1, ..., T-steps``: back-propagation through
+    ``steps`` 2x2 Jacobians with singular values ``s1, s2``, each either preserving the norm of the
+    error that reaches it (:func:`norm_preserving_jacobian_2d`) or randomly oriented."""
+    import numpy as np
+
+    d = np.asarray(delta, dtype=float)
+    n0 = np.linalg.norm(d)
+    out = [1.0]
+    for _ in range(steps):
+        J = (norm_preserving_jacobian_2d(d, s1, s2, rng.uniform(0, 2 * np.pi)) if preserving
+             else random_jacobian_2d(rng, s1, s2))
+        d = d @ J
+        out.append(float(np.linalg.norm(d) / n0))
+    return np.array(out)
