@@ -560,6 +560,24 @@ def _builtin() -> dict[str, Experiment]:
                 notes="The regularizer weight sweep of Chapter 3.3; weight 4 is omega_clipping's msgd_cr.",
             )
         )
+    exps.append(
+        Experiment(
+            name="omega_clipping_basic",
+            title="Omega with and without clipping from the basic tanh start, length 50 (§3.3)",
+            task=_T_TORDER,
+            inits=("basic_tanh",),
+            methods=("msgd_cr", "msgd_r"),
+            protocols={
+                "quick": _quick("length 30", lengths=(30,), seeds=(0, 1), max_updates=5_000),
+                "paper": _paper(
+                    "Chapter 3.3 study: as omega_clipping (length 50, 5 seeds, cap 30,000, validation on "
+                    "2,000 sequences every 500 updates) but from the basic tanh initialisation [ICML]",
+                    **{**_omega_study, "prov": {**_omega_study["prov"], "init": "[ICML] basic tanh"}},
+                ),
+            },
+            notes="A second starting point for ICML footnote 4 (Omega alone fails through explosions).",
+        )
+    )
     # Chapter 3.2: the paper's threshold heuristic (§3.2: thresholds from 0.5 to 10 times the
     # average gradient norm still converge, only the speed may change) [ICML]. Ours, not a figure of
     # the paper: temporal order at length 30, basic tanh, MSGD-C, other settings as Fig. 7; 10
