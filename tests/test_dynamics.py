@@ -227,6 +227,10 @@ def test_gradient_descent_six_starts():
     # every other run gets clipped on the wall, and with clipping ends in the valley
     for k in (0, 1, 3, 4):
         assert clipped["clip_count"][k] > 0 and clipped["ended_inside"][k]
+    stories = {name: D.describe_runs(o) for name, o in (("plain", plain), ("clipped", clipped))}
+    assert all(stories[m][k].startswith("crept to the wall line") for m in stories for k in (2, 5))
+    assert all(stories["clipped"][k].startswith("clipped") for k in (0, 1, 3, 4))
+    assert all("threw it out" in stories["plain"][k] for k in np.nonzero(plain["left"])[0])
 
 
 @pytest.mark.slow

@@ -542,6 +542,8 @@ def valley_outcomes(path: DescentPath, valley_error: float = 0.01, jump: float =
         "thrown": longest > jump,
         "final_theta": path.theta[-1],
         "clip_count": path.clipped.sum(axis=0),
+        "longest_step_at": path.step_lengths.argmax(axis=0),  # update index i: θ_i -> θ_(i+1)
+        "first_inside_at": np.where(inside.any(axis=0), inside.argmax(axis=0), -1),
         "final_wall_offset": wall_offset(path.theta[-1]),
     }
 
@@ -552,3 +554,30 @@ def wall_offset(theta, x0: float = X0_FIG6) -> np.ndarray:
     point (the wall exists for w > 1/σ'(x0))."""
     theta = np.asarray(theta, dtype=np.float64)
     return theta[..., 1] - (x0 - theta[..., 0] * logistic(x0))
+
+
+def describe_runs(outcomes: dict[str, np.ndarray], *, near_wall: float = 0.05, jump: float = 1.0) -> list[str]:
+    """One sentence per run of :func:`valley_outcomes`: what happened to it, read off the numbers.
+
+    The categories, in order: thrown by a step longer than ``jump`` (out of the valley, or never
+    into it); clipped at the wall and ended in the valley; crept to within ``near_wall`` (in b) of
+    the wall line without clipping ever firing; otherwise where it ended.
+    """
+    out = []
+    for k in range(len(outcomes["final_E"])):
+        step, clips = outcomes["longest_step"][k], int(outcomes["clip_count"][k])
+        offset, E = outcomes["final_wall_offset"][k], outcomes["final_E"][k]
+        if step > jump and outcomes["left"][k] and outcomes["longest_step_at"][k] >= outcomes["first_inside_at"][k]:
+            out.append(f"reached the valley, then a step of {step:.3g} threw it out (final error {E:.3f})")
+        elif step > jump:
+            out.append(f"a step of {step:.3g} threw it across the map (final error {E:.3f})")
+        elif clips > 0 and outcomes["ended_inside"][k]:
+            out.append(f"clipped {clips} times at the wall, slid along it into the valley (final error {E:.4f})")
+        elif clips == 0 and abs(offset) < near_wall and not outcomes["reached"][k]:
+            out.append(f"crept to the wall line (ends {abs(offset):.3f} from it in b) with steps of at most "
+                       f"{step:.3f}; clipping never fired, valley not reached")
+        elif outcomes["ended_inside"][k]:
+            out.append(f"descended into the valley without being thrown (final error {E:.4f})")
+        else:
+            out.append(f"ended outside the valley (final error {E:.3f})")
+    return out
