@@ -363,3 +363,33 @@ def test_glossary_terms_are_linked_where_they_first_appear(term):
         pytest.skip(f"{term!r} does not appear in chapters 1-2")
     assert linked, f"{term!r} appears in chapters 1-2 but is never linked with {{term}}"
     assert not plain or linked[0] < plain[0], f"{term!r}: the first mention is not the linked one: …{text[plain[0] - 60:plain[0] + 40]}…"
+
+
+# Statements issue 13 found wrong, and what must be there instead (page, pattern, what it would mean).
+WRONG = [
+    ("02_exploding_vanishing/02_dynamical_systems.ipynb", r"to remember\s+something for a long time, a network must keep its state\s+near boundaries",
+     "conflates memory (attractor latching) with learnability"),
+    ("02_exploding_vanishing/02_dynamical_systems.ipynb", r"Show that for \$w \\le 4\$", "fails for w < -4 (a 2-cycle): say 0 < w <= 4"),
+    ("02_exploding_vanishing/01_mechanics.ipynb", r"\|\\lambda_1\| \\ge \|\\lambda_2\|", "λ₁ is the largest singular value, not an eigenvalue"),
+    ("02_exploding_vanishing/01_mechanics.ipynb", r"for \$\|w\| > 1\$ the state runs away from 0 to a fixed point",
+     "for w < -1 there is no nonzero fixed point (a period-2 orbit)"),
+    ("02_exploding_vanishing/03_geometry.ipynb", r"average over many updates is dominated by the\s+flat regions", "the mean is dominated by the wall's spikes"),
+    ("02_exploding_vanishing/03_geometry.ipynb", r"do not reach the wall", "the w = 8 runs creep to the wall line"),
+    ("01_training_rnns.ipynb", r"three independent ways", "the chapter checks the gradient four ways"),
+]
+REQUIRED = [
+    ("02_exploding_vanishing/01_mechanics.ipynb", r'Misreading: "a weight above 1 explodes, below 1 vanishes"'),
+    ("02_exploding_vanishing/01_mechanics.ipynb", r'Misreading: "a larger λ₁ causes vanishing"'),
+    ("01_training_rnns.ipynb", r"\*\*necessary\*\* for\s+exploding gradients, \*\*not sufficient\*\*"),
+    ("02_exploding_vanishing/03_geometry.ipynb", r"Gauss–Newton"),
+]
+
+
+@pytest.mark.parametrize("page,pattern,why", WRONG, ids=[w[2][:40] for w in WRONG])
+def test_statements_found_wrong_do_not_come_back(page, pattern, why):
+    assert not re.search(pattern, _all_text(CHAPTERS / page)), f"{page}: {why}"
+
+
+@pytest.mark.parametrize("page,pattern", REQUIRED, ids=[r[1][:40] for r in REQUIRED])
+def test_named_notes_are_there(page, pattern):
+    assert re.search(pattern, _all_text(CHAPTERS / page)), f"{page}: missing {pattern!r}"
