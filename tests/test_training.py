@@ -100,17 +100,31 @@ def test_keys():
     (dict(method="adam"), "unknown method 'adam'"),
     (dict(min_length=1, max_length=1, task="perm"), "needs length >= 2"),
     (dict(min_length=30, max_length=20), "min_length \\(30\\) must not exceed max_length \\(20\\)"),
-    (dict(threshold=-1.0), "threshold must be >= 0"),
-    (dict(lr=-0.1), "lr must be >= 0"),
-    (dict(reg_weight=float("nan")), "reg_weight must be >= 0"),
-    (dict(hidden=0), "hidden must be >= 1"),
-    (dict(batch=0), "batch must be >= 1"),
-    (dict(dtype="float16"), "unknown dtype"),
+    (dict(threshold=-1.0), "threshold: must be > 0, got -1.0"),
+    (dict(lr=-0.1), "lr: must be > 0"),
+    (dict(reg_weight=float("nan")), "reg_weight: expected a finite number"),
+    (dict(hidden=0), "hidden: must be >= 1"),
+    (dict(batch=0), "batch: must be >= 1"),
+    (dict(dtype="float16"), "dtype: must be one of 'float32', 'float64'"),
     (dict(task="mem", task_params={"n_bits": 3}), "unknown parameter"),
 ])
 def test_bad_configs_raise_config_error(changes, message):
     with pytest.raises(ConfigError, match=message):
         train_runs([run(**changes)])
+
+
+def test_every_declared_setting_is_checked_by_its_rule():
+    from rnnbook.training import RUN_SETTINGS
+
+    assert set(RUN_SETTINGS) >= {"lr", "threshold", "reg_weight", "max_updates", "dtype", "safety_net"}
+    bad = {"lr": 0.0, "threshold": 0.0, "reg_weight": -0.5, "batch": 0, "hidden": 0, "max_updates": 0,
+           "check_every": 0, "n_valid": 0, "valid_chunk": 0, "success_error": 1.5, "init_variant": "mine",
+           "safety_net": 1, "track_omega": "yes", "dtype": "float16"}
+    assert set(bad) == set(RUN_SETTINGS), "a new setting needs a bad value here"
+    for name, value in bad.items():
+        with pytest.raises(ConfigError, match=name):
+            run(**{name: value}).validate()
+        RUN_SETTINGS[name].check(getattr(run(), name))  # the defaults pass
 
 
 def test_bad_max_parallel():

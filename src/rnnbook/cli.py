@@ -177,6 +177,10 @@ def cmd_list(args) -> int:
         "up to N. quick = smoke scale, not the paper's protocol."
         + ("\n* = from the config file" if extra else "")
     )
+    from rnnbook.settings import describe
+    from rnnbook.training import RUN_SETTINGS
+
+    print("\nSettings a protocol, a config file or --set NAME=VALUE may change:\n" + describe(RUN_SETTINGS))
     return EXIT_OK
 
 

@@ -39,29 +39,14 @@ from typing import Any, Iterable, Mapping
 from rnnbook.errors import ConfigError
 from rnnbook.model import INITS
 from rnnbook.tasks import TASK_NAMES, get_task
-from rnnbook.training import METHODS, RunConfig
+from rnnbook.settings import parse_override
+from rnnbook.training import METHODS, RUN_SETTINGS, RunConfig
 
 PROTOCOLS = ("quick", "paper")
 
-#: Settings a protocol may set; they are passed on to ``RunConfig`` unchanged.
-#: name -> (type, check, description of the check)
-_SETTING_TYPES: dict[str, tuple[type, Any, str]] = {
-    "lr": (float, lambda v: v > 0, "> 0"),
-    "threshold": (float, lambda v: v > 0, "> 0"),
-    "reg_weight": (float, lambda v: v >= 0, ">= 0"),
-    "batch": (int, lambda v: v >= 1, ">= 1"),
-    "hidden": (int, lambda v: v >= 1, ">= 1"),
-    "max_updates": (int, lambda v: v >= 1, ">= 1"),
-    "check_every": (int, lambda v: v >= 1, ">= 1"),
-    "n_valid": (int, lambda v: v >= 1, ">= 1"),
-    "valid_chunk": (int, lambda v: v >= 1, ">= 1"),
-    "success_error": (float, lambda v: 0 <= v <= 1, "in [0, 1]"),
-    "init_variant": (str, lambda v: bool(v), "non-empty"),
-    "safety_net": (bool, lambda v: True, ""),
-    "track_omega": (bool, lambda v: True, ""),
-    "dtype": (str, lambda v: v in ("float32", "float64"), "'float32' or 'float64'"),
-}
-SETTINGS = tuple(_SETTING_TYPES)
+#: Settings a protocol may set, declared once in ``RunConfig`` (:mod:`rnnbook.settings`) and passed on
+#: to it unchanged: their types, allowed values and meanings all come from there.
+SETTINGS = tuple(RUN_SETTINGS)
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _REQUIRED_SETTINGS = ("max_updates", "check_every")
 _PROTOCOL_KEYS = ("label", "seeds", "lengths", "ranges", "provenance", *SETTINGS)
@@ -663,21 +648,7 @@ def _type_name(v: Any) -> str:
 
 
 def _check_setting(where: str, key: str, value: Any) -> Any:
-    typ, ok, what = _SETTING_TYPES[key]
-    if typ is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}.{key}: expected a number, got {_type_name(value)} {value!r}")
-        value = float(value)
-        if not math.isfinite(value):
-            raise ConfigError(f"{where}.{key}: expected a finite number, got {value!r}")
-    elif typ is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}.{key}: expected an integer, got {_type_name(value)} {value!r}")
-    elif not isinstance(value, typ):
-        raise ConfigError(f"{where}.{key}: expected {typ.__name__}, got {_type_name(value)} {value!r}")
-    if not ok(value):
-        raise ConfigError(f"{where}.{key}: must be {what}, got {value!r}")
-    return value
+    return RUN_SETTINGS[key].check(value, where)
 
 
 def _int_list(where: str, value: Any, *, minimum: int, what: str) -> tuple[int, ...]:
@@ -904,21 +875,10 @@ def with_overrides(experiment: Experiment, protocol: str, overrides: Iterable[st
     p = experiment.protocol(protocol)
     settings, provenance, said = dict(p.settings), dict(p.provenance), []
     for item in overrides:
-        name, sep, text = str(item).partition("=")
-        name, text = name.strip(), text.strip()
-        if not sep or not name:
-            raise ConfigError(f"--set expects NAME=VALUE, got {item!r}")
-        if name not in _SETTING_TYPES:
-            raise ConfigError(f"--set {name}: unknown setting (known: {', '.join(SETTINGS)})")
-        try:
-            value = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = text
-        if _SETTING_TYPES[name][0] is int and isinstance(value, float) and value.is_integer():
-            value = int(value)  # --set max_updates=1e6
-        settings[name] = _check_setting("--set", name, value)
+        name, value = parse_override(item, RUN_SETTINGS)
+        settings[name] = value
         provenance[name] = "set on the command line (--set)"
-        said.append(f"{name}={settings[name]!r}")
+        said.append(f"{name}={value!r}")
     changed = Protocol(name=p.name, label=f"{p.label} [--set {', '.join(said)}]", seeds=p.seeds,
                        lengths=p.lengths, ranges=p.ranges, settings=settings, provenance=provenance)
     return Experiment(name=experiment.name, title=experiment.title, task=experiment.task,

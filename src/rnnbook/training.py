@@ -34,6 +34,7 @@ import torch
 from rnnbook.checkpoints import RunState
 from rnnbook.clipping import apply_safety_net_, clip_grad_norm_
 from rnnbook.errors import ConfigError, check_at_least, check_choice
+from rnnbook.settings import declared, setting
 from rnnbook.model import INIT_VARIANTS, INITS, Params, Workspace, activation_of, init_params, loss_and_grads, predict
 from rnnbook.streams import Stream
 from rnnbook.tasks import Batch, Task, errors, get_task, sample_length
@@ -70,21 +71,23 @@ class RunConfig:
     min_length: int
     max_length: int
     seed: int
-    max_updates: int
-    check_every: int
+    # The settings a protocol may change, each declared once (rnnbook.settings): allowed values,
+    # meaning, default. The validator, config files, --set and the printed tables read them here.
+    max_updates: int = setting(">= 1", "update cap: a run not solved by then stops, censored")
+    check_every: int = setting(">= 1", "updates between validation checks")
     task_params: tuple[tuple[str, int], ...] | Mapping[str, int] = ()
-    lr: float = 0.01
-    threshold: float = 1.0
-    reg_weight: float = 4.0
-    batch: int = 20
-    hidden: int = 50
-    n_valid: int = 10_000
-    valid_chunk: int = 1000
-    success_error: float = 0.01
-    init_variant: str = "paper"
-    safety_net: bool = False
-    track_omega: bool = False
-    dtype: str = "float32"
+    lr: float = setting("> 0", "learning rate of plain SGD (no momentum)", 0.01)
+    threshold: float = setting("> 0", "clipping threshold on the gradient norm (Algorithm 1)", 1.0)
+    reg_weight: float = setting(">= 0", "weight alpha of the regularizer Omega (Eq. 9)", 4.0)
+    batch: int = setting(">= 1", "sequences per minibatch", 20)
+    hidden: int = setting(">= 1", "hidden units", 50)
+    n_valid: int = setting(">= 1", "fresh sequences per validation check", 10_000)
+    valid_chunk: int = setting(">= 1", "validation sequences per chunk (each chunk its own length)", 1000)
+    success_error: float = setting("in [0, 1]", "a run succeeds when its validation error is below this", 0.01)
+    init_variant: str = setting(INIT_VARIANTS, "smart tanh as the paper words it, or as the code does it", "paper")
+    safety_net: bool = setting("", "the code's fallback for a NaN/Inf or huge gradient norm", False)
+    track_omega: bool = setting("", "record Omega also for runs that do not use it (~40 % dearer)", False)
+    dtype: str = setting(tuple(DTYPES), "floating-point type of the weights and states", "float32")
 
     def __post_init__(self) -> None:
         params = self.task_params
@@ -99,21 +102,16 @@ class RunConfig:
         task = self.make_task()
         check_choice("init", self.init, INITS)
         check_choice("method", self.method, METHODS + EXTRA_METHODS)
-        check_choice("init variant", self.init_variant, INIT_VARIANTS)
-        check_choice("dtype", self.dtype, DTYPES)
-        for what in ("min_length", "max_length", "seed", "max_updates", "check_every", "batch", "hidden",
-                     "n_valid", "valid_chunk"):
+        for what in ("min_length", "max_length", "seed"):
             value = getattr(self, what)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(f"{what} must be an integer, got {value!r}")
+        check_at_least("seed", self.seed, 0)
         task.check_length(self.min_length)
         if self.min_length > self.max_length:
             raise ConfigError(f"min_length ({self.min_length}) must not exceed max_length ({self.max_length})")
-        for what, minimum in (("max_updates", 1), ("check_every", 1), ("batch", 1), ("hidden", 1),
-                              ("n_valid", 1), ("valid_chunk", 1), ("seed", 0)):
-            check_at_least(what, getattr(self, what), minimum)
-        for what in ("lr", "threshold", "reg_weight", "success_error"):
-            check_at_least(what, getattr(self, what), 0.0)
+        for name, declared_setting in RUN_SETTINGS.items():
+            declared_setting.check(getattr(self, name))
 
     def to_dict(self) -> dict:
         """Plain JSON-friendly dict (``task_params`` as a dict)."""
@@ -154,6 +152,10 @@ class RunConfig:
         omega = "|omega" if self.method in ("msgd_cr", "msgd_r") or self.track_omega else ""
         return (f"{self.task}[{params}]|{activation_of(self.init)}|H{self.hidden}|B{self.batch}|{self.dtype}"
                 f"|valid{self.n_valid}/{self.valid_chunk}{omega}")
+
+
+#: The declared settings of a run (:mod:`rnnbook.settings`), by name, as ``RunConfig`` declares them.
+RUN_SETTINGS = declared(RunConfig)
 
 
 @dataclass
