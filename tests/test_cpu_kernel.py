@@ -283,3 +283,30 @@ def test_falls_back_to_torch_without_a_compiler(compiler, monkeypatch, tmp_path)
     finally:
         monkeypatch.undo()
         cpu_kernel.build.cache_clear()
+
+
+def test_the_ctypes_prototypes_match_the_c_source():
+    """PROTOTYPES (the Python side's one declaration of the C entry points) against csrc/bptt_impl.h."""
+    import ctypes
+    import re
+    from pathlib import Path
+
+    source = (Path(cpu_kernel.__file__).parent / "csrc" / "bptt_impl.h").read_text()
+    c_types = {"int": ctypes.c_int, "long": ctypes.c_long, "double": ctypes.c_double}
+    for name, (restype, arguments) in cpu_kernel.PROTOTYPES.items():
+        m = re.search(rf"(\w+) TYPED\({name}\)\(([^)]*)\)", source)
+        assert m, f"{name} is not declared in bptt_impl.h"
+        assert c_types[m.group(1)] is restype, name
+        params = [p.split() for p in " ".join(m.group(2).split()).split(",")]
+        c_args = [(words[-1].lstrip("*"), ctypes.c_void_p if "*" in " ".join(words) else c_types[words[-2]])
+                  for words in params]
+        assert c_args == arguments, f"{name}: C has {c_args}"
+
+
+def test_reg_weight_of_the_wrong_shape_is_refused_before_the_c_code_runs():
+    torch.manual_seed(0)
+    task = get_task("torder")
+    params = init_params("basic_tanh", task.n_in, 8, task.n_out, [torch.Generator().manual_seed(s) for s in range(3)])
+    batch = task.sample([Stream(s) for s in range(3)], 4, [10, 10, 10])
+    with pytest.raises(ValueError, match="reg_weight has shape"):
+        cpu_kernel.loss_and_grads(params, "tanh", task, batch, reg_weight=torch.ones(2))

@@ -154,20 +154,34 @@ def build() -> Build:
         return Build(None, failure)
     lib.rnnbook_kernel_vector_bytes.restype = ctypes.c_int
     for suffix in ("f32", "f64"):
-        getattr(lib, f"rnnbook_scratch_size_{suffix}").restype = ctypes.c_long
-        getattr(lib, f"rnnbook_scratch_size_{suffix}").argtypes = [ctypes.c_int] * 6
-        fn = getattr(lib, f"rnnbook_loss_and_grads_{suffix}")
-        fn.restype = ctypes.c_int
-        fn.argtypes = ([ctypes.c_int] * 8 + [ctypes.c_void_p] * 6 + [ctypes.c_long] * 4
-                       + [ctypes.c_void_p] * 11 + [ctypes.c_double, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p])
-        size = getattr(lib, f"rnnbook_predict_scratch_size_{suffix}")
-        size.restype, size.argtypes = ctypes.c_long, [ctypes.c_int] * 3
-        fn = getattr(lib, f"rnnbook_predict_{suffix}")
-        fn.restype = ctypes.c_int
-        fn.argtypes = [ctypes.c_int] * 8 + [ctypes.c_void_p] * 6 + [ctypes.c_long] * 4 + [ctypes.c_void_p] * 3
+        for name, (restype, arguments) in PROTOTYPES.items():
+            fn = getattr(lib, f"{name}_{suffix}")
+            fn.restype, fn.argtypes = restype, [ctype for _, ctype in arguments]
     first = version.splitlines()[0] if version else Path(cc).name
     native = "" if flags == FLAGS else ", without -march=native"
     return Build(lib, f"{first}; {lib.rnnbook_kernel_vector_bytes() * 8}-bit vectors{native}")
+
+
+_INT, _LONG, _DOUBLE, _POINTER = ctypes.c_int, ctypes.c_long, ctypes.c_double, ctypes.c_void_p
+_SIZES = [("E", _INT), ("T", _INT), ("B", _INT), ("n_in", _INT), ("H", _INT), ("O", _INT)]
+_WEIGHTS = [(name, _POINTER) for name in ("W_uh", "W_hh", "b_h", "W_hy", "b_y")]
+_INPUTS = [("u", _POINTER), ("su0", _LONG), ("su1", _LONG), ("su2", _LONG), ("su3", _LONG)]
+
+#: The C entry points (``csrc/bptt_impl.h``; each exists as ``<name>_f32`` and ``<name>_f64``), argument
+#: by argument, in the prototypes' order: the one place the Python side declares them.
+#: ``tests/test_cpu_kernel.py`` reads the C prototypes and checks every name and type against this table.
+PROTOTYPES: dict[str, tuple[type, list[tuple[str, type]]]] = {
+    "rnnbook_scratch_size": (_LONG, [("T", _INT), ("B", _INT), ("n_in", _INT), ("H", _INT), ("O", _INT),
+                                     ("chunk", _INT)]),
+    "rnnbook_loss_and_grads": (_INT, [
+        *_SIZES, ("act", _INT), ("readout", _INT), *_WEIGHTS, *_INPUTS,
+        ("target_idx", _POINTER), ("target_val", _POINTER), ("start", _POINTER), ("loss", _POINTER),
+        ("logits", _POINTER), *[(f"g_{name}", _POINTER) for name, _ in _WEIGHTS],
+        ("reg_weight", _POINTER), ("bound", _DOUBLE), ("omega", _POINTER), ("chunk", _INT), ("scratch", _POINTER)]),
+    "rnnbook_predict_scratch_size": (_LONG, [("B", _INT), ("n_in", _INT), ("H", _INT)]),
+    "rnnbook_predict": (_INT, [*_SIZES, ("act", _INT), ("readout", _INT), *_WEIGHTS, *_INPUTS, ("start", _POINTER),
+                               ("logits", _POINTER), ("scratch", _POINTER)]),
+}
 
 
 def enabled() -> bool:
@@ -195,10 +209,6 @@ def supports(act: str, task_readout: str, dtype: torch.dtype, device: torch.devi
             and task_readout in _READOUTS)
 
 
-def _ptr(t: torch.Tensor | None) -> int | None:
-    return None if t is None else t.data_ptr()
-
-
 def _scratch(name: str, size: int, like: torch.Tensor, workspace) -> torch.Tensor:
     """``size`` numbers of scratch memory starting at an address aligned for the kernel's vectors.
 
@@ -206,12 +216,12 @@ def _scratch(name: str, size: int, like: torch.Tensor, workspace) -> torch.Tenso
     """
     from rnnbook.workspace import scratch
 
-    room = scratch(workspace, name, (size + _ALIGN // like.dtype.itemsize,), like)
-    return room[(-room.data_ptr() % _ALIGN) // like.dtype.itemsize:]
+    block = scratch(workspace, name, (size + _ALIGN // like.dtype.itemsize,), like)
+    return block[(-block.data_ptr() % _ALIGN) // like.dtype.itemsize:]
 
 
 def _check_shapes(params, u: torch.Tensor, start: torch.Tensor, target: torch.Tensor | None = None,
-                  readout: str = "") -> None:
+                  readout: str = "", reg_weight: torch.Tensor | None = None) -> None:
     """The kernel trusts its sizes: refuse inconsistent ones here, as torch's products would."""
     E, T, B, n_in = u.shape
     H, O = params.W_hh.shape[-1], params.W_hy.shape[-1]
@@ -221,6 +231,8 @@ def _check_shapes(params, u: torch.Tensor, start: torch.Tensor, target: torch.Te
             raise ValueError(f"{name} has shape {tuple(tensor.shape)}; inputs {tuple(u.shape)} need {want[name]}")
     if tuple(start.shape) != (E,):
         raise ValueError(f"start has shape {tuple(start.shape)}, expected ({E},)")
+    if reg_weight is not None and tuple(reg_weight.shape) != (E,):
+        raise ValueError(f"reg_weight has shape {tuple(reg_weight.shape)}, expected ({E},)")
     if target is not None:
         shape = {"last_softmax": (E, B), "softmax": (E, T, B), "last_linear": (E, B, O)}[readout]
         if tuple(target.shape) != shape:
@@ -235,30 +247,43 @@ def _library():
 
 
 @dataclass
-class _Call:
-    """What both entry points pass the kernel: sizes, the weights as contiguous tensors of the
+class _KernelCall:
+    """What both entry points hand the kernel: sizes, the weights as contiguous tensors of the
     inputs' dtype, the start steps, and an output buffer for the logits."""
 
     lib: ctypes.CDLL
     suffix: str
-    sizes: tuple[int, int, int, int, int, int]  # E, T, B, n_in, H, O
-    weights: list[torch.Tensor]
+    sizes: dict[str, int]  # E, T, B, n_in, H, O
+    weights: dict[str, torch.Tensor]
     start: torch.Tensor
     logits: torch.Tensor
 
     @staticmethod
-    def of(params, task, u: torch.Tensor, start: torch.Tensor, target: torch.Tensor | None = None) -> _Call:
+    def prepare(params, task, u: torch.Tensor, start: torch.Tensor, target: torch.Tensor | None = None,
+                reg_weight: torch.Tensor | None = None) -> _KernelCall:
         lib = _library()
-        _check_shapes(params, u, start, target, task.readout)
+        _check_shapes(params, u, start, target, task.readout, reg_weight)
         E, T, B, n_in = u.shape
         H, O = params.W_hh.shape[-1], params.W_hy.shape[-1]
         logits = torch.empty((E, T, B, O) if task.readout == "softmax" else (E, B, O), dtype=u.dtype)
-        return _Call(lib, "f32" if u.dtype == torch.float32 else "f64", (E, T, B, n_in, H, O),
-                     [t.to(u.dtype).contiguous() for t in params.tensors()],
-                     start.to(torch.int64).contiguous(), logits)
+        return _KernelCall(lib, "f32" if u.dtype == torch.float32 else "f64",
+                           dict(E=E, T=T, B=B, n_in=n_in, H=H, O=O),
+                           {name: t.to(u.dtype).contiguous() for name, t in params.items()},
+                           start.to(torch.int64).contiguous(), logits)
 
-    def fn(self, name: str):
-        return getattr(self.lib, f"{name}_{self.suffix}")
+    def invoke(self, name: str, **arguments) -> int:
+        """Call ``name`` with its arguments by name (tensors as pointers), in :data:`PROTOTYPES` order."""
+        _, declared = PROTOTYPES[name]
+        missing = [a for a, _ in declared if a not in arguments]
+        extra = set(arguments) - {a for a, _ in declared}
+        if missing or extra:
+            raise TypeError(f"{name}: missing {missing}, unexpected {sorted(extra)}")
+        values = [arguments[a].data_ptr() if isinstance(arguments[a], torch.Tensor) else arguments[a]
+                  for a, _ in declared]
+        return getattr(self.lib, f"{name}_{self.suffix}")(*values)
+
+    def inputs(self, u: torch.Tensor) -> dict:
+        return dict(u=u, **{f"su{i}": stride for i, stride in enumerate(u.stride())})
 
 
 def _checked(code: int) -> None:
@@ -268,12 +293,11 @@ def _checked(code: int) -> None:
 
 def predict(params, act: str, task, u: torch.Tensor, start: torch.Tensor, workspace=None) -> torch.Tensor:
     """Read-out logits, as :func:`rnnbook.model.predict` (forward pass only; validation)."""
-    call = _Call.of(params, task, u, start)
-    E, T, B, n_in, H, O = call.sizes
-    room = _scratch("cpu_kernel_predict", call.fn("rnnbook_predict_scratch_size")(B, n_in, H), u, workspace)
-    _checked(call.fn("rnnbook_predict")(
-        *call.sizes, _ACTS[act], _READOUTS[task.readout], *(_ptr(w) for w in call.weights),
-        u.data_ptr(), *u.stride(), call.start.data_ptr(), call.logits.data_ptr(), room.data_ptr()))
+    call = _KernelCall.prepare(params, task, u, start)
+    size = call.invoke("rnnbook_predict_scratch_size", B=call.sizes["B"], n_in=call.sizes["n_in"], H=call.sizes["H"])
+    scratch = _scratch("cpu_kernel_predict", size, u, workspace)
+    _checked(call.invoke("rnnbook_predict", **call.sizes, act=_ACTS[act], readout=_READOUTS[task.readout],
+                         **call.weights, **call.inputs(u), start=call.start, logits=call.logits, scratch=scratch))
     return call.logits
 
 
@@ -290,8 +314,8 @@ def loss_and_grads(params, act: str, task, batch, workspace=None, reg_weight=Non
     from rnnbook.regularizer import DEFAULT_BOUND
 
     u = batch.u
-    call = _Call.of(params, task, u, batch.start, batch.target)
-    E, T, B, n_in, H, O = call.sizes
+    call = _KernelCall.prepare(params, task, u, batch.start, batch.target, reg_weight)
+    E, O = call.sizes["E"], call.sizes["O"]
     dtype = u.dtype
     if task.readout == "last_linear":
         target_idx, target_val = None, batch.target.to(dtype).contiguous()
@@ -300,16 +324,17 @@ def loss_and_grads(params, act: str, task, batch, workspace=None, reg_weight=Non
         if target_idx.numel() and not (0 <= int(target_idx.min()) and int(target_idx.max()) < O):
             raise ValueError(f"class targets must lie in [0, {O}); the kernel would read outside the logits")
     loss = torch.empty(E, dtype=dtype)
-    grads = Params(*(torch.empty_like(w) for w in call.weights))
+    grads = Params(**{name: torch.empty_like(w) for name, w in call.weights.items()})
     weight = None if reg_weight is None else reg_weight.to(dtype).contiguous()
     omega = None if reg_weight is None else torch.empty(E, dtype=dtype)
     chunk = CHUNK_STEPS
-    room = _scratch("cpu_kernel", call.fn("rnnbook_scratch_size")(T, B, n_in, H, O, chunk), u, workspace)
-    _checked(call.fn("rnnbook_loss_and_grads")(
-        *call.sizes, _ACTS[act], _READOUTS[task.readout],
-        *(_ptr(w) for w in call.weights), u.data_ptr(), *u.stride(),
-        _ptr(target_idx), _ptr(target_val), call.start.data_ptr(),
-        loss.data_ptr(), call.logits.data_ptr(), *(_ptr(g) for g in grads.tensors()),
-        _ptr(weight), DEFAULT_BOUND if bound is None else float(bound), _ptr(omega), chunk, room.data_ptr(),
+    sizes = {k: call.sizes[k] for k in ("T", "B", "n_in", "H", "O")}
+    scratch = _scratch("cpu_kernel", call.invoke("rnnbook_scratch_size", **sizes, chunk=chunk), u, workspace)
+    _checked(call.invoke(
+        "rnnbook_loss_and_grads", **call.sizes, act=_ACTS[act], readout=_READOUTS[task.readout],
+        **call.weights, **call.inputs(u), target_idx=target_idx, target_val=target_val, start=call.start,
+        loss=loss, logits=call.logits, **{f"g_{name}": g for name, g in grads.items()},
+        reg_weight=weight, bound=DEFAULT_BOUND if bound is None else float(bound), omega=omega, chunk=chunk,
+        scratch=scratch,
     ))
     return StepResult(loss, grads, None, call.logits, None, omega)

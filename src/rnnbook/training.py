@@ -50,6 +50,8 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 CURVE_NAMES = (
     "update", "train_loss", "grad_norm", "clip_fraction", "spectral_radius", "sigma_max", "omega", "valid_error",
 )
+#: What an ensemble sums over the updates between two checks (the curves record their means).
+SUMMED = ("train_loss", "grad_norm", "clip_fraction", "omega")
 VALIDATION_BUDGET = 2**25  # numbers per validation batch of inputs + states (~128 MiB in float32)
 
 
@@ -330,8 +332,8 @@ class _Ensemble:
         starters = [self._new_member() for _ in range(min(max_parallel, len(self.pending)))]
         self.params = Params.cat([p for _, p in starters])
         self.members = [m for m, _ in starters]
-        # Sums since the last check, per slot: loss, pre-clip norm, clipped?, Omega.
-        self.stats = torch.zeros(4, len(self.members), dtype=torch.float64, device=self.device)
+        # Sums since the last check, one row per name of SUMMED (per slot: loss, pre-clip norm, clipped?, Omega).
+        self.stats = torch.zeros(len(SUMMED), len(self.members), dtype=torch.float64, device=self.device)
         self.steps_since_check = [0] * len(self.members)
         self._refresh_settings()
 
@@ -397,7 +399,9 @@ class _Ensemble:
             step = sgd_update_(self.params, self.act, self.task, batch, workspace=self.workspace, **settings)
         omega = step.omega if step.omega is not None else torch.zeros_like(step.loss)
         norm = step.grad_norm
-        self.stats += torch.stack([step.loss, norm, step.clipped.to(norm.dtype), omega]).to(torch.float64)
+        per_update = {"train_loss": step.loss, "grad_norm": norm, "clip_fraction": step.clipped.to(norm.dtype),
+                      "omega": omega}
+        self.stats += torch.stack([per_update[name] for name in SUMMED]).to(torch.float64)
         for slot, m in enumerate(self.members):
             m.updates += 1
             self.steps_since_check[slot] += 1
@@ -417,10 +421,11 @@ class _Ensemble:
         for i, slot in enumerate(due):
             m = self.members[slot]
             error = float(valid[i])
-            row = {"update": m.updates, "train_loss": float(means[0, i]), "grad_norm": float(means[1, i]),
-                   "clip_fraction": float(means[2, i]),
+            mean = {name: float(means[row, i]) for row, name in enumerate(SUMMED)}
+            row = {"update": m.updates, "train_loss": mean["train_loss"], "grad_norm": mean["grad_norm"],
+                   "clip_fraction": mean["clip_fraction"],
                    "spectral_radius": float(radius[i]), "sigma_max": float(sigma[i]),
-                   "omega": float(means[3, i]) if self.wants_omega[slot] else math.nan, "valid_error": error}
+                   "omega": mean["omega"] if self.wants_omega[slot] else math.nan, "valid_error": error}
             for name, value in row.items():
                 m.curves[name].append(value)
             m.best_valid_error = min(m.best_valid_error, error)
