@@ -1,6 +1,7 @@
 """Per-update traces (rnnbook.traces) are the runs that training.train_runs trains, update by update."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,3 +72,54 @@ def test_msgd_and_msgd_c_are_one_run_until_the_first_clip():
     k = int(np.argmax(clipped.clipped))
     assert clipped.clipped.any() and 0 < k < 199
     assert np.array_equal(plain.loss[:k + 1], clipped.loss[:k + 1]) and plain.loss[k + 1] != clipped.loss[k + 1]
+
+
+FACTORS = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def _study():
+    from rnnbook import experiments, results
+    from rnnbook.plotting import book_root
+
+    names = {f: f"clip_threshold_x{f:g}" for f in FACTORS} | {None: "clip_threshold_none"}
+    data = {f: results.load_results(book_root(Path(__file__)) / "results" / n / "paper.json") for f, n in names.items()}
+    declared = {f: experiments.get_experiment(n).protocol("paper").settings["threshold"] for f, n in names.items()}
+    return data, declared
+
+
+def test_threshold_study_of_chapter_3_2():
+    """The committed length-30 study (results/clip_threshold_*/paper.json), as Chapter 3.2 reads it."""
+    from rnnbook.stats import fisher_exact
+
+    data, declared = _study()
+    k, medians = {}, {}
+    for f, d in data.items():
+        assert d["completed"] == d["planned"] == 10
+        for r in d["runs"]:
+            c = r["config"]
+            assert c["threshold"] == declared[f] and c["method"] == ("msgd" if f is None else "msgd_c")
+            assert (c["min_length"], c["max_updates"], c["n_valid"], c["check_every"]) == (30, 25_000, 10_000, 1_000)
+            assert len(r["curves"]["grad_norm"]) == math.ceil(r["updates"] / c["check_every"])
+            # a window mean times the window length bounds every norm in it: the safety net never fired
+            assert max(r["curves"]["grad_norm"]) * c["check_every"] < 1e10 and not r["diverged"]
+            assert r["success"] or r["censored"]
+        k[f] = sum(r["success"] for r in d["runs"])
+        if k[f]:
+            medians[f] = float(np.median([r["first_success_update"] for r in d["runs"] if r["success"]]))
+    for f in FACTORS:
+        assert abs(declared[f] - f * declared[1.0]) <= 1e-4 * f
+    best = max(FACTORS, key=lambda f: k[f])
+    p = {f: fisher_exact(k[f], 10, k[best], 10) for f in FACTORS}
+    assert [f for f in FACTORS if p[f] < 0.05] == [0.5]
+    assert medians[1.0] > medians[2.0] >= medians[5.0] >= medians[10.0]
+    assert fisher_exact(k[None], 10, k[best], 10) >= 0.05
+
+
+def test_the_declared_average_norm_is_measured_again():
+    """Chapter 3.2's thresholds are multiples of the mean MSGD norm over 2,000 updates, seeds 0-7, length 30."""
+    _, declared = _study()
+    measured = trace_runs([RunConfig(task="torder", init="basic_tanh", method="msgd", min_length=30, max_length=30,
+                                     seed=s, max_updates=2000, check_every=2000, n_valid=1000, valid_chunk=500)
+                           for s in range(8)])
+    g_bar = float(np.mean(np.concatenate([t.grad_norm for t in measured])))
+    assert abs(g_bar / declared[1.0] - 1) < 0.05
