@@ -32,14 +32,13 @@ fresh clone. A run of 50 units takes ~12 kB of weights plus its curves.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from rnnbook.atomic import write_atomic
 from rnnbook.errors import ConfigError
 
 STATES_FORMAT = "rnnbook-states/1"
@@ -111,17 +110,4 @@ def save_states(path: str | Path, states: dict[str, RunState]) -> None:
         return
     buf = io.BytesIO()
     torch.save({"format": STATES_FORMAT, "states": {k: states[k].to_plain() for k in sorted(states)}}, buf)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, buf.getvalue())

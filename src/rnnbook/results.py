@@ -45,13 +45,13 @@ import math
 import os
 import platform
 import subprocess
-import tempfile
 import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import rnnbook
+from rnnbook.atomic import write_atomic
 from rnnbook.checkpoints import RunState, load_states, save_states, states_path
 from rnnbook.errors import ConfigError
 from rnnbook.experiments import Experiment, Protocol
@@ -97,28 +97,9 @@ def dumps(obj: Any) -> str:
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` so that readers see the old file or the new one, never half.
-
-    The text is produced first, written to a temporary file in the same folder, flushed to
-    disk, then moved over ``path`` with ``os.replace`` (atomic on POSIX and Windows). On any
-    failure the temporary file is removed and the old file is left as it was.
-    """
-    path = Path(path)
-    text = dumps(obj)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``obj`` as JSON to ``path`` so that readers see the old file or the new one, never half
+    (:func:`rnnbook.atomic.write_atomic`); the text is produced before anything is written."""
+    write_atomic(path, dumps(obj).encode("utf-8"))
 
 
 def downsample_curves(curves: Mapping[str, Any], max_points: int = MAX_CURVE_POINTS) -> dict[str, Any]:
