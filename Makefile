@@ -35,7 +35,7 @@ book: install
 ## make test: unit tests, every notebook under nbval, the strict book build, and the browser test
 test: install chromium
 	$(BIN)/pytest -q -n 2 -m "not browser" tests/
-	$(BIN)/pytest -q -n 2 --dist loadfile --nbval-lax chapters/
+	$(BIN)/pytest -q -n 2 --dist loadfile --nbval-lax chapters/ front/ back/
 	$(JB)
 	$(BIN)/pytest -q -m browser tests/
 
