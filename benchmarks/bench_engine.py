@@ -9,13 +9,13 @@ Run by ``make bench`` (a script, never a timed test)::
 The workload is one training update of the temporal-order task (6 inputs, 4 classes, softmax at
 the last step), 50 tanh hidden units, minibatch 20, float32, for E independent models:
 
-* **engine**: ``rnnbook.model.loss_and_grads`` + ``rnnbook.clipping.clip_grad_norm_``
+* **engine**: ``rnnbook.engine.batched.loss_and_grads`` + ``rnnbook.clipping.clip_grad_norm_``
   (threshold 1) + ``rnnbook.training.sgd_step_`` (lr 0.01) on all E models at once, with a
   reused ``Workspace`` -- the per-update work of ``rnnbook.training`` without validation and
   without its per-check statistics (MSGD-C; the "+reg" column adds the regularizer, i.e.
-  MSGD-CR). On a CPU the pass runs in the compiled kernel (``rnnbook.cpu_kernel``) where it
+  MSGD-CR). On a CPU the pass runs in the compiled kernel (``rnnbook.engine.cpu_kernel``) where it
   builds, as training does; the "torch path" columns time the same update by the batched
-  torch code (``kernel="torch"``) in the same alternating rounds;
+  torch code (``TorchBackend``) in the same alternating rounds;
 * **naive**: for each model in a Python loop, ``torch.nn.RNN(6, 50, nonlinearity="tanh")`` + a
   ``Linear(50, 4)`` read-out, cross-entropy, autograd, ``torch.nn.utils.clip_grad_norm_``,
   ``torch.optim.SGD`` step. The loop is sequential per model, so at large E it is timed over a
@@ -42,7 +42,7 @@ E x (20x50 @ 50x50), and a 1024^3 (CPU) / 4096^3 (CUDA) matmul. The engine's fra
 achieved GFLOP/s over the same-shape batched-matmul rate at the same E.
 
 On a GPU (``--device cuda``, default E = 1, 32, 128, 1024) the engine's update is recorded once
-as a CUDA graph and replayed (``rnnbook.cuda_graphs.CapturedUpdate``), as the engine issue asks;
+as a CUDA graph and replayed (``rnnbook.engine.cuda_graphs.CapturedUpdate``), as the engine issue asks;
 the "eager" column times the same update launched kernel by kernel, and ``--no-graph`` makes
 the eager update the headline. The naive side there is cuDNN's ``nn.RNN``. TF32 is switched off
 so that float32 means float32.
@@ -139,13 +139,14 @@ def engine_step_fn(E: int, T: int, device: str, task, streams, batches, reg_weig
                    graph: bool = False, defer: bool | None = None, kernel: str | None = None):
     """One batched update of E models, as ``rnnbook.training`` does it (without validation).
 
-    ``graph``: replay the update as a CUDA graph (``rnnbook.cuda_graphs.CapturedUpdate``).
-    ``defer``: ``loss_and_grads(defer_weight_grads=...)`` (None: the device's default).
-    ``kernel``: ``loss_and_grads(kernel=...)`` (None: the compiled CPU kernel where it applies).
+    The backend is chosen as training chooses it (``rnnbook.engine.choose_backend``), except:
+    ``graph``: replay the update as a CUDA graph (``rnnbook.engine.cuda_graphs.CapturedUpdate``);
+    ``defer``: the torch backend's ``defer_weight_grads`` (None: the device's default);
+    ``kernel``: ``"torch"`` or ``"compiled"`` (None: the compiled CPU kernel where it applies).
     """
-    from rnnbook.cuda_graphs import CapturedUpdate
-    from rnnbook.model import Workspace, activation_of, init_params
-    from rnnbook.training import sgd_update_
+    from rnnbook.engine import TorchBackend, choose_backend
+    from rnnbook.engine.cuda_graphs import CapturedUpdate
+    from rnnbook.model import activation_of, init_params
 
     init = "basic_tanh"
     gens = [torch.Generator().manual_seed(s.seed) for s in streams]
@@ -154,15 +155,16 @@ def engine_step_fn(E: int, T: int, device: str, task, streams, batches, reg_weig
     thr = torch.full((E,), THRESHOLD, device=device)
     lr = torch.full((E,), LR, device=device)
     rw = None if reg_weight is None else torch.full((E,), reg_weight, device=device)
-    workspace = Workspace()
     state = {"i": 0}
+    if graph or defer is not None:
+        backend = TorchBackend(act, device, defer_weight_grads=defer)
+    else:
+        backend = choose_backend(device, act, task.readout, torch.float32, kernel=kernel)
     if graph:
-        update = CapturedUpdate(params, act, task, batches[0], lr=lr, threshold=thr, reg_weight=rw,
-                                defer_weight_grads=defer)
+        update = CapturedUpdate(params, backend, task, batches[0], lr=lr, threshold=thr, reg_weight=rw)
     else:
         def update(batch):
-            sgd_update_(params, act, task, batch, lr=lr, threshold=thr, reg_weight=rw, workspace=workspace,
-                        defer_weight_grads=defer, kernel=kernel)
+            backend.update(params, task, batch, lr=lr, threshold=thr, reg_weight=rw)
 
     def step():
         if sample:
@@ -251,8 +253,8 @@ def main(argv=None) -> int:
     from rnnbook.runtime import configure_torch
 
     threads = configure_torch(args.threads)
-    from rnnbook import cpu_kernel
-    from rnnbook.model import DEFER_WEIGHT_GRADS
+    from rnnbook.engine import cpu_kernel
+    from rnnbook.engine.batched import DEFER_WEIGHT_GRADS
 
     # on a CPU the engine trains with the compiled kernel where it builds; the torch path is timed beside it
     torch_path = not device.startswith("cuda") and cpu_kernel.enabled()

@@ -1,4 +1,4 @@
-"""The compiled CPU kernel (rnnbook.cpu_kernel) against autograd, the torch path and itself."""
+"""The compiled CPU kernel (rnnbook.engine.cpu_kernel) against autograd, the torch path and itself."""
 
 import math
 import os
@@ -6,12 +6,13 @@ import os
 import pytest
 import torch
 
-from rnnbook import cpu_kernel
+from rnnbook.engine import cpu_kernel
 from rnnbook.errors import ConfigError
-from rnnbook.model import INITS, Params, Workspace, activation_of, init_params, loss_and_grads, predict
+from rnnbook.model import INITS, Params, activation_of, init_params
+from rnnbook.engine.batched import Workspace, loss_and_grads, predict
 from rnnbook.streams import Stream
 from rnnbook.tasks import Batch, get_task
-from rnnbook.training import sgd_update_
+from rnnbook.engine import CompiledBackend, TorchBackend, choose_backend, sgd_update_
 from test_model_gradients import TASKS, reference, rel_err, setup
 
 AVAILABLE = cpu_kernel.build().lib is not None
@@ -41,7 +42,7 @@ def test_matches_autograd_in_float64(task_name, init, with_omega, chunk, monkeyp
     task, params, batch = setup(task_name, init)
     act = activation_of(init)
     weight = torch.tensor([0.0, 2.0, 4.0], dtype=torch.float64) if with_omega else None
-    got = loss_and_grads(params, act, task, batch, keep_states=False, kernel="compiled", reg_weight=weight)
+    got = cpu_kernel.loss_and_grads(params, act, task, batch, reg_weight=weight)
     loss, grads, _, omega = reference(params, act, task, batch, weight)
     assert batch.start.tolist() != [0, 0, 0]
     assert rel_err(got.loss, loss) < 1e-12
@@ -50,7 +51,7 @@ def test_matches_autograd_in_float64(task_name, init, with_omega, chunk, monkeyp
     assert (got.omega is None) == (not with_omega)
     if with_omega:
         assert rel_err(got.omega, omega) < 1e-10
-    torch_path = loss_and_grads(params, act, task, batch, keep_states=False, kernel="torch", reg_weight=weight)
+    torch_path = loss_and_grads(params, act, task, batch, keep_states=False, reg_weight=weight)
     assert rel_err(got.output, torch_path.output) < 1e-12
     if with_omega:
         assert rel_err(got.omega, torch_path.omega) < 1e-12
@@ -63,8 +64,8 @@ def test_computing_omega_changes_no_gradient_bit(task_name):
     (mem: the direct loss terms at every step are added in the same order on both paths)."""
     task, params, batch = setup(task_name, "smart_tanh")
     params, batch = params.map(torch.Tensor.float), Batch(batch.u.float(), batch.target, batch.start)
-    plain = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled")
-    tracked = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled",
+    plain = cpu_kernel.loss_and_grads(params, "tanh", task, batch)
+    tracked = cpu_kernel.loss_and_grads(params, "tanh", task, batch,
                              reg_weight=torch.zeros(3))
     assert torch.equal(plain.loss, tracked.loss) and (tracked.omega > 0).all()
     assert all(torch.equal(a, b) for a, b in zip(plain.grads.tensors(), tracked.grads.tensors()))
@@ -83,12 +84,12 @@ def test_omega_bound_rule(task_name):
     mid = len(norms) // 2
     bound = (norms[mid - 1] + norms[mid]).item() / 2  # between two norms: no tie that rounding could tip
     weight = torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64)
-    got = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled", reg_weight=weight,
+    got = cpu_kernel.loss_and_grads(params, "tanh", task, batch, reg_weight=weight,
                          bound=bound)
-    want = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="torch", reg_weight=weight,
+    want = loss_and_grads(params, "tanh", task, batch, keep_states=False, reg_weight=weight,
                           bound=bound)
     assert rel_err(got.omega, want.omega) < 1e-12 and rel_err(got.grads.W_hh, want.grads.W_hh) < 1e-12
-    everything = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled", reg_weight=weight)
+    everything = cpu_kernel.loss_and_grads(params, "tanh", task, batch, reg_weight=weight)
     assert rel_err(got.omega, everything.omega) > 1e-3  # the bound did exclude steps
 
 
@@ -102,8 +103,8 @@ def test_float32_agrees_with_the_torch_path(task_name):
     params = init_params("smart_tanh", task.n_in, 50, task.n_out, [torch.Generator().manual_seed(e) for e in range(E)])
     batch = task.sample([Stream(e) for e in range(E)], 20, lengths)
     weight = torch.full((E,), 2.0)
-    a = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled", reg_weight=weight)
-    b = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="torch", reg_weight=weight)
+    a = cpu_kernel.loss_and_grads(params, "tanh", task, batch, reg_weight=weight)
+    b = loss_and_grads(params, "tanh", task, batch, keep_states=False, reg_weight=weight)
     assert rel_err(a.loss.double(), b.loss.double()) < 1e-5
     assert rel_err(a.omega.double(), b.omega.double()) < 1e-4
     for name, g in b.grads.items():
@@ -122,12 +123,11 @@ def test_member_equals_model_alone(init, dtype):
     batch = task.sample([Stream(100 + e) for e in range(E)], 20, [30 + 3 * (e % 4) for e in range(E)], dtype=dtype)
     act = activation_of(init)
     weight = torch.tensor([0.0, 2.0, 4.0] * 6, dtype=dtype)
-    full = loss_and_grads(params, act, task, batch, keep_states=False, kernel="compiled", reg_weight=weight)
+    full = cpu_kernel.loss_and_grads(params, act, task, batch, reg_weight=weight)
     for e in range(E):
         s = int(batch.start[e])  # alone and unpadded: the steps from the model's start on
-        one = loss_and_grads(params.map(lambda t: t[e:e + 1]), act, task,
-                             Batch(batch.u[e:e + 1, s:], batch.target[e:e + 1], batch.start[e:e + 1] * 0),
-                             keep_states=False, kernel="compiled", reg_weight=weight[e:e + 1])
+        one = cpu_kernel.loss_and_grads(params.map(lambda t: t[e:e + 1]), act, task,
+                             Batch(batch.u[e:e + 1, s:], batch.target[e:e + 1], batch.start[e:e + 1] * 0), reg_weight=weight[e:e + 1])
         assert torch.equal(full.loss[e:e + 1], one.loss) and torch.equal(full.omega[e:e + 1], one.omega), e
         for (name, g), g1 in zip(full.grads.items(), one.grads.tensors()):
             assert torch.equal(g[e:e + 1], g1), (e, name)
@@ -140,13 +140,13 @@ def test_predict_matches_the_torch_path(task_name, init):
     """Validation's forward pass: the same logits (float64), and each model's alone and unpadded."""
     task, params, batch = setup(task_name, init)
     act = activation_of(init)
-    got = predict(params, act, task, batch.u, batch.start, kernel="compiled")
-    assert rel_err(got, predict(params, act, task, batch.u, batch.start, kernel="torch")) < 1e-12
-    assert torch.equal(got, predict(params, act, task, batch.u, batch.start))  # the default on a CPU
+    got = cpu_kernel.predict(params, act, task, batch.u, batch.start)
+    assert rel_err(got, predict(params, act, task, batch.u, batch.start)) < 1e-12
+    default = choose_backend("cpu", act, task.readout, batch.u.dtype)  # what training chooses on a CPU
+    assert torch.equal(got, default.predict(params, task, batch.u, batch.start))
     for e in range(3):
         s = int(batch.start[e])
-        one = predict(params.map(lambda t: t[e:e + 1]), act, task, batch.u[e:e + 1, s:], batch.start[e:e + 1] * 0,
-                      kernel="compiled")
+        one = cpu_kernel.predict(params.map(lambda t: t[e:e + 1]), act, task, batch.u[e:e + 1, s:], batch.start[e:e + 1] * 0)
         assert torch.equal(got[e:e + 1, s:] if task.readout == "softmax" else got[e:e + 1], one)
 
 
@@ -157,8 +157,8 @@ def test_deterministic_and_independent_of_memory_layout():
     u = batch.u.float()
     assert not u.is_contiguous()  # a view of the sampler's time-major buffer
     ws = Workspace()
-    runs = [loss_and_grads(params, "sigmoid", task, Batch(x, batch.target, batch.start), keep_states=False,
-                           workspace=ws, kernel="compiled") for x in (u, u.contiguous(), u)]
+    runs = [cpu_kernel.loss_and_grads(params, "sigmoid", task, Batch(x, batch.target, batch.start), workspace=ws)
+            for x in (u, u.contiguous(), u)]
     for r in runs[1:]:
         assert torch.equal(r.loss, runs[0].loss) and torch.equal(r.output, runs[0].output)
         assert all(torch.equal(a, b) for a, b in zip(r.grads.tensors(), runs[0].grads.tensors()))
@@ -171,7 +171,7 @@ def _activation(act, x):
     params = Params(one(1, 1), zero(1, 1), zero(1), one(1, 1), zero(1))
     n = x.numel()
     batch = Batch(x.view(1, 1, n, 1), torch.zeros(1, n, 1, dtype=x.dtype), torch.zeros(1, dtype=torch.long))
-    return loss_and_grads(params, act, get_task("add"), batch, keep_states=False, kernel="compiled").output.view(-1)
+    return cpu_kernel.loss_and_grads(params, act, get_task("add"), batch).output.view(-1)
 
 
 @needs_kernel
@@ -193,16 +193,18 @@ def test_activations_are_accurate():
 
 @needs_kernel
 def test_training_updates_take_the_kernel_and_agree():
-    """sgd_update_ (what training runs) goes to the kernel by default; ten updates agree with torch."""
+    """The backend training chooses on a CPU is the kernel; ten updates agree with the torch backend."""
     task = get_task("torder")
     E = 4
     init = init_params("basic_tanh", task.n_in, 50, task.n_out, [torch.Generator().manual_seed(e) for e in range(E)])
     lr, thr = torch.full((E,), 0.01), torch.full((E,), 1.0)
     finals = {}
     for kernel in (None, "compiled", "torch"):
+        backend = choose_backend("cpu", "tanh", task.readout, torch.float32, kernel=kernel)
+        assert isinstance(backend, TorchBackend if kernel == "torch" else CompiledBackend)
         params, streams = init.clone(), [Stream(e) for e in range(E)]
         for _ in range(10):
-            sgd_update_(params, "tanh", task, task.sample(streams, 20, [60] * E), lr=lr, threshold=thr, kernel=kernel)
+            sgd_update_(params, backend, task, task.sample(streams, 20, [60] * E), lr=lr, threshold=thr)
         finals[kernel] = params
     assert all(torch.equal(a, b) for a, b in zip(finals[None].tensors(), finals["compiled"].tensors()))
     for a, b in zip(finals["compiled"].tensors(), finals["torch"].tensors()):
@@ -211,27 +213,27 @@ def test_training_updates_take_the_kernel_and_agree():
 
 def test_choices_and_their_errors(monkeypatch):
     task, params, batch = setup("torder", "basic_tanh")
+    choose = lambda **kw: choose_backend("cpu", "tanh", task.readout, torch.float64, **kw)  # noqa: E731
     monkeypatch.setenv(cpu_kernel.ENV, "fortran")
     with pytest.raises(ConfigError, match="RNNBOOK_CPU_KERNEL='fortran'"):
-        loss_and_grads(params, "tanh", task, batch, keep_states=False)
+        choose()
     monkeypatch.setenv(cpu_kernel.ENV, "torch")
     assert not cpu_kernel.enabled() and cpu_kernel.status().startswith("torch")
+    assert isinstance(choose(), TorchBackend)
     with pytest.raises(ConfigError, match="unknown kernel"):
-        loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="cuda")
-    with pytest.raises(ConfigError, match="lean passes"):
-        loss_and_grads(params, "tanh", task, batch, kernel="compiled")  # keep_states=True
+        choose(kernel="cuda")
+    with pytest.raises(ConfigError, match="on a CPU"):
+        choose_backend("cpu", "tanh", task.readout, torch.float16, kernel="compiled")
     if AVAILABLE:  # what the C code would read out of bounds is refused before it runs
         bad = Batch(batch.u, batch.target + task.n_out, batch.start)
         with pytest.raises(ValueError, match="class targets"):
-            loss_and_grads(params, "tanh", task, bad, keep_states=False, kernel="compiled")
+            cpu_kernel.loss_and_grads(params, "tanh", task, bad)
         with pytest.raises(ValueError, match="W_uh has shape"):
-            loss_and_grads(params, "tanh", task, Batch(batch.u[..., :-1], batch.target, batch.start),
-                           keep_states=False, kernel="compiled")
+            cpu_kernel.loss_and_grads(params, "tanh", task, Batch(batch.u[..., :-1], batch.target, batch.start))
         with pytest.raises(ValueError, match="target has shape"):
-            loss_and_grads(params, "tanh", task, Batch(batch.u, batch.target[:, :-1], batch.start),
-                           keep_states=False, kernel="compiled")
+            cpu_kernel.loss_and_grads(params, "tanh", task, Batch(batch.u, batch.target[:, :-1], batch.start))
         with pytest.raises(ValueError, match="start has shape"):
-            predict(params, "tanh", task, batch.u, batch.start[:-1], kernel="compiled")
+            cpu_kernel.predict(params, "tanh", task, batch.u, batch.start[:-1])
 
 
 def test_compilers_without_march_native_still_build(monkeypatch, tmp_path):
@@ -243,14 +245,14 @@ def test_compilers_without_march_native_still_build(monkeypatch, tmp_path):
     cc.chmod(0o755)
     monkeypatch.setenv("RNNBOOK_CACHE", str(tmp_path / "cache"))
     task, params, batch = setup("mem", "basic_tanh")
-    reference_pass = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="torch")
+    reference_pass = loss_and_grads(params, "tanh", task, batch, keep_states=False)
     monkeypatch.setenv("CC", str(cc))
     cpu_kernel.build.cache_clear()
     try:
         if cpu_kernel.build().lib is None:
             pytest.skip(f"no working compiler here: {cpu_kernel.build().detail}")
         assert "without -march=native" in cpu_kernel.status()
-        got = loss_and_grads(params, "tanh", task, batch, keep_states=False, kernel="compiled")
+        got = cpu_kernel.loss_and_grads(params, "tanh", task, batch)
         assert rel_err(got.loss, reference_pass.loss) < 1e-12
         assert rel_err(got.grads.W_hh, reference_pass.grads.W_hh) < 1e-10
     finally:
@@ -274,11 +276,13 @@ def test_falls_back_to_torch_without_a_compiler(compiler, monkeypatch, tmp_path)
         assert cpu_kernel.build().lib is None
         assert ("no C compiler" if compiler == "missing" else "boom") in cpu_kernel.status()
         task, params, batch = setup("torder", "basic_tanh")
-        lean = loss_and_grads(params, "tanh", task, batch, keep_states=False)  # torch, silently
+        backend = choose_backend("cpu", "tanh", task.readout, torch.float64)
+        assert isinstance(backend, TorchBackend)  # torch, silently
+        lean = backend.loss_and_grads(params, task, batch)
         assert rel_err(lean.loss, reference(params, "tanh", task, batch)[0]) < 1e-12
         monkeypatch.setenv(cpu_kernel.ENV, "compiled")
         with pytest.raises(ConfigError, match="compiled"):
-            loss_and_grads(params, "tanh", task, batch, keep_states=False)
+            choose_backend("cpu", "tanh", task.readout, torch.float64)
         assert not list((tmp_path / "cache").glob("*.so"))  # no half-written library left behind
     finally:
         monkeypatch.undo()

@@ -1,11 +1,11 @@
-"""The engine on a GPU, and the update recorded as a CUDA graph (rnnbook.cuda_graphs).
+"""The engine on a GPU, and the update recorded as a CUDA graph (rnnbook.engine.cuda_graphs).
 
 Tests marked ``cuda`` run only where torch sees a GPU (the project's CI has none). The ones
 that existed at commit 3b34329 passed on a lent H200 (``benchmarks/gpu/tests.txt``); those
 added after it (minibatches drawn on the GPU, training with ``cuda_graph=True``) have not run
 on a GPU yet. The others check, on any machine, what makes an update recordable: a host-side
 padding count that changes no number, the static-buffer plumbing of
-:class:`~rnnbook.cuda_graphs.CapturedUpdate`, and training on left-padded, re-recorded
+:class:`~rnnbook.engine.cuda_graphs.CapturedUpdate`, and training on left-padded, re-recorded
 updates giving the very same curves.
 """
 
@@ -13,12 +13,14 @@ import pytest
 import torch
 from test_model_gradients import TASKS, reference, rel_err, setup
 
-from rnnbook.cuda_graphs import CapturedUpdate
+from rnnbook.engine.cuda_graphs import CapturedUpdate
 from rnnbook.errors import ConfigError
-from rnnbook.model import INITS, activation_of, init_params, loss_and_grads, predict
+from rnnbook.model import INITS, activation_of, init_params
+from rnnbook.engine.batched import loss_and_grads, predict
 from rnnbook.streams import Stream
 from rnnbook.tasks import Batch, get_task
-from rnnbook.training import RunConfig, sgd_update_, train_runs
+from rnnbook.engine import TorchBackend, sgd_update_
+from rnnbook.training import RunConfig, train_runs
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -38,7 +40,7 @@ def test_host_side_pad_changes_no_bit(task_name):
     for pad in (batch.pad, T):
         for keep_states in (True, False):
             got = loss_and_grads(params, "tanh", task, _with_pad(batch, pad), reg_weight=weight,
-                                 keep_states=keep_states, kernel="torch")  # the compiled kernel ignores pad
+                                 keep_states=keep_states)
             assert torch.equal(got.loss, ref.loss) and torch.equal(got.omega, ref.omega), (pad, keep_states)
             assert all(torch.equal(a, b) for a, b in zip(got.grads.tensors(), ref.grads.tensors()))
         assert torch.equal(predict(params, "tanh", task, batch.u, batch.start, pad=pad),
@@ -63,15 +65,15 @@ def _ensemble(device, dtype=torch.float32, E=6, T=30, seed=0, task_name="torder"
 
 def _check_replays_equal_eager(device, exact, defer=False):
     task, params, batches, settings = _ensemble(device)
-    settings["defer_weight_grads"] = defer
+    backend = TorchBackend("tanh", device, defer_weight_grads=defer)
     eager_params = params.clone()
     before = params.clone()
-    captured = CapturedUpdate(params, "tanh", task, batches[0], max_pad=batches[0].u.shape[1], **settings)
+    captured = CapturedUpdate(params, backend.fresh(), task, batches[0], max_pad=batches[0].u.shape[1], **settings)
     for a, b in zip(params.tensors(), before.tensors()):  # recording (and its warm-up) changed nothing
         assert torch.equal(a, b)
     for batch in batches:
         got = captured(batch)
-        want = sgd_update_(eager_params, "tanh", task, batch, **settings)
+        want = sgd_update_(eager_params, backend, task, batch, **settings)
         pairs = [(got.loss, want.loss), (got.grad_norm, want.grad_norm), (got.omega, want.omega),
                  *zip(params.tensors(), eager_params.tensors())]
         assert torch.equal(got.clipped, want.clipped)
@@ -92,11 +94,11 @@ def test_captured_update_plumbing_on_cpu():
     with pytest.raises(ConfigError, match="does not fit the recorded update"):
         captured(batches[0])
     task, params, batches, settings = _ensemble("cpu")
-    tight = CapturedUpdate(params, "tanh", task, _with_pad(batches[0], 0), **settings)
+    tight = CapturedUpdate(params, TorchBackend("tanh"), task, _with_pad(batches[0], 0), **settings)
     with pytest.raises(ConfigError, match="padding steps"):
         tight(batches[0])
     with pytest.raises(ConfigError, match="max_pad"):
-        CapturedUpdate(params, "tanh", task, batches[0], max_pad=99, **settings)
+        CapturedUpdate(params, TorchBackend("tanh"), task, batches[0], max_pad=99, **settings)
 
 
 @cuda

@@ -5,7 +5,8 @@ import torch
 
 from rnnbook.clipping import clip_grad_norm_
 from rnnbook.errors import ConfigError
-from rnnbook.model import INITS, Params, Workspace, activation_of, forward, init_params, loss_and_grads, predict
+from rnnbook.model import INITS, Params, activation_of, init_params
+from rnnbook.engine.batched import Workspace, forward, loss_and_grads, predict
 from rnnbook.streams import Stream
 from rnnbook.tasks import get_task
 
@@ -124,7 +125,7 @@ def test_lean_pass_changes_nothing_else(task_name):
     """
     task, params, batch = setup(task_name, "basic_tanh")
     full = loss_and_grads(params, "tanh", task, batch)
-    lean = loss_and_grads(params, "tanh", task, batch, keep_states=False, workspace=Workspace(), kernel="torch")
+    lean = loss_and_grads(params, "tanh", task, batch, keep_states=False, workspace=Workspace())
     assert torch.equal(full.loss, lean.loss)
     assert all(torch.equal(a, b) for a, b in zip(full.grads.tensors(), lean.grads.tensors()))
     assert lean.dh is None and lean.states is None
@@ -141,12 +142,11 @@ def test_model_groups_change_no_bit(task_name, regularized):
     """
     task, params, batch = setup(task_name, "smart_tanh", lengths=(16, 11, 14, 10, 13))
     weight = torch.tensor([4.0, 0.0, 2.0, 1.0, 0.5], dtype=torch.float64) if regularized else None
-    one = loss_and_grads(params, "tanh", task, batch, reg_weight=weight, keep_states=False, group_size=5,
-                         kernel="torch")
+    one = loss_and_grads(params, "tanh", task, batch, reg_weight=weight, keep_states=False, group_size=5)
     ws = Workspace()
     for _ in range(2):  # the second call reuses every group's buffers and cached views
         split = loss_and_grads(params, "tanh", task, batch, reg_weight=weight, keep_states=False,
-                               group_size=2, workspace=ws, kernel="torch")
+                               group_size=2, workspace=ws)
         assert torch.equal(one.loss, split.loss) and torch.equal(one.output, split.output)
         assert all(torch.equal(a, b) for a, b in zip(one.grads.tensors(), split.grads.tensors()))
         assert (split.omega is None) if weight is None else torch.equal(one.omega, split.omega)
@@ -221,12 +221,11 @@ def test_member_equals_model_alone(init, dtype):
     act = activation_of(init)
     weight = torch.full((E,), 2.0, dtype=dtype)
     for group_size in (None, E):
-        full = loss_and_grads(params, act, task, batch, reg_weight=weight, keep_states=False, group_size=group_size,
-                              kernel="torch")
+        full = loss_and_grads(params, act, task, batch, reg_weight=weight, keep_states=False, group_size=group_size)
         for e in range(E):
             one = loss_and_grads(params.map(lambda t: t[e:e + 1]), act, task,
                                  type(batch)(batch.u[e:e + 1], batch.target[e:e + 1], batch.start[e:e + 1]),
-                                 reg_weight=weight[e:e + 1], keep_states=False, kernel="torch")
+                                 reg_weight=weight[e:e + 1], keep_states=False)
             assert torch.equal(full.loss[e:e + 1], one.loss) and torch.equal(full.omega[e:e + 1], one.omega), e
             for (name, g), g1 in zip(full.grads.items(), one.grads.tensors()):
                 assert torch.equal(g[e:e + 1], g1), (e, name)

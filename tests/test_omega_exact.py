@@ -4,7 +4,8 @@ and its immediate part against the engine's Eq. (10) gradient (rnnbook.regulariz
 import pytest
 import torch
 
-from rnnbook.model import Params, init_params, loss_and_grads
+from rnnbook.model import Params, init_params
+from rnnbook.engine.batched import loss_and_grads
 from rnnbook.omega_exact import omega_gradients, omega_value
 from rnnbook.regularizer import omega_immediate_grad
 from rnnbook.streams import Stream
@@ -24,8 +25,7 @@ def _setup(init="basic_tanh", act="tanh", T=12, B=5, H=6, seed=3, task="torder")
 def test_immediate_part_equals_the_engine(init, act, task):
     t, params, batch = _setup(init, act, task=task)
     g = omega_gradients(params, act, t, batch)
-    step = loss_and_grads(params, act, t, batch, reg_weight=torch.zeros(1, dtype=torch.float64), keep_states=True,
-                          kernel="torch")
+    step = loss_and_grads(params, act, t, batch, reg_weight=torch.zeros(1, dtype=torch.float64), keep_states=True)
     assert g.loss == pytest.approx(float(step.loss[0]), rel=1e-12)
     assert g.omega == pytest.approx(float(step.omega[0]), rel=1e-10)
     engine = omega_immediate_grad(params.W_hh, step.states, step.dh, act, batch.start)

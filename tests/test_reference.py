@@ -1,8 +1,8 @@
 """Every fast path of the engine against the readable reference model (rnnbook.reference), float64.
 
 The reference is one model, column vectors, autograd; the engine is an ensemble, row vectors
-(``W_rec = W_hh^T``), a hand-written BPTT (torch), a C kernel (rnnbook.cpu_kernel) and an update
-recorded as a CUDA graph (rnnbook.cuda_graphs). For every task, initialisation and method
+(``W_rec = W_hh^T``), a hand-written BPTT (torch), a C kernel (rnnbook.engine.cpu_kernel) and an update
+recorded as a CUDA graph (rnnbook.engine.cuda_graphs). For every task, initialisation and method
 (MSGD, MSGD-C, MSGD-CR) they must agree on the loss, the five gradients, Omega, the gradient
 norm, the clipping decision and the parameters after one clipped SGD update.
 """
@@ -12,16 +12,20 @@ import math
 import pytest
 import torch
 
-from rnnbook import cpu_kernel, reference as R
+from rnnbook import reference as R
+from rnnbook.engine import cpu_kernel
 from rnnbook.clipping import SAFETY_NET_MAX_NORM, apply_safety_net_, clip_grad_norm_
-from rnnbook.cuda_graphs import CapturedUpdate
-from rnnbook.model import INITS, Params, activation_of, init_params, loss_and_grads
+from rnnbook.engine.cuda_graphs import CapturedUpdate
+from rnnbook.model import INITS, Params, activation_of, init_params
+from rnnbook.engine.batched import loss_and_grads
 from rnnbook.streams import Stream
 from rnnbook.tasks import TASK_NAMES, Batch, get_task
-from rnnbook.training import METHODS, sgd_update_
+from rnnbook.training import METHODS
+from rnnbook.engine import CompiledBackend, TorchBackend, sgd_update_
 
 torch.set_num_threads(1)
 KERNEL = cpu_kernel.build().lib is not None
+BACKENDS = {"torch": TorchBackend, "compiled": CompiledBackend}
 needs_kernel = pytest.mark.skipif(not KERNEL, reason=f"no compiled kernel here: {cpu_kernel.build().detail}")
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 TASK_PARAMS = {"mem": {"n_values": 2, "n_pos": 3}}
@@ -85,8 +89,7 @@ def test_engine_pass_equals_reference(task_name, init, method, kernel):
     """Loss, the five gradients (with alpha d+Omega/dW_rec under MSGD-CR) and Omega, model by model."""
     task, params, batch = setup(task_name, init)
     act = activation_of(init)
-    got = loss_and_grads(params, act, task, batch, reg_weight=settings(method)["reg_weight"], keep_states=False,
-                         kernel=kernel)
+    got = BACKENDS[kernel](act).loss_and_grads(params, task, batch, reg_weight=settings(method)["reg_weight"])
     check_pass(got, params, batch, act, task, method)
 
 
@@ -118,8 +121,8 @@ def check_update(update, task_name, init, method, tol=TOL):
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("kernel", ["torch", pytest.param("compiled", marks=needs_kernel)])
 def test_clipped_sgd_update_equals_reference(task_name, init, method, kernel):
-    """training.sgd_update_ (BPTT, Omega, Algorithm 1, SGD step) against reference.sgd_update."""
-    check_update(lambda *a, **s: sgd_update_(*a, **s, kernel=kernel), task_name, init, method)
+    """engine.sgd_update_ (BPTT, Omega, Algorithm 1, SGD step) against reference.sgd_update."""
+    check_update(lambda p, act, *a, **s: sgd_update_(p, BACKENDS[kernel](act), *a, **s), task_name, init, method)
 
 
 def _captured(device):
@@ -127,7 +130,7 @@ def _captured(device):
         on = lambda t: None if t is None else t.to(device)
         p = params.map(on)
         b = Batch(on(batch.u), on(batch.target), on(batch.start), batch.pad)
-        stats = CapturedUpdate(p, act, task, b, **{k: on(v) for k, v in s.items()})(b)
+        stats = CapturedUpdate(p, TorchBackend(act, device), task, b, **{k: on(v) for k, v in s.items()})(b)
         for mine, new in zip(params.tensors(), p.tensors()):
             mine.copy_(new.cpu())
         return type(stats)(*(None if t is None else t.cpu() for t in (stats.loss, stats.grad_norm, stats.clipped,
@@ -199,7 +202,7 @@ def test_safety_net_matches_the_engine():
     batch = Batch(batch.u, batch.target * 1e12, batch.start, batch.pad)
     before = params.clone()
     s = settings("msgd_c")
-    stats = sgd_update_(params, "tanh", task, batch, **s, safety=torch.tensor([True, False, True]), kernel="torch")
+    stats = sgd_update_(params, TorchBackend("tanh"), task, batch, **s, safety=torch.tensor([True, False, True]))
     for e in (0, 2):
         net, u, target = R.from_engine(before, batch, e, "tanh")
         new, (_, norm, _, _) = R.sgd_update(net, u, target, task.readout, lr=0.01, threshold=float(s["threshold"][e]),

@@ -2,7 +2,8 @@
 
 import torch
 
-from rnnbook.model import forward, init_params, loss_and_grads
+from rnnbook.model import init_params
+from rnnbook.engine.batched import forward, loss_and_grads
 from rnnbook.regularizer import omega, omega_immediate_grad
 from rnnbook.streams import Stream
 from rnnbook.tasks import get_task

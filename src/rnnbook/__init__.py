@@ -1,21 +1,20 @@
 """Shared code of the book *On the difficulty of training recurrent neural networks*, reproduced.
 
-One module per idea, in layers; a module uses only those on its own line or above it::
+One module per idea, in layers; a module uses only those on its own line or above it, and
+``tests/test_layers.py`` checks that no import cycle exists::
 
     errors settings atomic streams stats survival plotting runtime   foundations (settings: declared once)
-    tasks                                    the paper's synthetic problems, as the authors' code makes them
+    tasks  model                             the paper's problems; the RNN's weights and initialisations
     reference                                the paper's RNN written to be read: Eqs. 1-2, 9-10, Algorithm 1
-    model workspace regularizer clipping     the fast engine: batched explicit BPTT of many models, ...
-    cpu_kernel (csrc/) cuda_graphs           ... compiled for a CPU, recorded for a GPU; tested against reference
+    clipping  regularizer                    Algorithm 1 and Omega (Eqs. 9-10) on many models at once
+    engine/                                  the fast engine, behind one backend chosen per ensemble:
+        backend  update                      ... which code computes the pass; one training update
+        batched  cpu_kernel (csrc/)          ... the batched torch BPTT; the same pass compiled for a CPU
+        cuda_graphs  workspace               ... an update recorded for a GPU; reused scratch memory
     training checkpoints workers             runs as ensembles, their saved states, several processes
     experiments results sweeps generalisation   declared grids, result files, sweeps over several sittings
     gradients dynamics diagrams traces baselines omega_exact   the chapters' own computations
     outcomes scoreboard cli                  what the results say against the paper; python -m rnnbook
-
-Two cycles are left inside the engine: ``model`` picks the compiled kernel itself (``model`` and
-``cpu_kernel`` import each other lazily), and ``training`` records CUDA graphs through
-``cuda_graphs``, which calls back into it. Moving the engine behind one backend object chosen per
-ensemble is open work.
 """
 
 __version__ = "0.1.0"

@@ -31,10 +31,11 @@ import torch
 
 from rnnbook.clipping import clip_grad_norm_, grad_norm
 from rnnbook.errors import ConfigError, check_at_least
-from rnnbook.model import Params, activation_of, init_params, loss_and_grads, predict
+from rnnbook.engine import batched, choose_backend, sgd_step_
+from rnnbook.model import Params, activation_of, init_params
 from rnnbook.streams import Stream
 from rnnbook.tasks import Batch, Task, errors, get_task, sample_length
-from rnnbook.training import DTYPES, EXTRA_METHODS, METHODS, RunConfig, sgd_step_
+from rnnbook.training import DTYPES, EXTRA_METHODS, METHODS, RunConfig
 
 #: Methods :func:`train_trajectory` knows: the engine's (the paper's three, and Omega without clipping).
 TRAJECTORY_METHODS = METHODS + EXTRA_METHODS
@@ -139,6 +140,7 @@ def train_trajectory(
     thr = torch.tensor([threshold], dtype=dtype)
     lr = torch.tensor([config.lr], dtype=dtype)
     reg_t = None if reg is None else torch.tensor([reg], dtype=dtype)
+    backend = choose_backend("cpu", act, task.readout, dtype)
     n = config.max_updates
     loss, norms, clipped, omegas = (torch.full((n,), math.nan, dtype=torch.float64) for _ in range(4))
     snaps, snap_at, grads = [params.clone()], [0], ([] if keep_grads else None)
@@ -146,7 +148,7 @@ def train_trajectory(
     for k in range(n):
         length = sample_length(stream, config.min_length, config.max_length)
         batch = task.sample([stream], config.batch, [length], dtype=dtype)
-        step = loss_and_grads(params, act, task, batch, reg_weight=reg_t, keep_states=False)
+        step = backend.loss_and_grads(params, task, batch, reg_weight=reg_t)
         if l2:
             step.grads.W_hh.add_(params.W_hh, alpha=l2)
         if keep_grads:
@@ -185,13 +187,14 @@ def validation_error(params: Params, config: RunConfig, n_valid: int = 1000, *, 
     task = config.make_task()
     act, dtype = activation_of(config.init), DTYPES[config.dtype]
     streams = [Stream(config.seed if seed is None else seed) for _ in range(params.n_models)]
+    backend = choose_backend("cpu", act, task.readout, dtype)
     wrong = torch.zeros(params.n_models, dtype=torch.float64)
     done = 0
     while done < n_valid:
         chunk = min(500, n_valid - done)
         lengths = [length or sample_length(s, config.min_length, config.max_length, "valid_length") for s in streams]
         batch = task.sample(streams, chunk, lengths, purpose="valid", dtype=dtype)
-        out = predict(params, act, task, batch.u, batch.start, pad=batch.pad)
+        out = backend.predict(params, task, batch.u, batch.start, pad=batch.pad)
         wrong += errors(task, out, batch.target, batch.start) * chunk
         done += chunk
     return wrong / n_valid
@@ -211,7 +214,7 @@ def error_signal_norms(params: Params, config: RunConfig, *, length: int | None 
     streams = [Stream(seed) for _ in range(params.n_models)]
     L = length or config.max_length
     data = task.sample(streams, batch, [L] * params.n_models, purpose="valid", dtype=dtype)
-    step = loss_and_grads(params, act, task, data, keep_states=True, kernel="torch")
+    step = batched.loss_and_grads(params, act, task, data, keep_states=True)
     dh = step.dh.to(torch.float64)
     h = step.states.to(torch.float64)
     dact = 1 - h.square() if act == "tanh" else h * (1 - h)

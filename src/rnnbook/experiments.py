@@ -28,7 +28,6 @@ User experiments (or overrides of built-in ones) come from a JSON or TOML file, 
 from __future__ import annotations
 
 import json
-import math
 import re
 import tomllib
 from dataclasses import dataclass, field

@@ -22,7 +22,8 @@ import torch
 
 from rnnbook.checkpoints import RunState, load_states, states_path
 from rnnbook.errors import ConfigError
-from rnnbook.model import Params, activation_of, predict
+from rnnbook.engine import choose_backend
+from rnnbook.model import Params, activation_of
 from rnnbook.results import code_version, environment, load_results, write_json_atomic
 from rnnbook.streams import Stream
 from rnnbook.tasks import errors
@@ -55,11 +56,12 @@ def error_at_length(config: RunConfig, weights: dict[str, torch.Tensor], length:
     steps = task.max_steps(length)
     chunk = max(1, min(n_sequences, VALIDATION_BUDGET // (steps * (task.n_in + hidden + task.n_out))))
     stream = Stream(config.seed + TEST_SEED_OFFSET)
+    backend = choose_backend(device, activation_of(config.init), task.readout, dtype)
     wrong, done = 0.0, 0
     while done < n_sequences:
         b = min(chunk, n_sequences - done)
         batch = task.sample([stream], b, [length], purpose="valid", dtype=dtype, device=device)
-        out = predict(params, activation_of(config.init), task, batch.u, batch.start, pad=batch.pad)
+        out = backend.predict(params, task, batch.u, batch.start, pad=batch.pad)
         wrong += float(errors(task, out, batch.target, batch.start)[0]) * b
         done += b
     return wrong / n_sequences

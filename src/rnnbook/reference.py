@@ -2,8 +2,8 @@
 
 One model, one minibatch, column vectors as in the paper: ``u[t]`` is ``(n_in, B)``, column ``b``
 holding sequence ``b``'s input at step ``t``; states are ``(n, B)``. Gradients come from autograd;
-nothing here is fast. The engine (:mod:`rnnbook.model`, :mod:`rnnbook.cpu_kernel`,
-:mod:`rnnbook.cuda_graphs`) writes the same network with row vectors, ``W_hh = W_rec^T``, and is
+nothing here is fast. The engine (:mod:`rnnbook.model`, :mod:`rnnbook.engine.cpu_kernel`,
+:mod:`rnnbook.engine.cuda_graphs`) writes the same network with row vectors, ``W_hh = W_rec^T``, and is
 tested against this module in float64 (``tests/test_reference.py``). Equation numbers are the
 paper's (ICML); the book lists them on its page "The paper in numbers" (``back/paper_in_numbers.md``).
 """

@@ -51,7 +51,7 @@ import torch
 
 from rnnbook.errors import ConfigError
 from rnnbook.tasks import real_steps
-from rnnbook.workspace import Workspace, scratch
+from rnnbook.engine.workspace import Workspace, scratch
 
 
 DEFAULT_BOUND = 1e-20

@@ -48,7 +48,7 @@ import subprocess
 import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import rnnbook
 from rnnbook.atomic import write_atomic
@@ -193,8 +193,8 @@ def environment(device: str = "cpu") -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "device": device,
     }
-    if not str(device).startswith("cuda"):  # which engine trains on a CPU (rnnbook.cpu_kernel)
-        from rnnbook import cpu_kernel
+    if not str(device).startswith("cuda"):  # which engine trains on a CPU (rnnbook.engine.cpu_kernel)
+        from rnnbook.engine import cpu_kernel
 
         env["cpu_kernel"] = cpu_kernel.status()
     if str(device).startswith("cuda") and torch.cuda.is_available():

@@ -4,7 +4,7 @@
 the individual updates, to see the spikes of the gradient norm and the updates that Algorithm 1
 rescales. :func:`trace_runs` trains runs exactly as ``train_runs`` does — the same initial
 weights, the same minibatches and the same validation sequences, drawn from each run's own
-stream, the same update (:func:`rnnbook.training.sgd_update_`) — and records every update.
+stream, the same update (:func:`rnnbook.engine.update.sgd_update_`) — and records every update.
 ``tests/test_traces.py`` checks that the averages of a trace over each check interval are the
 curves that ``train_runs`` reports for the same run.
 
@@ -26,10 +26,11 @@ import torch
 
 from rnnbook.clipping import SAFETY_NET_MAX_NORM
 from rnnbook.errors import ConfigError
-from rnnbook.model import Params, Workspace, activation_of, init_params, predict
+from rnnbook.engine import choose_backend
+from rnnbook.model import Params, activation_of, init_params
 from rnnbook.streams import Stream
 from rnnbook.tasks import errors, sample_length
-from rnnbook.training import DTYPES, RunConfig, sgd_update_
+from rnnbook.training import DTYPES, RunConfig
 
 
 @dataclass
@@ -113,20 +114,19 @@ def trace_runs(configs: Sequence[RunConfig], *, stop_at_success: bool = False) -
     wants_omega = any(c.method in ("msgd_cr", "msgd_r") or c.track_omega for c in configs)
     reg_weight = torch.tensor([s[1] for s in settings], dtype=dtype) if wants_omega else None
     safety = torch.tensor([c.safety_net for c in configs]) if any(c.safety_net for c in configs) else None
-    workspace = Workspace()
+    backend = choose_backend("cpu", act, task.readout, dtype)  # the one train_runs chooses
     records: list[tuple[torch.Tensor, ...]] = []
     checks: list[np.ndarray] = []
     check_at: list[int] = []
     for update in range(1, first.max_updates + 1):
         lengths = [sample_length(s, c.min_length, c.max_length) for s, c in zip(streams, configs)]
         batch = task.sample(streams, first.batch, lengths, dtype=dtype)
-        stats = sgd_update_(params, act, task, batch, lr=lr, threshold=threshold, reg_weight=reg_weight,
-                            safety=safety, workspace=workspace)
+        stats = backend.update(params, task, batch, lr=lr, threshold=threshold, reg_weight=reg_weight, safety=safety)
         omega = stats.omega if stats.omega is not None else torch.full_like(stats.loss, math.nan)
         records.append(tuple(t.detach().to(torch.float64 if t.is_floating_point() else t.dtype, copy=True)
                             for t in (stats.loss, stats.grad_norm, stats.clipped, omega)))
         if update % first.check_every == 0 or update == first.max_updates:
-            checks.append(_validation_errors(task, act, dtype, params, streams, configs))
+            checks.append(_validation_errors(task, backend, dtype, params, streams, configs))
             check_at.append(update)
             if stop_at_success and (np.stack(checks) < np.array([c.success_error for c in configs])).any(0).all():
                 break
@@ -136,7 +136,7 @@ def trace_runs(configs: Sequence[RunConfig], *, stop_at_success: bool = False) -
                   else None, np.array(check_at), valid[e]) for e, c in enumerate(configs)]
 
 
-def _validation_errors(task, act, dtype, params, streams, configs) -> np.ndarray:
+def _validation_errors(task, backend, dtype, params, streams, configs) -> np.ndarray:
     """Error fraction of every run on ``n_valid`` fresh sequences, chunk by chunk, as training draws them."""
     first = configs[0]
     chunks = [first.valid_chunk] * (first.n_valid // first.valid_chunk)
@@ -146,6 +146,6 @@ def _validation_errors(task, act, dtype, params, streams, configs) -> np.ndarray
     for chunk in chunks:
         lengths = [sample_length(s, c.min_length, c.max_length, "valid_length") for s, c in zip(streams, configs)]
         batch = task.sample(streams, chunk, lengths, purpose="valid", dtype=dtype)
-        output = predict(params, act, task, batch.u, batch.start, pad=batch.pad)
+        output = backend.predict(params, task, batch.u, batch.start, pad=batch.pad)
         wrong += errors(task, output, batch.target, batch.start) * chunk
     return (wrong / first.n_valid).numpy()

@@ -26,21 +26,18 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 from dataclasses import asdict, dataclass, field
 
 import torch
 
 from rnnbook.checkpoints import RunState
-from rnnbook.clipping import apply_safety_net_, clip_grad_norm_
 from rnnbook.errors import ConfigError, check_at_least, check_choice
 from rnnbook.settings import declared, setting
-from rnnbook.model import INIT_VARIANTS, INITS, Params, Workspace, activation_of, init_params, loss_and_grads, predict
+from rnnbook.engine import Backend, choose_backend
+from rnnbook.model import INIT_VARIANTS, INITS, Params, activation_of, init_params
 from rnnbook.streams import Stream
-from rnnbook.tasks import Batch, Task, errors, get_task, sample_length
+from rnnbook.tasks import Task, errors, get_task, sample_length
 
-if TYPE_CHECKING:
-    from rnnbook.cuda_graphs import CapturedUpdate
 
 METHODS = ("msgd", "msgd_c", "msgd_cr")
 #: Not one of the paper's three methods: Omega without clipping (ICML footnote 4 says it usually
@@ -242,55 +239,6 @@ class _Member:
         )
 
 
-def sgd_step_(params: Params, grads: Params, lr: torch.Tensor) -> None:
-    """``theta <- theta - lr * g`` for every model, in place (``lr`` is ``(E,)``)."""
-    for p, g in zip(params.tensors(), grads.tensors()):
-        p.addcmul_(g, lr.view(-1, *([1] * (g.dim() - 1))), value=-1)
-
-
-@dataclass
-class UpdateStats:
-    """What one update of an ensemble reports per model, all ``(E,)``: the training loss, the
-    gradient norm before clipping, whether it was clipped, and Omega (``None`` unless asked)."""
-
-    loss: torch.Tensor
-    grad_norm: torch.Tensor
-    clipped: torch.Tensor
-    omega: torch.Tensor | None
-
-
-def sgd_update_(
-    params: Params,
-    act: str,
-    task: Task,
-    batch: Batch,
-    *,
-    lr: torch.Tensor,
-    threshold: torch.Tensor,
-    reg_weight: torch.Tensor | None = None,
-    safety: torch.Tensor | None = None,
-    workspace: Workspace | None = None,
-    defer_weight_grads: bool | None = None,
-    kernel: str | None = None,
-) -> UpdateStats:
-    """One training update of every model, in place: BPTT, clipping, SGD step (§3.2-3.3).
-
-    ``lr``, ``threshold`` (``inf``: plain MSGD) and ``reg_weight`` (0: no Omega term; ``None``:
-    Omega not computed at all) are ``(E,)``. ``safety`` ``(E,)`` bool switches the code's
-    NaN/Inf fallback on for those models (``None``: for none). Nothing here waits for the
-    device, so on a GPU the whole update can be recorded as one CUDA graph
-    (:class:`rnnbook.cuda_graphs.CapturedUpdate`) when ``batch.pad`` is given.
-    ``defer_weight_grads``, ``kernel``: see :func:`~rnnbook.model.loss_and_grads`.
-    """
-    step = loss_and_grads(params, act, task, batch, reg_weight=reg_weight, workspace=workspace, keep_states=False,
-                          defer_weight_grads=defer_weight_grads, kernel=kernel)
-    norm, clipped = clip_grad_norm_(step.grads, threshold)
-    if safety is not None:  # only models that asked for it can trigger the fallback
-        apply_safety_net_(step.grads, params, torch.where(safety, norm, 0.0))
-    sgd_step_(params, step.grads, lr)
-    return UpdateStats(step.loss, norm, clipped, step.omega)
-
-
 def spectral_radius(W_hh: torch.Tensor) -> torch.Tensor:
     """Largest |eigenvalue| per model ``(E,)`` (NaN where ``W_hh`` is not finite)."""
     return _matrix_stat(W_hh, lambda W: torch.linalg.eigvals(W).abs().amax(-1))
@@ -320,15 +268,14 @@ class _Ensemble:
         first = pending[0][1]
         self.resume = resume or {}
         self.on_checkpoint, self.checkpoint_every_s = on_checkpoint, checkpoint_every_s
-        self.cuda_graph = cuda_graph
-        self.captured: CapturedUpdate | None = None
         self.task, self.device, self.on_result = task, torch.device(device), on_result
         self.act, self.dtype = activation_of(first.init), DTYPES[first.dtype]
+        # chosen once for the ensemble: which code computes its passes (and owns their scratch memory)
+        self.backend: Backend = choose_backend(self.device, self.act, task.readout, self.dtype, cuda_graph=cuda_graph)
         self.batch, self.hidden = first.batch, first.hidden
         self.pending = pending
         self.members: list[_Member] = []
         self.results: dict[int, RunResult] = {}
-        self.workspace = Workspace()
         starters = [self._new_member() for _ in range(min(max_parallel, len(self.pending)))]
         self.params = Params.cat([p for _, p in starters])
         self.members = [m for m, _ in starters]
@@ -373,7 +320,8 @@ class _Ensemble:
         self.wants_omega = [c.method in ("msgd_cr", "msgd_r") or c.track_omega for c in (m.config for m in self.members)]
         safety = [m.config.safety_net for m in self.members]  # decided on the host: no device sync per update
         self.safety = torch.tensor(safety, device=self.device) if any(safety) else None
-        self.captured = None  # members or settings changed: record the update again
+        # members or settings changed: a recorded update is recorded again, for their longest minibatch
+        self.backend.reset(max_steps=max((self.task.max_steps(m.config.max_length) for m in self.members), default=None))
 
     def _reset_statistics(self, slots: list[int]) -> None:
         self.stats[:, slots] = 0.0
@@ -387,16 +335,7 @@ class _Ensemble:
                                  device=self.device)
         settings = {"lr": self.lr, "threshold": self.threshold, "safety": self.safety,
                     "reg_weight": self.reg_weight if any(self.wants_omega) else None}
-        if self.cuda_graph:
-            from rnnbook.cuda_graphs import CapturedUpdate  # not at the top: cuda_graphs imports this module
-
-            if self.captured is None or not self.captured.fits(batch):
-                longest = max(self.task.max_steps(m.config.max_length) for m in self.members)
-                self.captured = CapturedUpdate(self.params, self.act, self.task, batch, steps=longest,
-                                               max_pad=longest, **settings)
-            step = self.captured(batch)
-        else:
-            step = sgd_update_(self.params, self.act, self.task, batch, workspace=self.workspace, **settings)
+        step = self.backend.update(self.params, self.task, batch, **settings)
         omega = step.omega if step.omega is not None else torch.zeros_like(step.loss)
         norm = step.grad_norm
         per_update = {"train_loss": step.loss, "grad_norm": norm, "clip_fraction": step.clipped.to(norm.dtype),
@@ -499,7 +438,7 @@ class _Ensemble:
                            for m in members]
                 batch = self.task.sample([m.stream for m in members], chunk, lengths, purpose="valid",
                                          dtype=self.dtype, device=self.device)
-                output = predict(params, self.act, self.task, batch.u, batch.start, pad=batch.pad)
+                output = self.backend.predict(params, self.task, batch.u, batch.start, pad=batch.pad)
                 wrong[lo:lo + len(group)] += errors(self.task, output, batch.target, batch.start).cpu() * chunk
         return wrong / config.n_valid
 
@@ -527,7 +466,7 @@ def train_runs(
     ``on_result`` once per finished run, as soon as it finishes.
 
     ``cuda_graph``: each ensemble's update is recorded once as a CUDA graph
-    (:class:`~rnnbook.cuda_graphs.CapturedUpdate`, minibatches left-padded to the ensemble's
+    (:class:`~rnnbook.engine.cuda_graphs.CapturedUpdate`, minibatches left-padded to the ensemble's
     longest possible sequence) and recorded again whenever its members change. On a CPU it
     runs the same padded update without recording (same numbers as without it).
 

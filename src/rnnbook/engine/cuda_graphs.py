@@ -1,6 +1,6 @@
 """One training update recorded as a CUDA graph and replayed, for ensembles on a GPU.
 
-An update of the engine (:func:`rnnbook.training.sgd_update_`) is a few hundred small kernels
+An update of the engine (:func:`rnnbook.engine.update.sgd_update_`) is a few hundred small kernels
 per sequence step: at T = 100 about 700 launches, each a batched product of 50 x 50 matrices
 or an element-wise op over ``E x 20 x 50`` numbers. On a GPU the launches, not the arithmetic,
 set the pace until E is in the thousands. A CUDA graph records the launches once and replays
@@ -20,14 +20,19 @@ from __future__ import annotations
 
 import torch
 
+from typing import TYPE_CHECKING
+
+from rnnbook.engine.update import UpdateStats, sgd_update_
 from rnnbook.errors import ConfigError
-from rnnbook.model import Params, Workspace
+from rnnbook.model import Params
 from rnnbook.tasks import Batch, Task
-from rnnbook.training import UpdateStats, sgd_update_
+
+if TYPE_CHECKING:
+    from rnnbook.engine.backend import Backend
 
 
 class CapturedUpdate:
-    """:func:`~rnnbook.training.sgd_update_` for fixed shapes, recorded once, replayed per minibatch.
+    """:func:`~rnnbook.engine.update.sgd_update_` for fixed shapes, recorded once, replayed per minibatch.
 
     ``example`` fixes the shapes: every later minibatch must have the same ``E``, minibatch
     size and dtype, at most the example's ``T_max`` steps, and at most ``max_pad`` padding
@@ -37,8 +42,8 @@ class CapturedUpdate:
     every replay: change them in place (``lr.copy_(...)``), never rebind them. Calling the
     object performs one update of ``params`` (in place) and returns the per-model statistics
     in static tensors that the next call overwrites. ``steps`` records for minibatches of up to
-    that many steps (default: the example's ``T_max``). ``defer_weight_grads`` is passed on to
-    :func:`~rnnbook.model.loss_and_grads`.
+    that many steps (default: the example's ``T_max``). ``backend`` computes the pass (a
+    :class:`~rnnbook.engine.backend.TorchBackend` on a GPU); it is used by this object alone.
 
     Recording needs a few eager warm-up updates on a side stream (``warmup``); the parameters
     are restored afterwards, so constructing the object changes nothing.
@@ -47,7 +52,7 @@ class CapturedUpdate:
     def __init__(
         self,
         params: Params,
-        act: str,
+        backend: "Backend",
         task: Task,
         example: Batch,
         *,
@@ -57,7 +62,6 @@ class CapturedUpdate:
         safety: torch.Tensor | None = None,
         max_pad: int | None = None,
         steps: int | None = None,
-        defer_weight_grads: bool | None = None,
         warmup: int = 3,
     ) -> None:
         E, T, B, n_in = example.u.shape
@@ -65,9 +69,8 @@ class CapturedUpdate:
         self.max_pad = example.padding_steps() if max_pad is None else max_pad
         if not 0 <= self.max_pad <= T:
             raise ConfigError(f"max_pad must be between 0 and T_max = {T}, got {self.max_pad}")
-        self.params, self.act, self.task = params, act, task
-        self.settings = {"lr": lr, "threshold": threshold, "reg_weight": reg_weight, "safety": safety,
-                         "defer_weight_grads": defer_weight_grads}
+        self.params, self.backend, self.task = params, backend, task
+        self.settings = {"lr": lr, "threshold": threshold, "reg_weight": reg_weight, "safety": safety}
         u_tm = torch.empty(T, E, B, n_in, dtype=example.u.dtype, device=example.u.device)
         target = example.target
         if task.readout == "softmax":  # per-step targets (E, T, B)
@@ -75,14 +78,13 @@ class CapturedUpdate:
         self.batch = Batch(u_tm.transpose(0, 1), torch.empty_like(target), torch.empty_like(example.start),
                            pad=self.max_pad)
         self._load(example)
-        self.workspace = Workspace()
         self.graph: torch.cuda.CUDAGraph | None = None
         self.stats: UpdateStats | None = None
         if example.u.device.type == "cuda":
             self._record(warmup)
 
     def _update(self) -> UpdateStats:
-        return sgd_update_(self.params, self.act, self.task, self.batch, workspace=self.workspace, **self.settings)
+        return sgd_update_(self.params, self.backend, self.task, self.batch, **self.settings)
 
     def _record(self, warmup: int) -> None:
         saved = self.params.clone()

@@ -14,14 +14,14 @@ import torch
 
 
 class Workspace:
-    """Scratch memory reused across calls of :func:`rnnbook.model.loss_and_grads`.
+    """Scratch memory reused across calls of :func:`rnnbook.engine.batched.loss_and_grads`.
 
     An update allocates a few state-sized buffers (E x T x B x H numbers each). Allocating
     them afresh every update costs page faults that, for large ensembles, take longer than
     the arithmetic (benchmarks/notes: "memory passes dominate ensembles"). With a workspace
     the buffers are kept and only grow, and so are the per-step views of them that the time
     loops index (building ~6 T views per update costs a few per cent at T = 100). The price:
-    tensors in a :class:`rnnbook.model.StepResult` computed with a workspace are overwritten by the next
+    tensors in a :class:`rnnbook.engine.batched.StepResult` computed with a workspace are overwritten by the next
     call that uses the same workspace.
     """
 

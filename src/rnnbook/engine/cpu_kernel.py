@@ -1,6 +1,6 @@
 """The compiled CPU training pass: forward, read-out and BPTT of a whole ensemble in one C call.
 
-:func:`rnnbook.model.loss_and_grads` in torch runs each time step as about seven batched calls
+:func:`rnnbook.engine.batched.loss_and_grads` in torch runs each time step as about seven batched calls
 over all models of the ensemble. On a CPU that costs twice: every call pays a dispatch, and a
 model's states (T x B x H numbers, 400 kB at T = 100) leave the core's cache between its
 forward and its backward pass. ``csrc/bptt.c`` computes the same quantities one model at a
@@ -214,7 +214,7 @@ def _scratch(name: str, size: int, like: torch.Tensor, workspace) -> torch.Tenso
 
     The caller must hold the returned tensor while the kernel runs (it owns the memory).
     """
-    from rnnbook.workspace import scratch
+    from rnnbook.engine.workspace import scratch
 
     block = scratch(workspace, name, (size + _ALIGN // like.dtype.itemsize,), like)
     return block[(-block.data_ptr() % _ALIGN) // like.dtype.itemsize:]
@@ -291,8 +291,8 @@ def _checked(code: int) -> None:
         raise RuntimeError(f"the C kernel refused its arguments (code {code})")
 
 
-def predict(params, act: str, task, u: torch.Tensor, start: torch.Tensor, workspace=None) -> torch.Tensor:
-    """Read-out logits, as :func:`rnnbook.model.predict` (forward pass only; validation)."""
+def predict(params, act: str, task, u: torch.Tensor, start: torch.Tensor, *, workspace=None) -> torch.Tensor:
+    """Read-out logits, as :func:`rnnbook.engine.batched.predict` (forward pass only; validation)."""
     call = _KernelCall.prepare(params, task, u, start)
     size = call.invoke("rnnbook_predict_scratch_size", B=call.sizes["B"], n_in=call.sizes["n_in"], H=call.sizes["H"])
     scratch = _scratch("cpu_kernel_predict", size, u, workspace)
@@ -301,16 +301,17 @@ def predict(params, act: str, task, u: torch.Tensor, start: torch.Tensor, worksp
     return call.logits
 
 
-def loss_and_grads(params, act: str, task, batch, workspace=None, reg_weight=None, bound=None):
+def loss_and_grads(params, act: str, task, batch, *, workspace=None, reg_weight=None, bound=None):
     """Loss, read-out logits and the five gradients of every model, by the compiled kernel.
 
-    Same contract as :func:`rnnbook.model.loss_and_grads` with ``keep_states=False``: with
+    Same contract as :func:`rnnbook.engine.batched.loss_and_grads` with ``keep_states=False``: with
     ``reg_weight`` ``(E,)`` also Omega (``bound``: the threshold on ``||dE/dh_k||^2``,
     default :data:`rnnbook.regularizer.DEFAULT_BOUND`) and ``reg_weight[e] d+Omega/dW_hh``
-    added to ``grads.W_hh``. Returns a :class:`rnnbook.model.StepResult` without ``dh`` and
+    added to ``grads.W_hh``. Returns a :class:`rnnbook.engine.batched.StepResult` without ``dh`` and
     ``states``.
     """
-    from rnnbook.model import Params, StepResult
+    from rnnbook.engine.batched import StepResult
+    from rnnbook.model import Params
     from rnnbook.regularizer import DEFAULT_BOUND
 
     u = batch.u

@@ -1,0 +1,70 @@
+"""src/ has no import cycle: every module of rnnbook, imports inside functions included
+(those under ``if TYPE_CHECKING:`` are for type checkers only and do not run)."""
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+MODULES = {".".join(p.relative_to(SRC).with_suffix("").parts).removesuffix(".__init__"): p
+           for p in (SRC / "rnnbook").rglob("*.py")}
+
+
+def _imports(path: Path, name: str) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+            and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING" for n in ast.walk(node)}
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            out.add(base)
+            out |= {f"{base}.{a.name}" for a in node.names}  # `from rnnbook import cpu_kernel` is a module
+    return {m for m in out if m in MODULES and m != name}
+
+
+GRAPH = {name: _imports(path, name) for name, path in MODULES.items()}
+
+
+def test_no_import_cycle():
+    state, stack = {}, []
+
+    def visit(m):
+        state[m] = "open"
+        stack.append(m)
+        for n in sorted(GRAPH[m]):
+            if state.get(n) == "open":
+                cycle = stack[stack.index(n):] + [n]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if n not in state:
+                visit(n)
+        stack.pop()
+        state[m] = "done"
+
+    for m in sorted(GRAPH):
+        if m not in state:
+            visit(m)
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_each_module_imports_first_in_a_fresh_interpreter(name):
+    """Import order must not matter: each module, imported first, finds everything it needs."""
+    r = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_the_checker_sees_function_level_imports():
+    graph = _imports(MODULES["rnnbook.results"], "rnnbook.results")
+    assert "rnnbook.engine.cpu_kernel" in graph  # imported inside environment()
+    importlib.import_module("rnnbook.engine")
