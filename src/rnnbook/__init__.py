@@ -11,7 +11,8 @@ One module per idea, in layers; a module uses only those on its own line or abov
         backend  update                      ... which code computes the pass; one training update
         batched  cpu_kernel (csrc/)          ... the batched torch BPTT; the same pass compiled for a CPU
         cuda_graphs  workspace               ... an update recorded for a GPU; reused scratch memory
-    training checkpoints workers             runs as ensembles, their saved states, several processes
+    runs  checkpoints                        what defines a run (RunConfig) and its outcome; saved states
+    training  workers                        runs trained as ensembles; a sweep shared among processes
     experiments results sweeps generalisation   declared grids, result files, sweeps over several sittings
     gradients dynamics diagrams traces baselines omega_exact   the chapters' own computations
     outcomes scoreboard cli                  what the results say against the paper; python -m rnnbook

@@ -35,7 +35,7 @@ from rnnbook.engine import batched, choose_backend, sgd_step_
 from rnnbook.model import Params, activation_of, init_params
 from rnnbook.streams import Stream
 from rnnbook.tasks import Batch, Task, errors, get_task, sample_length
-from rnnbook.training import DTYPES, EXTRA_METHODS, METHODS, RunConfig
+from rnnbook.runs import DTYPES, EXTRA_METHODS, METHODS, RunConfig
 
 #: Methods :func:`train_trajectory` knows: the engine's (the paper's three, and Omega without clipping).
 TRAJECTORY_METHODS = METHODS + EXTRA_METHODS

@@ -49,7 +49,7 @@ KINDS = ("censored", "checkpoint", "solved")
 class RunState:
     """Everything a run's future depends on, taken right after one of its checks."""
 
-    key: str  #: the run's :meth:`~rnnbook.training.RunConfig.key` (the cap is not part of it)
+    key: str  #: the run's :meth:`~rnnbook.runs.RunConfig.key` (the cap is not part of it)
     kind: str  #: "censored" (reached its cap), "checkpoint" (still training) or "solved"
     updates: int
     weights: dict[str, torch.Tensor]  #: one model's tensors, as :class:`~rnnbook.model.Params` names them, without the model axis

@@ -178,7 +178,7 @@ def cmd_list(args) -> int:
         + ("\n* = from the config file" if extra else "")
     )
     from rnnbook.settings import describe
-    from rnnbook.training import RUN_SETTINGS
+    from rnnbook.runs import RUN_SETTINGS
 
     print("\nSettings a protocol, a config file or --set NAME=VALUE may change:\n" + describe(RUN_SETTINGS))
     return EXIT_OK

@@ -4,7 +4,7 @@ An :class:`Experiment` fixes *what* is compared: a task (with its parameters), t
 initialisations, the training methods, and a short title. A :class:`Protocol` fixes *how much*:
 the sequence lengths (fixed-length points and/or ``(min, max)`` ranges that draw a random length
 per minibatch), the seeds, and the training settings (the fields of
-:class:`rnnbook.training.RunConfig`). ``Experiment.runs(protocol)`` expands the grid, in the
+:class:`rnnbook.runs.RunConfig`). ``Experiment.runs(protocol)`` expands the grid, in the
 order init → method → length → seed, into one ``RunConfig`` per training run.
 
 Every experiment has two protocols:
@@ -39,7 +39,7 @@ from rnnbook.errors import ConfigError
 from rnnbook.model import INITS
 from rnnbook.tasks import TASK_NAMES, get_task
 from rnnbook.settings import parse_override
-from rnnbook.training import METHODS, RUN_SETTINGS, RunConfig
+from rnnbook.runs import METHODS, RUN_SETTINGS, RunConfig
 
 PROTOCOLS = ("quick", "paper")
 

@@ -27,7 +27,8 @@ from rnnbook.model import Params, activation_of
 from rnnbook.results import code_version, environment, load_results, write_json_atomic
 from rnnbook.streams import Stream
 from rnnbook.tasks import errors
-from rnnbook.training import DTYPES, VALIDATION_BUDGET, RunConfig
+from rnnbook.runs import DTYPES, RunConfig
+from rnnbook.training import VALIDATION_BUDGET
 
 TEST_SEED_OFFSET = 1_000_003  #: test stream seed = run seed + this (far from any seed a sweep uses)
 FORMAT = "rnnbook-generalisation/1"

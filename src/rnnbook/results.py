@@ -223,7 +223,7 @@ def stored_key(rec: Mapping[str, Any]) -> str:
     """
     import hashlib
 
-    from rnnbook.training import RunConfig
+    from rnnbook.runs import RunConfig
 
     cfg = RunConfig.from_dict(rec["config"])
     key = rec["key"]

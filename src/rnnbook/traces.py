@@ -30,7 +30,7 @@ from rnnbook.engine import choose_backend
 from rnnbook.model import Params, activation_of, init_params
 from rnnbook.streams import Stream
 from rnnbook.tasks import errors, sample_length
-from rnnbook.training import DTYPES, RunConfig
+from rnnbook.runs import DTYPES, RunConfig
 
 
 @dataclass
