@@ -66,25 +66,23 @@ def _mask_blocks(text: str) -> str:
     """Blank out derivations and code: display math, {math} and prf:proof bodies, code fences,
     directive option lines, labels."""
     text = re.sub(r"\$\$.*?\$\$", _blank, text, flags=re.S)
-    # fenced blocks: ```{math} / ```{prf:proof} / plain code fences (any number of backticks >= 3)
-    out, stack = [], []
+    # fenced blocks: ```{math} / ```{prf:proof} / plain code fences (any number of backticks >= 3), nested
+    out, stack = [], []  # stack of (fence, directive name; "" for a plain code block)
     for line in text.split("\n"):
         m = re.match(r"^\s*(`{3,}|:{3,})\s*(\{[^}]*\})?(.*)$", line)
-        if m and (not stack or (len(m.group(1)) >= len(stack[-1][0]) and not m.group(2) and not m.group(3).strip())
-                  and m.group(1)[0] == stack[-1][0][0]):
-            if stack and not m.group(2) and not m.group(3).strip():
+        in_code = bool(stack) and (stack[-1][1] == "" or stack[-1][1].startswith("code"))
+        if m:
+            fence, directive, rest = m.group(1), (m.group(2) or "").strip("{}"), m.group(3).strip()
+            if stack and not directive and not rest and fence[0] == stack[-1][0][0] and len(fence) >= len(stack[-1][0]):
                 stack.pop()
                 out.append("")
                 continue
-            directive = (m.group(2) or "").strip("{}")
-            stack.append((m.group(1), directive))
-            out.append("")
-            continue
-        masked = any(d in ("math", "prf:proof", "code", "code-cell", "") or d.startswith("code") for _, d in stack)
-        if re.match(r"^\s*:[\w-]+:", line) or masked:
-            out.append("")
-        else:
-            out.append(line)
+            if not in_code:
+                stack.append((fence, directive))
+                out.append("")
+                continue
+        masked = any(d in ("math", "prf:proof", "") or d.startswith("code") for _, d in stack)
+        out.append("" if masked or re.match(r"^\s*:[\w-]+:", line) else line)
     return "\n".join(out)
 
 
@@ -204,6 +202,9 @@ def test_the_check_lets_glue_quotes_settings_references_and_derivations_pass():
     for text in ok:
         assert typed_numbers(text) == [], text
     assert typed_numbers("for T = 80 steps with lr 0.3", {80.0, 0.3}) == []
+    nested = "````{prf:proposition} P\n:label: p\nvalue 4.2\n```{math}\n:label: q\ny = 9.9\n```\nthen 5.5\n````\nout 6.6"
+    assert [b.split(" in ")[0] for b in typed_numbers(nested)] == ["'4.2'", "'5.5'", "'6.6'"]
+    assert [b.split(" in ")[0] for b in typed_numbers("```{math}\nx = 2.5\n```\nafter 3.7")] == ["'3.7'"]
     assert typed_numbers("for T = 80 steps with lr 0.3", {80.0}) != []
     # an abbr whose explanation does not say "paper" is not a quote
     assert typed_numbers("{abbr}`0.7 (our guess)`") != []
