@@ -61,3 +61,17 @@ def test_verdicts_follow_the_counts(tmp_path):
     assert by_key["mul"].verdict == "not reproduced" and by_key["mul"].ours.startswith("0/5 solved")
     assert by_key["perm"].verdict == "open"         # 2/5 now; 5/5 if the censored runs succeed
     assert by_key["fig7-cr"].verdict == "not run" and by_key["table1-music"].verdict == "not attempted"
+
+
+@pytest.mark.parametrize("alone,verdict", [((7, 10, 1), "not reproduced"), ((2, 10, 1), "reproduced"),
+                                           ((3, 10, 3), "open"), ((0, 0, 0), "not run")])
+def test_omega_alone_usually_fails_is_judged_on_the_majority(alone, verdict):
+    got, why = scoreboard._omega_needs_clipping({"Omega alone": alone, "Omega + clipping": (9, 10, 0)})
+    assert got == verdict, why
+
+
+def test_threshold_heuristic_is_partly_when_one_threshold_is_significantly_worse():
+    base = {"1x": (8, 10, 2), "2x": (7, 10, 3), "no clipping": (5, 10, 5)}
+    assert scoreboard._threshold_heuristic({**base, "0.5x": (1, 10, 9)})[0] == "partly"
+    assert scoreboard._threshold_heuristic({**base, "0.5x": (6, 10, 4)})[0] == "reproduced"
+    assert scoreboard._threshold_heuristic({**base, "0.5x": (0, 10, 0)})[0] == "not reproduced"
