@@ -340,12 +340,13 @@ def evaluate_all(root: str | Path) -> list[tuple[Claim, Row]]:
 
 
 def markdown_table(rows: list[tuple[Claim, Row]]) -> str:
-    """The scoreboard as a MyST table (links with {doc})."""
+    """The scoreboard as a MyST table (links with {doc}); the protocol in italics under the book's number."""
     esc = lambda s: str(s).replace("|", "\\|")
-    lines = ["| § | Claim | Paper | Ours | Protocol | Verdict | Shown in |", "|---|---|---|---|---|---|---|"]
+    lines = ["| Claim | Paper | This book | Verdict |", "|---|---|---|---|"]
     for claim, row in rows:
-        lines.append(f"| {esc(claim.section)} | {esc(claim.claim)} | {esc(claim.paper)} | {esc(row.ours)} | "
-                     f"{esc(row.protocol)} | **{row.verdict}** — {esc(row.detail)} | {{doc}}`{claim.where}` |")
+        lines.append(f"| **{esc(claim.section)}** {esc(claim.claim)} ({{doc}}`shown here <{claim.where}>`) | "
+                     f"{esc(claim.paper)} | {esc(row.ours)} — *{esc(row.protocol)}* | "
+                     f"**{row.verdict}**: {esc(row.detail)} |")
     return "\n".join(lines)
 
 
