@@ -150,9 +150,7 @@ def setting_literals(code_cells: list[str]) -> set[float]:
 # Pages of other chapters written before this check existed that still carry typed numbers. The check
 # runs on them and is *expected* to fail (strict: as soon as a page passes, this test fails until the
 # page is removed from the list), so the rule is enforced on every page without blocking the suite.
-PENDING = {
-    "chapters/03_remedies/02_clipping.ipynb",
-}
+PENDING: set[str] = set()
 
 
 def _pages() -> list[tuple[Path, list[str], set[float]]]:
