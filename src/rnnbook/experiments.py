@@ -10,7 +10,8 @@ order init → method → length → seed, into one ``RunConfig`` per training r
 Every experiment has two protocols:
 
 ``paper``
-    The paper's settings, each cited to the fact sheet (``shared/paper/paper-facts.md``, "FS §")
+    The paper's settings, each cited to the section of the book's page *The paper in numbers*
+    (``back/paper_in_numbers.md``) that sources it
     with its provenance tag: [ICML] (the ICML 2013 text, primary), [code] (the authors' Theano
     code), [arXiv-2nd] (the arXiv v2 appendix, known only through secondary reading notes),
     [unknown] (nobody says; the choice is ours). Where ICML, arXiv and code disagree we follow
@@ -193,13 +194,13 @@ class Experiment:
 # The paper's experiments
 # ---------------------------------------------------------------------------------------------
 
-# Task names as registered in rnnbook.tasks (the authors' code names, FS §9).
+# Task names as registered in rnnbook.tasks (the authors' code names, paper in numbers: tasks).
 _T_TORDER, _T_TORDER3, _T_ADD, _T_MUL, _T_PERM, _T_MEM = (
     "torder", "torder3", "add", "mul", "perm", "mem",
 )
-_PAPER_SEEDS = (0, 1, 2, 3, 4)  # 5 seeds per point [ICML, FS §8.1, §8.3]; the values are ours
+_PAPER_SEEDS = (0, 1, 2, 3, 4)  # 5 seeds per point [ICML, paper in numbers: Fig. 7, other tasks]; the values are ours
 
-# FS §8.1 (Fig. 7), all [ICML]. Where arXiv/code disagree we follow ICML:
+# paper in numbers: Fig. 7 (Fig. 7), all [ICML]. Where arXiv/code disagree we follow ICML:
 #   lr 0.01 [ICML][code] (arXiv-2nd: 0.001); threshold 1 [ICML][code] (arXiv-2nd: 6);
 #   regularization weight 4 [ICML] (code default and arXiv-2nd: 2).
 _PAPER_SETTINGS: dict[str, Any] = {
@@ -211,25 +212,25 @@ _PAPER_SETTINGS: dict[str, Any] = {
     "max_updates": 5_000_000,  # [ICML][code maxiters=5e6]
     # How often to validate is not in the paper [unknown]. The code's HEAD default is every 20
     # updates, but its first draft and its logged run (test_output.txt) used 2,000 [code,
-    # FS §8.6, §10.5]; 10,000 sequences every 20 updates would cost more than the training
-    # itself (shared/notes/performance.md). It only sets the resolution of "updates to success".
+    # paper in numbers: logged run, code]; 10,000 sequences every 20 updates would cost more than the training
+    # itself (benchmarks/README.md). It only sets the resolution of "updates to success".
     "check_every": 2_000,
     "n_valid": 10_000,  # [ICML] 10,000 fresh sequences; [code] ebs=10000
     "valid_chunk": 1_000,  # [code] cbs=1000 (each chunk its own random length)
     "success_error": 0.01,  # [ICML] < 1 % errors; the code stops only at 0 errors [code]
 }
 _PAPER_PROVENANCE = {
-    "hidden": "[ICML][code] FS §8.1",
-    "lr": "[ICML][code] FS §8.1 (arXiv-2nd: 0.001; ICML followed)",
-    "threshold": "[ICML][code] FS §8.1 (arXiv-2nd: 6; ICML followed)",
-    "reg_weight": "[ICML] FS §8.1 (code default and arXiv-2nd: 2; ICML followed)",
-    "batch": "[ICML][code] FS §8.1",
-    "max_updates": "[ICML][code] FS §8.1",
-    "check_every": "[unknown]; 2,000 as in the authors' logged run [code] FS §8.6",
-    "n_valid": "[ICML][code] FS §8.1",
-    "valid_chunk": "[code] FS §8.1",
-    "success_error": "[ICML] FS §8.1 (< 1 %)",
-    "seeds": "[ICML] 5 seeds FS §8.1; seed values ours",
+    "hidden": "[ICML][code] paper in numbers: Fig. 7",
+    "lr": "[ICML][code] paper in numbers: Fig. 7 (arXiv-2nd: 0.001; ICML followed)",
+    "threshold": "[ICML][code] paper in numbers: Fig. 7 (arXiv-2nd: 6; ICML followed)",
+    "reg_weight": "[ICML] paper in numbers: Fig. 7 (code default and arXiv-2nd: 2; ICML followed)",
+    "batch": "[ICML][code] paper in numbers: Fig. 7",
+    "max_updates": "[ICML][code] paper in numbers: Fig. 7",
+    "check_every": "[unknown]; 2,000 as in the authors' logged run [code] paper in numbers: logged run",
+    "n_valid": "[ICML][code] paper in numbers: Fig. 7",
+    "valid_chunk": "[code] paper in numbers: Fig. 7",
+    "success_error": "[ICML] paper in numbers: Fig. 7 (< 1 %)",
+    "seeds": "[ICML] 5 seeds paper in numbers: Fig. 7; seed values ours",
 }
 
 # The quick protocol: the same model and optimiser settings, smaller everything else.
@@ -279,17 +280,17 @@ def _paper(label: str, *, lengths=(), ranges=(), over=None, prov=None) -> Protoc
     )
 
 
-# For the other pathological tasks only what is listed is known (FS §8.3); the rest falls back
+# For the other pathological tasks only what is listed is known (paper in numbers: other tasks); the rest falls back
 # to the authors' code defaults: 50 units, smart tanh, lr 0.01, alpha 2, threshold 1, bs 20 [code].
 _CODE_DEFAULTS = {"hidden": 50, "lr": 0.01, "reg_weight": 2.0, "threshold": 1.0, "batch": 20}
 _CODE_PROV = {
-    "hidden": "[code] default nhid=50 (paper: [unknown]) FS §8.3",
-    "lr": "[code] default (paper: [unknown]) FS §8.3",
-    "reg_weight": "[code] default alpha=2 (paper: [unknown]) FS §8.3",
-    "threshold": "[code] default cutoff=1 (paper: [unknown]) FS §8.3",
-    "init": "[code] default smart_tanh (paper: [unknown]) FS §8.3",
-    "method": "[ICML] §4.1.2 reports SGD-CR (clipping + regularizer) FS §8",
-    "lengths": "[ICML] one model for all lengths up to 200 FS §8.3; the lower end 50 is [code] min_length",
+    "hidden": "[code] default nhid=50 (paper: [unknown]) paper in numbers: other tasks",
+    "lr": "[code] default (paper: [unknown]) paper in numbers: other tasks",
+    "reg_weight": "[code] default alpha=2 (paper: [unknown]) paper in numbers: other tasks",
+    "threshold": "[code] default cutoff=1 (paper: [unknown]) paper in numbers: other tasks",
+    "init": "[code] default smart_tanh (paper: [unknown]) paper in numbers: other tasks",
+    "method": "[ICML] §4.1.2 reports SGD-CR (clipping + regularizer) paper in numbers: protocols",
+    "lengths": "[ICML] one model for all lengths up to 200 paper in numbers: other tasks; the lower end 50 is [code] min_length",
 }
 
 # §8.3: one model trained on random lengths for add, mul, 3-bit, permutation. [ICML] says "all
@@ -301,7 +302,7 @@ _QUICK_MIXED = ((10, 30),)
 def _builtin() -> dict[str, Experiment]:
     exps: list[Experiment] = []
 
-    # Fig. 7 (FS §8.1). Length points: the ICML x-axis tick values are [unknown]; the text goes
+    # Fig. 7 (paper in numbers: Fig. 7). Length points: the ICML x-axis tick values are [unknown]; the text goes
     # up to 200 (the longest length of Martens & Sutskever 2011, [arXiv-2nd]). We take 50, 100,
     # 150, 200, plus 20 because the arXiv notes say SGD and SGD-C fail *beyond* 20 [arXiv-2nd],
     # which makes 20 the natural left end of the curve. 3 × 3 × 5 × 5 = 225 runs.
@@ -315,7 +316,7 @@ def _builtin() -> dict[str, Experiment]:
             protocols={
                 "quick": _quick("lengths 10, 20, 30", lengths=(10, 20, 30)),
                 "paper": _paper(
-                    "paper (FS §8.1, ICML Fig. 7): 50 hidden, lr 0.01, threshold 1, reg weight 4, "
+                    "paper (paper in numbers: Fig. 7, ICML Fig. 7): 50 hidden, lr 0.01, threshold 1, reg weight 4, "
                     "batch 20, 5 seeds, 5M-update cap, success < 1 % of 10,000 fresh sequences; "
                     "lengths 20, 50, 100, 150, 200 (tick values [unknown])",
                     lengths=(20, 50, 100, 150, 200),
@@ -342,7 +343,7 @@ def _builtin() -> dict[str, Experiment]:
             protocols={
                 "quick": _quick("random lengths 10-30", ranges=((10, 30),), seeds=(0, 1, 2)),
                 "paper": _paper(
-                    "paper (FS §8.2): basic tanh, MSGD-CR, random length in [50, 200) per update, "
+                    "paper (paper in numbers: one model, lengths 50-200): basic tanh, MSGD-CR, random length in [50, 200) per update, "
                     "other settings as Fig. 7 (presumed, [unknown]), 5 seeds, 5M cap",
                     ranges=_MIXED,
                     prov={
@@ -356,7 +357,7 @@ def _builtin() -> dict[str, Experiment]:
         )
     )
 
-    # Addition (FS §8.3, §9.3): 50 tanh units, lr 0.01, alpha 0.5, N(0, 0.1^2) init (= basic
+    # Addition (paper in numbers: other tasks, tasks): 50 tanh units, lr 0.01, alpha 0.5, N(0, 0.1^2) init (= basic
     # tanh), threshold 6 — [arXiv-2nd, 1 note]; nothing in ICML.
     exps.append(
         Experiment(
@@ -369,16 +370,16 @@ def _builtin() -> dict[str, Experiment]:
                 "quick": _quick("random lengths 10-30", ranges=_QUICK_MIXED, threshold=6.0,
                                 reg_weight=0.5, **_QUICK_LONGER),
                 "paper": _paper(
-                    "paper (FS §8.3): one model on random lengths [50, 200); 50 tanh units, "
+                    "paper (paper in numbers: other tasks): one model on random lengths [50, 200); 50 tanh units, "
                     "N(0, 0.1^2) init, lr 0.01, reg weight 0.5, threshold 6 [arXiv-2nd, 1 note]; "
                     "5 seeds, 5M cap, error = squared error > 0.04",
                     ranges=_MIXED,
                     over={"reg_weight": 0.5, "threshold": 6.0},
                     prov={
-                        "hidden": "[arXiv-2nd, 1 note] FS §8.3",
-                        "lr": "[arXiv-2nd, 1 note] FS §8.3",
-                        "reg_weight": "[arXiv-2nd, 1 note] FS §8.3",
-                        "threshold": "[arXiv-2nd, 1 note] FS §8.3",
+                        "hidden": "[arXiv-2nd, 1 note] paper in numbers: other tasks",
+                        "lr": "[arXiv-2nd, 1 note] paper in numbers: other tasks",
+                        "reg_weight": "[arXiv-2nd, 1 note] paper in numbers: other tasks",
+                        "threshold": "[arXiv-2nd, 1 note] paper in numbers: other tasks",
                         "init": "[arXiv-2nd, 1 note] N(0, 0.1^2) = basic tanh",
                         "lengths": _CODE_PROV["lengths"],
                         "method": _CODE_PROV["method"],
@@ -389,7 +390,7 @@ def _builtin() -> dict[str, Experiment]:
         )
     )
 
-    # Random permutation (FS §8.3, §9.5): 100 hidden, lr 0.001, alpha 1, threshold 6
+    # Random permutation (paper in numbers: other tasks, tasks): 100 hidden, lr 0.001, alpha 1, threshold 6
     # [arXiv-2nd, 1 note]; init not given -> code default smart tanh [code].
     exps.append(
         Experiment(
@@ -402,15 +403,15 @@ def _builtin() -> dict[str, Experiment]:
                 "quick": _quick("random lengths 10-30, 100 hidden", ranges=_QUICK_MIXED,
                                 hidden=100, lr=0.001, reg_weight=1.0, threshold=6.0, **_QUICK_LONGER),
                 "paper": _paper(
-                    "paper (FS §8.3): one model on random lengths [50, 200); 100 hidden, lr 0.001, "
+                    "paper (paper in numbers: other tasks): one model on random lengths [50, 200); 100 hidden, lr 0.001, "
                     "reg weight 1, threshold 6 [arXiv-2nd, 1 note]; smart tanh [code]; 5 seeds, 5M cap",
                     ranges=_MIXED,
                     over={"hidden": 100, "lr": 0.001, "reg_weight": 1.0, "threshold": 6.0},
                     prov={
-                        "hidden": "[arXiv-2nd, 1 note] FS §8.3",
-                        "lr": "[arXiv-2nd, 1 note] FS §8.3",
-                        "reg_weight": "[arXiv-2nd, 1 note] FS §8.3",
-                        "threshold": "[arXiv-2nd, 1 note] FS §8.3",
+                        "hidden": "[arXiv-2nd, 1 note] paper in numbers: other tasks",
+                        "lr": "[arXiv-2nd, 1 note] paper in numbers: other tasks",
+                        "reg_weight": "[arXiv-2nd, 1 note] paper in numbers: other tasks",
+                        "threshold": "[arXiv-2nd, 1 note] paper in numbers: other tasks",
                         "init": _CODE_PROV["init"],
                         "lengths": _CODE_PROV["lengths"],
                         "method": _CODE_PROV["method"],
@@ -439,7 +440,7 @@ def _builtin() -> dict[str, Experiment]:
                     "quick": _quick("random lengths 10-30", ranges=_QUICK_MIXED, **_CODE_DEFAULTS,
                                     **_QUICK_LONGER),
                     "paper": _paper(
-                        "paper (FS §8.3): one model on random lengths [50, 200); hyper-parameters "
+                        "paper (paper in numbers: other tasks): one model on random lengths [50, 200); hyper-parameters "
                         "[unknown] -> the authors' code defaults (50 units, smart tanh, lr 0.01, "
                         "reg weight 2, threshold 1, batch 20) [code]; 5 seeds, 5M cap",
                         ranges=_MIXED,
@@ -451,7 +452,7 @@ def _builtin() -> dict[str, Experiment]:
             )
         )
 
-    # Noiseless memorization (FS §8.3, §9.6): separate models at lengths 50, 100, 150, 200
+    # Noiseless memorization (paper in numbers: other tasks, tasks): separate models at lengths 50, 100, 150, 200
     # [ICML]; the ">20-bit" variant is the code default 5 values x 10 positions (5^10 ~ 23.2
     # bits) [code]; the 5-bit variant's parameters are [unknown]: 2 values x 5 positions (Martens
     # & Sutskever's 5-bit problem) is the natural guess. Hyper-parameters [unknown] -> code.
@@ -471,14 +472,14 @@ def _builtin() -> dict[str, Experiment]:
                     "quick": _quick("lengths 10, 20", lengths=(10, 20), **_CODE_DEFAULTS,
                                     max_updates=20_000, check_every=1_000),
                     "paper": _paper(
-                        f"paper (FS §8.3): {what}; separate models at lengths 50, 100, 150, 200 "
+                        f"paper (paper in numbers: other tasks): {what}; separate models at lengths 50, 100, 150, 200 "
                         "[ICML]; hyper-parameters [unknown] -> code defaults [code]; 5 seeds, 5M cap",
                         lengths=(50, 100, 150, 200),
                         over=_CODE_DEFAULTS,
                         prov={
                             **_CODE_PROV,
-                            "lengths": "[ICML] separate models at 50, 100, 150, 200 FS §8.3",
-                            "task_params": f"{what} FS §8.3, §9.6",
+                            "lengths": "[ICML] separate models at 50, 100, 150, 200 paper in numbers: other tasks",
+                            "task_params": f"{what} paper in numbers: other tasks, tasks",
                         },
                     ),
                 },
