@@ -52,13 +52,10 @@ _REQUIRED_SETTINGS = ("max_updates", "check_every")
 _PROTOCOL_KEYS = ("label", "seeds", "lengths", "ranges", "provenance", *SETTINGS)
 _EXPERIMENT_KEYS = ("base", "title", "task", "task_params", "inits", "methods", "notes", "protocols")
 
-# A rough cost model, for `rnnbook list` only. Measured on the book's 2-core machine
-# (2026-11-28, commit a180be5): 30 basic-tanh runs of the temporal-order task at T = 100, a third
-# of them MSGD-CR, 2,000 updates each (none stopping early) with the paper protocol's validation
-# (10,000 sequences every 2,000 updates), on one core: 34.5 s with the compiled CPU kernel,
-# ~174,000 model-time-steps (updates x steps) per second; 56.6 s on the torch path (~106,000;
-# 62 s on 2026-11-27). Rounded down, since longer sequences run slower per step (T = 200: -15 %,
-# benchmarks/results.json); without a C compiler expect ~1.6x the estimate.
+# A rough cost model, for `rnnbook list` only: model-time-steps (updates x steps) one CPU core trains
+# per second with the compiled kernel, validation and the regularizer included, rounded down because
+# longer sequences run slower per step. The measurement behind it is in benchmarks/README.md
+# ("Measurements behind the code's choices").
 STEPS_PER_CORE_SECOND = 150_000.0
 
 

@@ -118,10 +118,9 @@ class RunConfig:
         Members may differ in init (within one activation), method, lr, threshold, reg
         weight, seed, lengths, update caps, check frequency and success level. Runs that need
         Omega (MSGD-CR, or ``track_omega``) get ensembles of their own: an ensemble computes
-        Omega for all its members or none, and it makes an update ~1.4x as dear (compiled CPU
-        kernel, E = 128, T = 100; 1.7x on the torch path), so a mixed ensemble would make MSGD
-        and MSGD-C pay for it too (measured on the torch path: 30 runs at T = 100, a third of
-        them regularised, 70 s mixed, 62 s apart, on one core).
+        Omega for all its members or none, and it makes an update markedly dearer, so a mixed
+        ensemble would make MSGD and MSGD-C pay for it too (measured: benchmarks/README.md,
+        "Measurements behind the code's choices").
         """
         params = ",".join(f"{k}={v}" for k, v in self.task_params)
         omega = "|omega" if self.method in ("msgd_cr", "msgd_r") or self.track_omega else ""
