@@ -334,8 +334,9 @@ def train_runs(
     its first check after ``checkpoint_every_s`` seconds (of wall time) since its last one.
 
     Denormal floats are flushed to zero for the whole process (``torch.set_flush_denormal``):
-    vanishing gradients drive float32 values into the subnormal range, where a CPU is 3-4x
-    slower, and values that small do not change any update.
+    vanishing gradients drive float32 values into the subnormal range, where a CPU is several
+    times slower (benchmarks/README.md, "Measurements behind the code's choices"), and values
+    that small do not change any update.
     """
     check_at_least("max_parallel", max_parallel, 1)
     for config in runs:

@@ -369,7 +369,8 @@ def _loss_and_grads(
         if not defer:
             # g_W_hh's term h_t^T dpre_{t+1} is added here rather than at step t + 1: act' has
             # just streamed h_t in from memory, and a matrix product reading it from cache is
-            # ~4 % faster per update than one that misses (same terms, same order: same bits)
+            # faster than one that misses (same terms, same order: same bits; measured in
+            # benchmarks/README.md, "The torch path: tried, measured, not kept")
             if t < T - 1:
                 g_W_hh.baddbmm_(h_steps_T[t], dpre_steps[t + 1])
             g_in.baddbmm_(inputs_T[t], dpre_t)
