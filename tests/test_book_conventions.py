@@ -60,14 +60,13 @@ def test_notebook_is_stored_clean_and_seeds_everything_first(nb):
 
 
 def test_figures_have_stable_names_matching_captions_and_saved_files():
-    names = []
+    names, unlinked = [], []
     for nb, cell in _figure_cells():
         fig = cell["metadata"]["mystnb"]["figure"]
         name, caption = fig.get("name", ""), fig.get("caption", "")
         assert FIGURE_NAME.match(name), f"{nb.name}: bad figure name {name!r}"
         assert f'save_figure(fig, "{name}")' in _source(cell), f"{nb.name}: cell of {name} must save it under that name"
-        for ext in ("png", "svg"):
-            assert f"</figures/{name}.{ext}>" in caption, f"{nb.name}: caption of {name} must link its {ext.upper()}"
+        unlinked += [f"{nb.name}: {name}.{ext}" for ext in ("png", "svg", "pdf") if f"</figures/{name}.{ext}>" not in caption]
         where = nb.relative_to(ROOT).as_posix()
         if name.startswith("fig-glossary-"):
             assert where.startswith("back/"), f"{name} is drawn in {where}; fig-glossary-* belong to back/"
@@ -76,5 +75,6 @@ def test_figures_have_stable_names_matching_captions_and_saved_files():
             assert where.startswith(f"chapters/{int(chapter):02d}"), f"{name} is drawn in {where}, outside chapter {chapter}"
         assert len(caption.split(".")) > 2, f"{nb.name}: caption of {name} must say how the figure was made"
         names.append(name)
+    assert not unlinked, f"captions must link the PNG, SVG and PDF of their figure; missing: {unlinked}"
     assert len(names) == len(set(names)), "figure names must be unique across the book"
     assert names, "the book has figures"

@@ -270,7 +270,7 @@ def test_every_figure_offers_png_svg_and_pdf_downloads():
     for page in _built_pages():
         text = page.read_text(encoding="utf-8")
         for name in sorted(set(re.findall(r'<figure[^>]*\bid="(fig-[a-z0-9-]+)"', text))):
-            for ext in ("png", "svg"):
+            for ext in ("png", "svg", "pdf"):
                 if not re.search(rf'href="[^"]*_downloads/[^"]*/{re.escape(name)}\.{ext}"', text):
                     missing.append(f"{page.relative_to(HTML)}: {name}.{ext}")
     assert not missing, f"figures without a download link: {missing[:10]}"
