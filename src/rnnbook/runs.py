@@ -97,7 +97,7 @@ class RunConfig:
     @staticmethod
     def from_dict(d: Mapping) -> "RunConfig":
         """The inverse of :meth:`to_dict` (a results file's stored ``config``)."""
-        return RunConfig(**{k: v for k, v in d.items()})
+        return RunConfig(**d)
 
     def key(self) -> str:
         """Stable identifier: readable prefix + hash of every field but the cap (used to resume sweeps).
