@@ -13,27 +13,30 @@ Choices, and why:
   the benchmark's JSB set is quantised to quarter notes (Huang's re-release of it,
   github.com/czhuang/JSB-Chorales-dataset: "Boulanger-Lewandowski (2012) uses a temporal
   resolution of quarter notes"). ``step=0.5`` (eighth notes) keeps the chorales' passing
-  notes; it doubles the length of every sequence.
+  notes and about doubles the length of every sequence (19,136 rows in all at ``step=1.0``,
+  38,271 at ``step=0.5``).
 * **Which notes sound in a row.** A note from offset ``a`` to ``b`` (in quarter notes) covers
   rows ``floor(a/step)`` up to ``max(floor(a/step) + 1, floor(b/step)) - 1``: a note starting
-  inside a row sounds in that row even when it is shorter than the row, and a note sounds in
-  every row it fully or partly spans after its start row only if it reaches that row's end.
+  inside a row sounds in that row even when it is shorter than the row, and it sounds in a
+  later row only if it lasts to that row's end.
   Chords set all their keys. A tie is two notes in music21 whose spans abut, so tied notes
   give the same rows as one long note; like the benchmark, a binary roll cannot tell a held
   note from a repeated one. Grace notes (no duration) are skipped, and so are chord symbols.
 * **Keys.** Key ``k`` is MIDI pitch ``k + 21``. A pitch outside A0..C8 cannot be drawn and is
   dropped; :func:`piano_roll_with_drops` counts them (none in the chorales).
 * **Pieces.** ``music21.corpus.chorales.Iterator`` lists 371 chorales in music21 10.5.1, but
-  only 350 distinct files (21 entries repeat a file); each file is used once. Nineteen scores
+  only 350 distinct names (21 entries repeat one); each is used once. In 10.5.1, 17 scores
   carry instrumental parts besides the choir (horns, timpani, continuo, ...); only the vocal
-  parts (part names beginning Soprano, Alto, Tenor or Bass) are kept, as in JSB.
+  parts (part names beginning Soprano, Alto, Tenor or Bass) are kept, as in JSB, so every
+  piece has four voices except BWV 27.6 (two sopranos, five).
 * **Split.** A piece goes to train, valid or test by the first 8 bytes of the sha256 of its
   corpus name (``'bach/bwv269'``) read as a number in [0, 1): below 0.6 train, below 0.8
   valid, else test -- about 60/20/20 % of pieces, like JSB's 229/76/77. A piece's split does
   not depend on the other pieces, so a later music21 that adds chorales moves none.
 
-Parsing all chorales takes about half a minute; :func:`load_chorales` caches the rolls
-(:mod:`rnnbook.corpora.cache`) so a second call reads a small file instead.
+Parsing all 350 chorales takes about 13 s on one core; :func:`load_chorales` caches the rolls
+(:mod:`rnnbook.corpora.cache`, about 75 kB at ``step=1.0``) so a second call reads a small file
+in milliseconds instead.
 """
 
 from __future__ import annotations
