@@ -59,12 +59,20 @@ def cost(net: RNN, states: list[torch.Tensor], target: torch.Tensor, readout: st
     ``-log softmax(y_T)[class]``, target ``(B,)``. ``"softmax"`` (memorization): the same at every
     step, averaged over steps and sequences, target ``(T, B)``. ``"last_linear"`` (addition,
     multiplication): mean over the minibatch of ``||y_T - target||²``, target ``(n_out, B)``
-    (the authors' code; back/paper_in_numbers.md, pn-tasks).
+    (the authors' code; back/paper_in_numbers.md, pn-tasks). ``"bernoulli"`` (the piano rolls of
+    §4.2): ``-log p(frame)`` with one independent Bernoulli ``p_k = sigmoid(y_t[k])`` per output,
+    summed over the outputs and averaged over steps and sequences, target 0/1 ``(T, n_out, B)``.
     """
     B = target.shape[-1]
     if readout == "last_linear":
         y = net.W_out @ states[-1] + net.b_out[:, None]
         return ((y - target) ** 2).sum(0).mean()
+    if readout == "bernoulli":
+        total = 0.0
+        for h, frame in zip(states, target):
+            p = torch.sigmoid(net.W_out @ h + net.b_out[:, None])
+            total = total - (frame * torch.log(p) + (1 - frame) * torch.log(1 - p)).sum()
+        return total / (len(states) * B)
     steps = list(zip(states, target)) if readout == "softmax" else [(states[-1], target)]
     total = 0.0
     for h, classes in steps:
@@ -166,4 +174,6 @@ def from_engine(params, batch, e: int, act: str):
     target = batch.target[e]
     if target.dim() == 2:  # per-step classes (T, B) or real targets (B, n_out)
         target = target[start:] if target.dtype == torch.long else target.T
+    elif target.dim() == 3:  # per-step 0/1 frames (T, B, n_out)
+        target = target[start:].transpose(1, 2)
     return net, batch.u[e, start:].transpose(1, 2), target

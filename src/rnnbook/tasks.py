@@ -34,7 +34,8 @@ from rnnbook.errors import ConfigError, check_at_least, check_choice
 from rnnbook.streams import Draw, Stream, on_device
 
 TASK_NAMES = ("add", "mem", "mul", "perm", "torder", "torder3")
-READOUTS = ("last_softmax", "softmax", "last_linear")
+READOUTS = ("last_softmax", "softmax", "last_linear", "bernoulli")
+PER_STEP_READOUTS = ("softmax", "bernoulli")  # a loss term at every real step, not only the last
 MIN_LENGTH = 2
 SQUARED_ERROR_TOLERANCE = 0.04  # add/mul: a sequence is wrong if its squared error exceeds this
 
@@ -46,8 +47,9 @@ class Batch:
     ``u``: inputs ``(E, T_max, B, n_in)``, zero at padding steps (any memory layout works;
     :meth:`Task.sample` returns a view of a time-major buffer, which is fastest).
     ``target``: ``(E, B)`` class indices (``last_softmax``), ``(E, T_max, B)`` class indices
-    per step (``softmax``; padding steps hold 0 and must be masked) or ``(E, B, n_out)`` real
-    targets (``last_linear``).
+    per step (``softmax``; padding steps hold 0 and must be masked), ``(E, B, n_out)`` real
+    targets (``last_linear``) or ``(E, T_max, B, n_out)`` 0/1 targets per step (``bernoulli``:
+    the natural problems' piano rolls, :mod:`rnnbook.natural`).
     ``start``: ``(E,)`` first real step of each model; steps ``t < start[e]`` are padding.
     ``pad``: ``max(start)`` known on the host, or any larger step count up to ``T_max`` (the
     engine then masks a few more steps, multiplying by exactly 1); ``None``: read from

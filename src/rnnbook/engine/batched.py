@@ -26,7 +26,7 @@ from rnnbook.engine.workspace import Workspace, scratch, step_views
 from rnnbook.errors import check_at_least
 from rnnbook.model import Params, check_activation
 from rnnbook.regularizer import DEFAULT_BOUND, OmegaSteps
-from rnnbook.tasks import Batch, Task, real_steps
+from rnnbook.tasks import PER_STEP_READOUTS, Batch, Task, real_steps
 
 __all__ = ["forward", "predict", "loss_and_grads", "StepResult", "Workspace", "CPU_GROUP_SIZE", "DEFER_WEIGHT_GRADS"]
 
@@ -120,8 +120,8 @@ def predict(
 ) -> torch.Tensor:
     """Read-out logits without keeping the states (for validation on large chunks).
 
-    Returns ``(E, B, n_out)`` for the ``last_*`` read-outs and ``(E, T, B, n_out)`` for
-    ``softmax``. Same recursion as :func:`forward`, holding only two state buffers.
+    Returns ``(E, B, n_out)`` for the ``last_*`` read-outs and ``(E, T, B, n_out)`` for the
+    per-step ones (``softmax``, ``bernoulli``). Same recursion as :func:`forward`, holding only two state buffers.
     """
     check_activation(act)
     E, T, B, _ = u.shape
@@ -130,7 +130,7 @@ def predict(
     b_h, b_y = params.b_h.unsqueeze(1), params.b_y.unsqueeze(1)
     h = torch.zeros(E, B, params.W_hh.shape[-1], dtype=u.dtype, device=u.device)
     nxt = torch.empty_like(h)
-    outputs = []
+    per_step, outputs = task.readout in PER_STEP_READOUTS, []
     for t in range(T):
         torch.baddbmm(b_h, u_tm[t], params.W_uh, out=nxt)
         if t > 0:
@@ -138,10 +138,10 @@ def predict(
         _activate_(nxt, act)
         if t < len(keep):
             nxt.mul_(keep[t])
-        if task.readout == "softmax":
+        if per_step:
             outputs.append(torch.baddbmm(b_y, nxt, params.W_hy))
         h, nxt = nxt, h
-    if task.readout == "softmax":
+    if per_step:
         return torch.stack(outputs, 1)
     return torch.baddbmm(b_y, h, params.W_hy)
 
@@ -197,14 +197,16 @@ def _readout(
 
     Costs as in the code: ``last_softmax`` cross-entropy averaged over the batch; ``softmax``
     (mem) cross-entropy averaged over real steps x batch; ``last_linear`` squared error summed
-    over outputs and averaged over the batch. Logits are ``(E, B, n_out)``, or time-major
-    ``(T, E, B, n_out)`` for ``softmax``.
+    over outputs and averaged over the batch. ``bernoulli`` (the piano rolls of §4.2, not in
+    the code): one independent Bernoulli per output, ``-log p(frame)`` summed over the outputs
+    and averaged over real steps x batch, i.e. the negative log-likelihood per time step.
+    Logits are ``(E, B, n_out)``, or time-major ``(T, E, B, n_out)`` for the per-step read-outs.
     """
     T, E, B, _ = states.shape
     b_y = params.b_y.unsqueeze(1)
-    if task.readout == "softmax":
+    if task.readout in PER_STEP_READOUTS:
         logits = torch.stack([torch.baddbmm(b_y, h, params.W_hy) for h in states.unbind(0)])
-        target = batch.target.transpose(0, 1)  # (T, E, B)
+        target = batch.target.transpose(0, 1)  # (T, E, B), or (T, E, B, n_out) for bernoulli
         real = real_steps(batch.start, T).T.to(states.dtype)  # (T, E)
         weight = (real / (real.sum(0) * B)).unsqueeze(-1)  # 1 / (real steps x batch), 0 at padding
     else:
@@ -215,6 +217,14 @@ def _readout(
         diff = logits - target
         loss = diff.square().sum(-1).mean(1)
         return loss, logits, diff.mul_(2.0 / B)
+    if task.readout == "bernoulli":
+        # -log p = softplus(y) - target * y per output; d/dy = sigmoid(y) - target
+        nll = (torch.nn.functional.softplus(logits) - target * logits).sum(-1)  # (T, E, B)
+        per_step, loss = (nll * weight).sum(-1), torch.zeros(E, dtype=states.dtype, device=states.device)
+        for term in per_step.unbind(0):  # step-ordered, as for softmax
+            loss += term
+        dlogits = torch.sigmoid(logits).sub_(target)
+        return loss, logits, dlogits.mul_(weight.unsqueeze(-1))
     log_p = torch.log_softmax(logits, -1)
     index = target.unsqueeze(-1)
     nll = -log_p.gather(-1, index).squeeze(-1)  # (E, B) or (T, E, B)
@@ -317,14 +327,15 @@ def _loss_and_grads(
 
     loss, logits, dlogits = _readout(params, task, states, batch)
     W_hy_T = params.W_hy.mT
-    rolling = not keep_states and task.readout != "softmax"
+    per_step = task.readout in PER_STEP_READOUTS
+    rolling = not keep_states and not per_step
     dh = scratch(workspace, "dh_rolling" if rolling else "dh", (2 if rolling else T, E, B, H), u)
     if rolling:
         dh_steps = step_views(workspace, "dh_rolling", dh)
         dh_steps = [dh_steps[t % 2] for t in range(T)]
     else:
         dh_steps = step_views(workspace, "dh", dh)
-    if task.readout == "softmax":
+    if per_step:
         # step-ordered sums: a model's gradient must not depend on which models share the pass
         g_W_hy = sum(torch.bmm(h.mT, d) for h, d in zip(states.unbind(0), dlogits.unbind(0)))
         g_b_y = sum(d.sum(1) for d in dlogits.unbind(0))
