@@ -1,4 +1,4 @@
-"""Command line: ``python -m rnnbook run|list|show|merge``.
+"""Command line: ``python -m rnnbook run|list|show|merge|generalise|natural``.
 
     python -m rnnbook list [--config FILE]
     python -m rnnbook run EXPERIMENT [--protocol quick|paper] [--set NAME=VALUE ...] [--device cpu|cuda]
@@ -8,6 +8,8 @@
     python -m rnnbook show RESULTS.json [RESULTS.json ...]
     python -m rnnbook merge SHARD.json [SHARD.json ...] --out RESULTS.json
     python -m rnnbook generalise RESULTS.json --lengths 50,100,500 [--sequences N]
+    python -m rnnbook natural EXPERIMENT [--protocol quick|paper] [--set NAME=VALUE ...]
+                          [--results-dir DIR] [--checkpoint-every SECONDS] [--threads N] [--no-progress]
 
 ``--set max_updates=1000000`` raises the update cap: runs that reached the old cap without
 succeeding continue from their kept states (:mod:`rnnbook.sweeps`).
@@ -26,6 +28,7 @@ import shlex
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Sequence
 
 from rnnbook.errors import ConfigError
@@ -68,7 +71,7 @@ _positive_int, _nonneg_int = _int_at_least(1), _int_at_least(0)
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m rnnbook", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", metavar="{run,list,show,merge,generalise}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{run,list,show,merge,generalise,natural}", parser_class=_Parser)
     sub.required = True
 
     r = sub.add_parser("run", help="train an experiment's grid (resumes an existing results file)")
@@ -110,6 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lengths", required=True, metavar="N,N,...", help="sequence lengths, e.g. 50,100,500,5000")
     g.add_argument("--sequences", type=_positive_int, default=10_000, metavar="N",
                    help="fresh test sequences per length (default 10,000, as the paper)")
+
+    n = sub.add_parser("natural", help="Table 1: MSGD, MSGD+C, MSGD+CR on music or text (resumes, trains on)")
+    n.add_argument("experiment", help="music_chorales, text_next or text_5ahead")
+    n.add_argument("--protocol", default="quick", help="quick (minutes, default) or paper")
+    n.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
+                   help="override a setting, e.g. --set epochs=20 (trains on from the kept state); repeatable")
+    n.add_argument("--results-dir", default="results", metavar="DIR", help="default: results")
+    n.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
+                   help="save the run's state this often within an epoch (default 300)")
+    n.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="torch threads (default $BOOK_TORCH_THREADS or 1)")
+    n.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     m = sub.add_parser("merge", help="join the shard files of one sweep into its results file")
     m.add_argument("files", nargs="+", metavar="SHARD.json")
@@ -301,6 +316,51 @@ def cmd_run(args, argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
+def cmd_natural(args, argv: Sequence[str]) -> int:
+    from rnnbook import runtime
+    from rnnbook.natural_training import get_experiment, table_entry, train_natural
+
+    exp = get_experiment(args.experiment)
+    cfg = exp.protocol(args.protocol)
+    if args.overrides:
+        cfg = cfg.with_overrides(args.overrides)
+    if not args.checkpoint_every > 0:
+        raise ConfigError(f"--checkpoint-every must be > 0 seconds, got {args.checkpoint_every}")
+    runtime.configure_torch(args.threads)
+    path = Path(args.results_dir) / exp.name / f"{args.protocol}.json"
+    bar = {}
+
+    def progress(done: int, total: int) -> None:
+        if args.no_progress:
+            return
+        if "bar" not in bar:
+            from tqdm import tqdm
+
+            bar["bar"] = tqdm(total=total, initial=done - 1, desc=f"{exp.name} updates", unit="upd",
+                              dynamic_ncols=True, file=sys.stderr)
+        bar["bar"].update(1)
+
+    print(f"{exp.name} / {args.protocol}: {cfg.epochs} epochs of MSGD, MSGD+C, MSGD+CR into {path}", file=sys.stderr)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
+    try:
+        data = train_natural(exp, cfg, path, checkpoint_every_s=args.checkpoint_every, progress=progress,
+                             argv=list(argv))
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+        if "bar" in bar:
+            bar["bar"].close()
+    unit = "nats per frame" if data["task"]["kind"] == "music" else "nats per character"
+    print(f"saved {path} after {data['epochs_done']} epochs; best-validation epoch, {unit}:", file=sys.stderr)
+    for m in data["methods"]:
+        e = table_entry(data["history"], m)
+        if e:
+            print(f"  {m:8s} epoch {e['epoch']:4d}  train {e['train']:.4f}  valid {e['valid']:.4f}  test {e['test']:.4f}",
+                  file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -313,6 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_merge(args)
         if args.command == "generalise":
             return cmd_generalise(args)
+        if args.command == "natural":
+            return cmd_natural(args, argv)
         return cmd_show(args)
     except ConfigError as exc:
         msg = " ".join(str(exc).split())  # exactly one line
@@ -323,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt as exc:
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
-        if argv and argv[0] == "run":
+        if argv and argv[0] in ("run", "natural"):
             cmd = "python -m rnnbook " + " ".join(shlex.quote(a) for a in argv)
             print(
                 f"\nrnnbook: {what}; every finished run is saved. Resume with: {cmd}",
