@@ -1,0 +1,125 @@
+"""Table 1 of the paper beside the book's runs, and what the comparison can and cannot say.
+
+The paper's numbers are read from the book's own page (back/paper_in_numbers.md, pn-table1), so
+they are typed once. The book's numbers come from the committed result files of
+:mod:`rnnbook.natural_training` (``results/<experiment>/paper.json``): each method's train and
+test score at its best validation epoch. Music is in nats per frame (the 88 keys' Bernoulli
+negative log-likelihoods summed), text in bits per character.
+
+The corpora differ from the paper's (the music21 Bach chorales for Piano-midi.de, Nottingham and
+MuseData; Shakespeare for Penn Treebank), so the absolute numbers cannot be compared. What can
+transfer are the paper's *orderings*, which is what §4.2 argues from:
+
+``clip``
+    clipping helps: MSGD+C is below MSGD on train and on test;
+``reg``
+    the regularizer helps on test: MSGD+CR is below MSGD+C;
+``reg-long``
+    the regularizer helps most on the long-range task: its gain over MSGD+C is larger for the
+    character 5 positions ahead than for the next one.
+
+:func:`ordering_verdict` turns each into reproduced / not reproduced / a tie, one seed per
+method (differences below :data:`TIE` count as ties: the run-to-run spread is not measured).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from rnnbook.errors import ConfigError
+
+METHODS = ("msgd", "msgd_c", "msgd_cr")
+METHOD_NAMES = {"msgd": "MSGD", "msgd_c": "MSGD+C", "msgd_cr": "MSGD+CR"}
+EXPERIMENTS = {"music_chorales": "music", "text_next": "text", "text_5ahead": "text"}
+TIE = 0.01  # nats per frame or bits per character: smaller differences are called ties
+_ROW = re.compile(r"^\|\s*(?P<set>[^|]*)\|\s*(?P<fold>train|test)\s*\|(?P<cells>.*)\|\s*$")
+
+
+def paper_table(root: Path) -> dict[str, dict[str, dict[str, float | None]]]:
+    """ICML Table 1 from back/paper_in_numbers.md: ``data set -> fold -> column -> value`` (None: N/A)."""
+    page = root / "back" / "paper_in_numbers.md"
+    text = page.read_text(encoding="utf-8")
+    start = text.index("(pn-table1)=")
+    block = text[start:text.index("\n\n", text.index("| Data set |", start))]
+    header = [c.strip() for c in block.split("| Data set |", 1)[1].splitlines()[0].split("|") if c.strip()]
+    columns = header[1:]  # after "Fold"
+    table: dict[str, dict[str, dict[str, float | None]]] = {}
+    current = None
+    for line in block.splitlines():
+        m = _ROW.match(line)
+        if not m:
+            continue
+        name = m["set"].strip()
+        if name:
+            current = re.sub(r"\s*\((NLL|bits/char)\)", "", name)
+        cells = [c.strip() for c in m["cells"].split("|")]
+        if current is None or len(cells) != len(columns):
+            raise ConfigError(f"{page}: cannot read Table 1 row {line!r}")
+        table.setdefault(current, {})[m["fold"]] = {
+            col: (None if cell == "N/A" else float(cell)) for col, cell in zip(columns, cells)}
+    return table
+
+
+def unit(kind: str) -> str:
+    return "nats per frame" if kind == "music" else "bits per character"
+
+
+def ours(data: dict[str, Any]) -> dict[str, dict[str, float] | None]:
+    """Method -> ``{"epoch", "train", "valid", "test"}`` at its best validation epoch, in the
+    table's unit (text converted to bits); ``None`` for a method with no finished epoch."""
+    from rnnbook.natural_training import table_entry
+
+    scale = 1.0 if data["task"]["kind"] == "music" else 1.0 / math.log(2)
+    out: dict[str, dict[str, float] | None] = {}
+    for m in data["methods"]:
+        e = table_entry(data["history"], m)
+        out[m] = None if e is None else {"epoch": e["epoch"], **{k: e[k] * scale for k in ("train", "valid", "test")}}
+    return out
+
+
+def compare(a: float, b: float, tie: float = TIE) -> str:
+    """``"lower"`` if ``a`` is below ``b`` by more than ``tie``, ``"higher"``, or ``"tie"``."""
+    if a < b - tie:
+        return "lower"
+    if a > b + tie:
+        return "higher"
+    return "tie"
+
+
+def ordering_verdict(claim: str, scores: dict[str, dict[str, dict[str, float] | None]]) -> tuple[str, str]:
+    """``(verdict, reason)`` for one ordering claim over ``experiment -> ours(...)``.
+
+    ``clip`` and ``reg`` hold where they hold on every experiment given; ``reg-long`` needs both
+    text experiments. A missing experiment or method gives ``not run``.
+    """
+    need = {"clip": ("msgd", "msgd_c"), "reg": ("msgd_c", "msgd_cr"), "reg-long": ("msgd_c", "msgd_cr")}[claim]
+    if not scores or any(s is None or any(s.get(m) is None for m in need) for s in scores.values()):
+        return "not run", "no finished epoch for every method yet"
+    if claim == "reg-long":
+        if not {"text_next", "text_5ahead"} <= set(scores):
+            return "not run", "needs both text experiments"
+        gain = {k: scores[k]["msgd_c"]["test"] - scores[k]["msgd_cr"]["test"] for k in ("text_next", "text_5ahead")}
+        word = compare(gain["text_next"], gain["text_5ahead"])
+        why = (f"test gain of MSGD+CR over MSGD+C: {gain['text_5ahead']:+.3f} (5 ahead) vs "
+               f"{gain['text_next']:+.3f} (next) bits per character")
+        return ("reproduced" if word == "lower" else "not reproduced" if word == "higher" else "tie"), why
+    folds = ("train", "test") if claim == "clip" else ("test",)
+    lo, hi = need[1], need[0]  # the method that should be lower, and the one it should beat
+    words, parts = [], []
+    for name, s in scores.items():
+        for fold in folds:
+            w = compare(s[lo][fold], s[hi][fold])
+            words.append(w)
+            parts.append(f"{name} {fold}: {s[lo][fold]:.3f} vs {s[hi][fold]:.3f} ({w})")
+    if all(w == "lower" for w in words):
+        verdict = "reproduced"
+    elif all(w == "higher" for w in words):
+        verdict = "not reproduced"
+    elif any(w == "lower" for w in words):
+        verdict = "partly"
+    else:
+        verdict = "not reproduced" if any(w == "higher" for w in words) else "tie"
+    return verdict, f"{METHOD_NAMES[lo]} vs {METHOD_NAMES[hi]}: " + "; ".join(parts)
