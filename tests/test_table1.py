@@ -1,0 +1,72 @@
+"""rnnbook.table1: the paper's Table 1 read from the book's own page, and the ordering verdicts
+(and the scoreboard rows built on them) against hand-made scores."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from rnnbook import scoreboard, table1
+from rnnbook.natural_training import FORMAT
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_paper_table_is_read_from_the_page():
+    t = table1.paper_table(ROOT)
+    assert set(t) == {"Piano-midi.de", "Nottingham", "MuseData", "Penn Treebank 1 step", "Penn Treebank 5 steps"}
+    assert t["Piano-midi.de"]["train"]["MSGD"] == 6.87
+    assert t["MuseData"]["test"]["MSGD+CR"] == 6.97
+    assert t["Penn Treebank 5 steps"]["test"]["MSGD"] is None  # N/A: MSGD was not run on 5 steps
+    assert t["Penn Treebank 1 step"]["test"]["SOTA"] == 1.37
+
+
+def scores(msgd, c, cr):
+    return {m: {"epoch": 1, "train": v[0], "valid": v[1], "test": v[1]} for m, v in
+            zip(table1.METHODS, (msgd, c, cr))}
+
+
+def test_clip_needs_train_and_test():
+    good = scores((2.0, 2.0), (1.5, 1.5), (1.5, 1.4))
+    assert table1.ordering_verdict("clip", {"a": good})[0] == "reproduced"
+    mixed = {m: dict(v) for m, v in good.items()}
+    mixed["msgd_c"]["train"] = 2.5  # worse on train, better on test
+    assert table1.ordering_verdict("clip", {"a": mixed})[0] == "partly"
+    worse = scores((1.0, 1.0), (1.5, 1.5), (1.5, 1.5))
+    assert table1.ordering_verdict("clip", {"a": worse})[0] == "not reproduced"
+    tie = scores((1.0, 1.0), (1.0 - table1.TIE / 2, 1.0), (1.0, 1.0))
+    assert table1.ordering_verdict("clip", {"a": tie})[0] == "tie"
+
+
+def test_reg_long_compares_the_gains():
+    nxt = scores((2, 2), (1.5, 1.50), (1.5, 1.49))  # CR gains 0.01 on the next character
+    ahead = scores((3, 3), (2.5, 2.50), (2.5, 2.40))  # and 0.10 five ahead
+    v, why = table1.ordering_verdict("reg-long", {"text_next": nxt, "text_5ahead": ahead})
+    assert v == "reproduced" and "+0.100" in why
+    v, _ = table1.ordering_verdict("reg-long", {"text_next": ahead, "text_5ahead": nxt})
+    assert v == "not reproduced"
+    assert table1.ordering_verdict("reg-long", {"text_next": nxt})[0] == "not run"
+    assert table1.ordering_verdict("reg", {"a": None})[0] == "not run"
+
+
+def _fake_natural(root, name, kind, per_method):
+    history = [{"epoch": 1, "method": m, "train": tr, "valid": te, "test": te} for m, (tr, te) in per_method.items()]
+    path = root / "results" / name / "paper.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"format": FORMAT, "task": {"kind": kind}, "methods": list(per_method),
+                                "epochs_done": 1, "history": history}))
+
+
+def test_scoreboard_rows_follow_the_files(tmp_path):
+    assert {c.key: r for c, r in scoreboard.evaluate_all(tmp_path)}["table1-music"].verdict == "not run"
+    _fake_natural(tmp_path, "music_chorales", "music", {"msgd": (9.0, 9.5), "msgd_c": (8.0, 8.5), "msgd_cr": (8.1, 8.4)})
+    ln2 = math.log(2)
+    _fake_natural(tmp_path, "text_next", "text", {"msgd": (2 * ln2, 2 * ln2), "msgd_c": (1.8 * ln2, 1.8 * ln2),
+                                                 "msgd_cr": (1.8 * ln2, 1.79 * ln2)})
+    _fake_natural(tmp_path, "text_5ahead", "text", {"msgd": (3 * ln2, 3 * ln2), "msgd_c": (2.9 * ln2, 2.9 * ln2),
+                                                   "msgd_cr": (2.8 * ln2, 2.8 * ln2)})
+    rows = {c.key: r for c, r in scoreboard.evaluate_all(tmp_path)}
+    assert rows["table1-music"].verdict == "reproduced", rows["table1-music"].detail
+    assert rows["table1-ptb"].verdict == "partly"  # the next-character gain (0.01 bits) is a tie
+    assert "reg-long: reproduced" in rows["table1-ptb"].ours
