@@ -6,7 +6,8 @@ the table to paste) when the page and the code disagree. The glossary defines ex
 the team agreed on, every label the errata and the paper-in-numbers pages link to exists, and the
 landing page's BibTeX entry says what ``CITATION.cff`` says.
 
-Regenerate the table with ``python tests/test_paper_in_numbers.py``.
+It also carries the natural problems' protocols (:func:`natural_table`, from
+``rnnbook.natural_training``). Regenerate both tables with ``python tests/test_paper_in_numbers.py``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ PAGE = ROOT / "back" / "paper_in_numbers.md"
 GLOSSARY = ROOT / "back" / "glossary.ipynb"
 BEGIN = "<!-- BEGIN generated: tests/test_paper_in_numbers.py::protocol_table -->"
 END = "<!-- END generated -->"
+BEGIN_NATURAL = "<!-- BEGIN generated: tests/test_paper_in_numbers.py::natural_table -->"
 
 #: The glossary's terms (team rules): chapters link to them with {term}`...`.
 TERMS = (
@@ -66,6 +68,31 @@ def protocol_table() -> str:
         ]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
+
+
+def natural_table() -> str:
+    """One markdown row per natural problem of §4.2 (``rnnbook.natural_training``), ``paper`` protocol."""
+    from rnnbook.natural_training import EXPERIMENTS as NATURAL
+
+    head = ("| experiment | corpus | target | hidden | window | batch | epochs | lr MSGD / +C / +CR | threshold "
+            "| reg. weight | lr halving |")
+    rows = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for name, exp in NATURAL.items():
+        c = exp.protocol("paper")
+        target = "next frame" if exp.corpus == "chorales" else ("next character" if exp.ahead == 1 else f"{exp.ahead} ahead")
+        cells = [f"`{name}`", exp.corpus, target, _num(c.hidden), _num(c.seq_len), _num(c.batch), _num(c.epochs),
+                 " / ".join(_num(x) for x in (c.lr_msgd, c.lr_msgd_c, c.lr_msgd_cr)), _num(c.threshold),
+                 f"{_num(c.reg_weight)} / t", "yes" if c.lr_halving else "no"]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def test_natural_table_on_the_page_is_the_codes():
+    text = PAGE.read_text(encoding="utf-8")
+    assert BEGIN_NATURAL in text, "the generated natural-problem table's markers are missing"
+    shown = text.split(BEGIN_NATURAL, 1)[1].split(END, 1)[0].strip()
+    expected = natural_table()
+    assert shown == expected, "back/paper_in_numbers.md is stale; paste this table:\n" + expected
 
 
 def test_protocol_table_on_the_page_is_the_codes():
@@ -136,3 +163,5 @@ def test_the_landing_pages_bibtex_matches_citation_cff():
 
 if __name__ == "__main__":
     print(protocol_table())
+    print()
+    print(natural_table())
