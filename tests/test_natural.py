@@ -266,3 +266,12 @@ def test_cli_bad_input_is_one_line(args, message, tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_show_prints_a_natural_results_file(tmp_path):
+    train_natural(EXP, CFG, tmp_path / "a.json", data=small_data())
+    r = subprocess.run([sys.executable, "-m", "rnnbook", "show", str(tmp_path / "a.json")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "3 of 3 epochs" in r.stdout and "nats per frame" in r.stdout
+    assert sum(line.strip().startswith(("msgd ", "msgd_c ", "msgd_cr ")) for line in r.stdout.splitlines()) == 3

@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="experiments, protocols, run counts and worst-case cost")
     ls.add_argument("--config", metavar="FILE", help="also list the experiments of this file")
 
-    s = sub.add_parser("show", help="success-rate table of results files")
+    s = sub.add_parser("show", help="success-rate table of results files (Table 1's: best-validation scores)")
     s.add_argument("files", nargs="+", metavar="RESULTS.json")
 
     g = sub.add_parser("generalise", help="test the solved runs of a results file on longer sequences")
@@ -200,9 +200,10 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
+    from rnnbook.natural_training import format_natural, is_natural
     from rnnbook.results import format_table, load_results
 
-    blocks = [format_table(load_results(f)) for f in args.files]
+    blocks = [format_natural(f) if is_natural(f) else format_table(load_results(f)) for f in args.files]
     print("\n\n".join(blocks))
     return EXIT_OK
 
@@ -318,7 +319,7 @@ def cmd_run(args, argv: Sequence[str]) -> int:
 
 def cmd_natural(args, argv: Sequence[str]) -> int:
     from rnnbook import runtime
-    from rnnbook.natural_training import get_experiment, table_entry, train_natural
+    from rnnbook.natural_training import format_natural, get_experiment, train_natural
 
     exp = get_experiment(args.experiment)
     cfg = exp.protocol(args.protocol)
@@ -351,13 +352,8 @@ def cmd_natural(args, argv: Sequence[str]) -> int:
             signal.signal(signal.SIGTERM, previous)
         if "bar" in bar:
             bar["bar"].close()
-    unit = "nats per frame" if data["task"]["kind"] == "music" else "nats per character"
-    print(f"saved {path} after {data['epochs_done']} epochs; best-validation epoch, {unit}:", file=sys.stderr)
-    for m in data["methods"]:
-        e = table_entry(data["history"], m)
-        if e:
-            print(f"  {m:8s} epoch {e['epoch']:4d}  train {e['train']:.4f}  valid {e['valid']:.4f}  test {e['test']:.4f}",
-                  file=sys.stderr)
+    print(f"saved {path}", file=sys.stderr)
+    print(format_natural(path), file=sys.stderr)
     return EXIT_OK
 
 

@@ -466,6 +466,32 @@ def json_of(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def is_natural(path: str | Path) -> bool:
+    """Whether ``path`` is a natural-problem results file (peeks at its format field)."""
+    import json
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def format_natural(path: str | Path) -> str:
+    """A natural results file as text: progress, then each method's best-validation scores."""
+    data = json_of(path)
+    kind = data["task"]["kind"]
+    scale, unit = (1.0, "nats per frame") if kind == "music" else (1 / math.log(2), "bits per character")
+    planned = data["protocol"]["settings"]["epochs"]
+    lines = [f"{data['experiment']}: {data['epochs_done']} of {planned} epochs ({data['updates_per_epoch']} updates "
+             f"each; {data['position']} of the next done); best-validation epoch, {unit}:"]
+    for m in data["methods"]:
+        e = table_entry(data["history"], m)
+        if e:
+            lines.append(f"  {m:8s} epoch {e['epoch']:4d}  train {e['train'] * scale:.4f}  valid {e['valid'] * scale:.4f}"
+                         f"  test {e['test'] * scale:.4f}")
+    return "\n".join(lines)
+
+
 def table_entry(history: list[dict[str, Any]], method: str) -> dict[str, Any] | None:
     """Table 1's entry for ``method``: its scores at its best validation epoch (``None`` before one)."""
     rows = [r for r in history if r["method"] == method and r["valid"] is not None and math.isfinite(r["valid"])]
@@ -515,4 +541,4 @@ def strip_volatile(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 __all__ = ["NaturalConfig", "NaturalExperiment", "EXPERIMENTS", "SETTINGS", "METHODS", "get_experiment", "load_data",
-           "train_natural", "table_entry", "best_params", "json_of", "strip_volatile"]
+           "train_natural", "table_entry", "best_params", "json_of", "strip_volatile", "is_natural", "format_natural"]
