@@ -141,6 +141,19 @@ _TEXT_SOURCES = {
     "lr_halving": "[unknown] ours, as for music",
 }
 
+def _text_experiment(name: str, ahead: int, target: str, paper: str) -> NaturalExperiment:
+    """A character task on the Shakespeare corpus; the two differ only in how far ahead the target is."""
+    return NaturalExperiment(
+        name=name, title=f"Characters: {target}, Shakespeare corpus", corpus="shakespeare", ahead=ahead, paper=paper,
+        protocols={
+            "quick": _text_protocol(50, hidden=100, batch=16, epochs=3, train_items=300_000, eval_items=30_000,
+                                    eval_columns=20),
+            "paper": _text_protocol(200, eval_items=400_000),
+        },
+        sources=_TEXT_SOURCES,
+    )
+
+
 EXPERIMENTS: dict[str, NaturalExperiment] = {
     "music_chorales": NaturalExperiment(
         name="music_chorales",
@@ -154,26 +167,8 @@ EXPERIMENTS: dict[str, NaturalExperiment] = {
         },
         sources=_MUSIC_SOURCES,
     ),
-    "text_next": NaturalExperiment(
-        name="text_next", title="Characters: the next character of the Shakespeare corpus",
-        corpus="shakespeare", ahead=1, paper="Table 1, Penn Treebank 1 step",
-        protocols={
-            "quick": _text_protocol(50, hidden=100, batch=16, epochs=3, train_items=300_000, eval_items=30_000,
-                                    eval_columns=20),
-            "paper": _text_protocol(200, eval_items=400_000),
-        },
-        sources=_TEXT_SOURCES,
-    ),
-    "text_5ahead": NaturalExperiment(
-        name="text_5ahead", title="Characters: the character 5 positions ahead, Shakespeare corpus",
-        corpus="shakespeare", ahead=5, paper="Table 1, Penn Treebank 5 steps",
-        protocols={
-            "quick": _text_protocol(50, hidden=100, batch=16, epochs=3, train_items=300_000, eval_items=30_000,
-                                    eval_columns=20),
-            "paper": _text_protocol(200, eval_items=400_000),
-        },
-        sources=_TEXT_SOURCES,
-    ),
+    "text_next": _text_experiment("text_next", 1, "the next character", "Table 1, Penn Treebank 1 step"),
+    "text_5ahead": _text_experiment("text_5ahead", 5, "the character 5 positions ahead", "Table 1, Penn Treebank 5 steps"),
 }
 
 
