@@ -196,6 +196,15 @@ def cmd_list(args) -> int:
     from rnnbook.runs import RUN_SETTINGS
 
     print("\nSettings a protocol, a config file or --set NAME=VALUE may change:\n" + describe(RUN_SETTINGS))
+
+    from rnnbook.natural_training import EXPERIMENTS as NATURAL, SETTINGS as NATURAL_SETTINGS
+
+    print("\nTable 1 (§4.2): python -m rnnbook natural NAME [--protocol quick|paper] [--set NAME=VALUE]")
+    for name, exp in NATURAL.items():
+        for pname, c in exp.protocols.items():
+            print(f"  {name:<16}{pname:<7}{c.hidden:>4} units, {c.seq_len}-step windows, batch {c.batch}, "
+                  f"{c.epochs} epochs  ({exp.paper})")
+    print("\nSettings of Table 1's protocols:\n" + describe(NATURAL_SETTINGS))
     return EXIT_OK
 
 
