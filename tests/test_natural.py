@@ -18,9 +18,10 @@ from rnnbook.engine.batched import loss_and_grads
 from rnnbook.errors import ConfigError
 from rnnbook.model import init_params
 from rnnbook.natural import (SequenceTask, epoch_plan, evaluate, generate, make_batch, mean_cost_settings,
-                             sequences_of, windows)
+                             piece_chunks, piece_plan, sequences_of, windows)
 from rnnbook.natural_training import (EXPERIMENTS, NaturalConfig, Data, get_experiment, strip_volatile,
                                       table_entry, train_natural)
+from rnnbook.natural_training import load_data as nt_load_data
 from rnnbook.tasks import Batch
 
 torch.set_num_threads(1)
@@ -188,16 +189,28 @@ def test_generate_continues_a_prime_reproducibly():
 
 
 def small_data():
+    """Music: synthetic pieces, trained piece by piece (chunks of at most 20 steps)."""
     task = SequenceTask.music()
     rng = np.random.default_rng(0)
-    pieces = [(rng.random((int(rng.integers(30, 80)), 88)) < 0.07).astype(np.uint8) for _ in range(24)]
+    pieces = [(rng.random((int(rng.integers(12, 45)), 88)) < 0.07).astype(np.uint8) for _ in range(24)]
     scored = {"train": sequences_of(task, pieces[:16]), "valid": sequences_of(task, pieces[16:20]),
               "test": sequences_of(task, pieces[20:])}
-    return Data(task, np.concatenate(pieces[:16]), scored, {"name": "synthetic"})
+    return Data(task, np.concatenate(pieces[:16]), scored, {"name": "synthetic"}, None, pieces[:16])
 
 
-CFG = NaturalConfig(hidden=10, seq_len=20, batch=3, epochs=3, lr_msgd=1.0, lr_msgd_c=1.0, lr_msgd_cr=1.0,
+def small_text(ahead=5):
+    """Text: one stream of characters, trained in windows."""
+    task = SequenceTask.text(7, ahead)
+    ids = np.random.default_rng(3).integers(0, 7, 3000).astype(np.uint8)
+    scored = {split: sequences_of(task, part, 4) for split, part in
+              (("train", ids[:2000]), ("valid", ids[2000:2500]), ("test", ids[2500:]))}
+    return Data(task, ids[:2000], scored, {"name": "synthetic"})
+
+
+CFG = NaturalConfig(hidden=10, seq_len=20, batch=1, epochs=3, lr_msgd=1.0, lr_msgd_c=1.0, lr_msgd_cr=1.0,
                     threshold=0.5, reg_weight=0.5)
+TEXT_CFG = NaturalConfig(hidden=10, seq_len=25, batch=8, epochs=3, lr_msgd=0.5, lr_msgd_c=2.0, lr_msgd_cr=2.0,
+                         threshold=0.3, reg_weight=0.5)
 EXP = get_experiment("music_chorales")
 
 
@@ -209,6 +222,45 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     resumed = train_natural(EXP, CFG, tmp_path / "b.json", data=data)
     assert json.dumps(strip_volatile(whole)) == json.dumps(strip_volatile(resumed))
     assert whole["epochs_done"] == 3 and len(whole["history"]) == 9
+
+
+def test_resumed_text_run_equals_an_uninterrupted_one(tmp_path):
+    data, exp = small_text(), get_experiment("text_5ahead")
+    whole = train_natural(exp, TEXT_CFG, tmp_path / "a.json", data=data)
+    train_natural(exp, TEXT_CFG, tmp_path / "b.json", data=data, stop_after_updates=13)
+    resumed = train_natural(exp, TEXT_CFG, tmp_path / "b.json", data=data)
+    assert json.dumps(strip_volatile(whole)) == json.dumps(strip_volatile(resumed))
+    assert whole["updates_done"] == sum(r["updates"] for r in whole["history"]) // 3
+
+
+def test_piece_chunks_cover_every_prediction_once():
+    lengths, T, ahead = [5, 20, 21, 47, 2], 20, 1
+    chunks = piece_chunks(lengths, T, ahead)
+    for i, n in enumerate(lengths):
+        mine = chunks[chunks[:, 0] == i]
+        covered = [s + k for _, s, steps in mine for k in range(steps)]
+        assert covered == list(range(n - ahead))  # each prediction once, in order
+        assert (mine[:, 2] <= T).all()
+    plan = piece_plan(lengths, T, ahead, seed=1, epoch=4)
+    assert sorted(map(tuple, plan)) == sorted(map(tuple, chunks))
+    assert np.array_equal(plan, piece_plan(lengths, T, ahead, seed=1, epoch=4))
+
+
+def test_a_music_piece_is_trained_alone_from_h0():
+    """One update's batch is one chunk of one piece: its inputs and targets are that piece's frames."""
+    data = small_data()
+    row = data.plan(CFG, 1)[0]
+    b = data.batch(row, CFG, 3, torch.float64)
+    piece, start, steps = (int(x) for x in row)
+    p = data.train_pieces[piece]
+    assert b.u.shape[1] == steps and torch.equal(b.u[0, :, 0], torch.from_numpy(p[start:start + steps]).double())
+    assert torch.equal(b.target[0, :, 0], torch.from_numpy(p[start + 1:start + steps + 1]).double())
+
+
+def test_music_needs_batch_one():
+    cfg = NaturalConfig(**{**CFG.__dict__, "batch": 4})
+    with pytest.raises(ConfigError, match="one piece per update"):
+        nt_load_data(get_experiment("music_chorales"), cfg)
 
 
 def test_raising_epochs_trains_on(tmp_path):

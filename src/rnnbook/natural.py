@@ -8,8 +8,10 @@ module turns them into what the engine trains on:
 
 * a :class:`SequenceTask` names the read-out (``bernoulli`` for the 88 independent keys,
   ``softmax`` over the characters) and how far ahead the target lies;
-* :func:`windows` and :func:`make_batch` cut one long training stream into minibatches of
-  ``seq_len``-step windows (every window starts from ``h_0 = 0``, as every sequence of §4.1 does);
+* :func:`windows` and :func:`make_batch` cut one long training stream (the text) into minibatches
+  of ``seq_len``-step windows; :func:`piece_plan` trains the music one piece (or ``seq_len``-step
+  chunk of a piece) per update, so no training sequence mixes two pieces. Every sequence starts
+  from ``h_0 = 0``, as every sequence of §4.1 does;
 * :func:`evaluate` measures the negative log-likelihood per time step of whole sequences (music:
   each piece from ``h_0 = 0``; text: the split cut into a few long columns), in nats, and
   :func:`bits` converts to bits per character;
@@ -121,6 +123,28 @@ def epoch_plan(n: int, seq_len: int, ahead: int, batch: int, seed: int, epoch: i
     if updates < 1:
         raise ConfigError(f"{len(starts)} windows of {seq_len} steps make no minibatch of {batch}")
     return starts[order[: updates * batch]].reshape(updates, batch)
+
+
+def piece_chunks(lengths: Sequence[int], seq_len: int, ahead: int) -> np.ndarray:
+    """Every piece cut into consecutive chunks of at most ``seq_len`` predictions: rows ``(piece, start, steps)``.
+
+    A piece of ``L`` items gives ``L - ahead`` predictions; a piece no longer than ``seq_len + ahead``
+    is one chunk, trained as a whole from ``h_0 = 0``, as it is scored.
+    """
+    check_at_least("seq_len", seq_len, 1)
+    rows = [(i, s, min(seq_len, n - ahead - s)) for i, n in enumerate(lengths) for s in range(0, n - ahead, seq_len)]
+    if not rows:
+        raise ConfigError(f"no piece is longer than {ahead} items: nothing to train on")
+    return np.asarray(rows, dtype=np.int64)
+
+
+def piece_plan(lengths: Sequence[int], seq_len: int, ahead: int, seed: int, epoch: int) -> np.ndarray:
+    """The chunks of :func:`piece_chunks` in the order of epoch ``epoch``: one per update (minibatch of 1).
+
+    Shuffled by ``numpy.random.default_rng([seed, epoch])``, like :func:`epoch_plan`.
+    """
+    chunks = piece_chunks(lengths, seq_len, ahead)
+    return chunks[np.random.default_rng([seed, epoch]).permutation(len(chunks))]
 
 
 def _inputs(task: SequenceTask, items: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
