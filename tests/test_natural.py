@@ -327,3 +327,32 @@ def test_show_prints_a_natural_results_file(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "3 of 3 epochs" in r.stdout and "nats per frame" in r.stdout
     assert sum(line.strip().startswith(("msgd ", "msgd_c ", "msgd_cr ")) for line in r.stdout.splitlines()) == 3
+
+
+def test_a_results_file_without_its_state_or_of_another_experiment_is_refused(tmp_path):
+    data = small_data()
+    train_natural(EXP, CFG, tmp_path / "a.json", data=data, stop_after_updates=2)
+    (tmp_path / "a.state.pt").rename(tmp_path / "b.state.pt")
+    with pytest.raises(ConfigError, match="does not"):
+        train_natural(EXP, CFG, tmp_path / "a.json", data=data)
+    with pytest.raises(ConfigError, match="state of 'music_chorales'"):
+        train_natural(get_experiment("text_next"), CFG, tmp_path / "b.json", data=data)
+
+
+def test_too_few_characters_for_the_columns_is_a_clear_error():
+    with pytest.raises(ConfigError, match="columns"):
+        sequences_of(SequenceTask.text(5, 5), np.zeros(30, dtype=np.uint8), 10)
+
+
+def test_a_diverging_method_is_restored_and_frozen(tmp_path):
+    """MSGD with a learning rate near float32's largest number overflows its weights; it is put back to
+    its epoch's start and trains no more, while the other two go on. (A merely large rate does not do
+    it: sigmoid units saturate and the loss stays finite, if huge.)"""
+    data = small_text()
+    cfg = NaturalConfig(**{**TEXT_CFG.__dict__, "lr_msgd": 3e38, "epochs": 2})
+    out = train_natural(get_experiment("text_5ahead"), cfg, tmp_path / "a.json", data=data)
+    rows = {(r["epoch"], r["method"]): r for r in out["history"]}
+    assert rows[(1, "msgd")]["diverged_now"] and rows[(2, "msgd")]["frozen"]
+    assert all(math.isfinite(rows[(2, m)]["valid"]) for m in ("msgd", "msgd_c", "msgd_cr"))
+    assert not rows[(2, "msgd_c")]["frozen"]
+    assert rows[(2, "msgd")]["valid"] == rows[(1, "msgd")]["valid"]  # frozen: not a bit changed

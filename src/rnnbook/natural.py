@@ -188,6 +188,9 @@ def sequences_of(task: SequenceTask, split: np.ndarray | Sequence[np.ndarray], c
         return [p for p in split if len(p) > task.ahead]
     check_at_least("columns", columns, 1)
     n = len(split) // columns
+    if n <= task.ahead:
+        raise ConfigError(f"{len(split)} characters cannot be scored as {columns} columns ({task.ahead} ahead): "
+                          "score more characters or use fewer columns")
     return [split[i * n:(i + 1) * n] for i in range(columns)]
 
 

@@ -267,6 +267,7 @@ class TrainState:
     best: dict[str, Any] = field(default_factory=dict)  # method -> {"epoch", "valid", "params"}
     epoch_start: Params | None = None  # weights at the start of the epoch (divergence fallback)
     wall_time_s: float = 0.0
+    experiment: str = ""  # whose state this is (empty in states saved before it was recorded)
 
     def to_bytes(self) -> bytes:
         keep_start = self.epoch_start is not None and self.position > 0  # at an epoch's end it equals params
@@ -319,14 +320,24 @@ def _score(state: TrainState, data: Data, cfg: NaturalConfig) -> dict[str, list[
 
 def _end_epoch(state: TrainState, data: Data, cfg: NaturalConfig, updates: int, wall: float) -> None:
     """Score the epoch, keep the best weights, halve learning rates, handle divergence."""
-    finite = state.params.is_finite()
     diverged = []
-    for e, m in enumerate(METHODS):
-        if not finite[e]:  # restore the epoch's starting weights and stop training this method
-            state.params.set_model_(e, state.epoch_start.select([e]))
-            state.frozen[e] = True
-            diverged.append(m)
+
+    def restore(e: int) -> None:  # the epoch's starting weights, and no more training for this method
+        state.params.set_model_(e, state.epoch_start.select([e]))
+        state.frozen[e] = True
+        diverged.append(METHODS[e])
+
+    finite = state.params.is_finite()
+    for e in range(len(METHODS)):
+        if not finite[e]:
+            restore(e)
     scores = _score(state, data, cfg)
+    bad = [e for e in range(len(METHODS)) if not state.frozen[e]
+           and not all(math.isfinite(scores[split][e]) for split in scores)]
+    if bad:  # finite weights whose predictions overflow: diverged too
+        for e in bad:
+            restore(e)
+        scores = _score(state, data, cfg)
     n = max(updates, 1)
     for e, m in enumerate(METHODS):
         s = state.sums
@@ -371,8 +382,13 @@ def train_natural(
     path = Path(path)
     data = data or load_data(exp, cfg)
     spath = state_path(path)
+    if path.exists() and not spath.exists():
+        raise ConfigError(f"{str(path)!r} exists but its state {str(spath)!r} does not: training cannot continue "
+                          "it; move the results file away to start afresh")
     if spath.exists():
         state = TrainState.from_file(spath)
+        if state.experiment and state.experiment != exp.name:
+            raise ConfigError(f"{str(spath)!r} is the state of {state.experiment!r}, not of {exp.name!r}")
         if _comparable(state.config) != _comparable(asdict(cfg)):
             diff = sorted(k for k in _comparable(asdict(cfg)) if state.config.get(k) != asdict(cfg)[k])
             raise ConfigError(f"{str(spath)!r} was trained with other settings ({', '.join(diff)}); "
@@ -380,6 +396,7 @@ def train_natural(
         state.config = asdict(cfg)
     else:
         state = _fresh_state(cfg, data.task)
+    state.experiment = exp.name
     sessions = _read_sessions(path)
     session = {"started": _now(), "argv": argv, "code": code_version(), "environment": environment("cpu"),
                "from_epoch": state.epoch, "from_position": state.position}
@@ -410,12 +427,16 @@ def train_natural(
             if state.position == 0:
                 state.sums = {k: [0.0] * len(METHODS) for k in ("loss", "norm", "norm_max", "clipped", "omega")}
             reg = torch.tensor([0.0, 0.0, cfg.reg_weight / state.epoch], dtype=dtype)
-            lr = torch.where(torch.tensor(state.frozen), 0.0, state.lr)
+            frozen = torch.tensor(state.frozen)
+            lr = torch.where(frozen, 0.0, state.lr)
+            # a frozen model's step is 0 * gradient: the safety net keeps an infinite gradient from making it NaN
+            safety = frozen if frozen.any() else None
             while state.position < len(batches):
                 if stop_after_updates is not None and updates_now >= stop_after_updates:
                     raise _Stop()
                 batch = data.batch(batches[state.position], cfg, len(METHODS), dtype)
-                stats = backend.update(state.params, data.task, batch, lr=lr, threshold=threshold, reg_weight=reg)
+                stats = backend.update(state.params, data.task, batch, lr=lr, threshold=threshold, reg_weight=reg,
+                                       safety=safety)
                 _accumulate(state, stats)
                 state.position += 1
                 updates_now += 1

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, replace
 
 import torch
+import torch.nn.functional as F
 
 NAMES = ("W_rec", "W_in", "b", "W_out", "b_out")
 
@@ -70,8 +71,8 @@ def cost(net: RNN, states: list[torch.Tensor], target: torch.Tensor, readout: st
     if readout == "bernoulli":
         total = 0.0
         for h, frame in zip(states, target):
-            p = torch.sigmoid(net.W_out @ h + net.b_out[:, None])
-            total = total - (frame * torch.log(p) + (1 - frame) * torch.log(1 - p)).sum()
+            y = net.W_out @ h + net.b_out[:, None]  # log p = log σ(y), log (1 - p) = log σ(-y)
+            total = total - (frame * F.logsigmoid(y) + (1 - frame) * F.logsigmoid(-y)).sum()
         return total / (len(states) * B)
     steps = list(zip(states, target)) if readout == "softmax" else [(states[-1], target)]
     total = 0.0
