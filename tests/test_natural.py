@@ -19,8 +19,8 @@ from rnnbook.errors import ConfigError
 from rnnbook.model import init_params
 from rnnbook.natural import (SequenceTask, epoch_plan, evaluate, generate, make_batch, mean_cost_settings,
                              piece_chunks, piece_plan, sequences_of, windows)
-from rnnbook.natural_training import (EXPERIMENTS, NaturalConfig, Data, get_experiment, strip_volatile,
-                                      table_entry, train_natural)
+from rnnbook.natural_experiments import EXPERIMENTS, NaturalConfig, get_experiment
+from rnnbook.natural_training import Data, strip_volatile, table_entry, train_natural
 from rnnbook.natural_training import load_data as nt_load_data
 from rnnbook.tasks import Batch
 

@@ -7,7 +7,7 @@ the team agreed on, every label the errata and the paper-in-numbers pages link t
 landing page's BibTeX entry says what ``CITATION.cff`` says.
 
 It also carries the natural problems' protocols (:func:`natural_table`, from
-``rnnbook.natural_training``). Regenerate both tables with ``python tests/test_paper_in_numbers.py``.
+``rnnbook.natural_experiments``). Regenerate both tables with ``python tests/test_paper_in_numbers.py``.
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ def protocol_table() -> str:
 
 
 def natural_table() -> str:
-    """One markdown row per natural problem of §4.2 (``rnnbook.natural_training``), ``paper`` protocol."""
-    from rnnbook.natural_training import EXPERIMENTS as NATURAL
+    """One markdown row per natural problem of §4.2 (``rnnbook.natural_experiments``), ``paper`` protocol."""
+    from rnnbook.natural_experiments import EXPERIMENTS as NATURAL
 
     head = ("| experiment | corpus | target | hidden | window | batch | epochs | lr MSGD / +C / +CR | threshold "
             "| reg. weight | lr halving |")

@@ -16,7 +16,8 @@ One module per idea, in layers; a module uses only those on its own line or abov
     runs  checkpoints                        what defines a run (RunConfig) and its outcome; saved states
     training  workers                        runs trained as ensembles; a sweep shared among processes
     experiments results sweeps generalisation   declared grids, result files, sweeps over several sittings
-    natural  natural_training                Table 1's problems: windows, scores, samples; the three methods by epochs
+    natural  natural_experiments             Table 1's problems: windows, scores, samples; their declared protocols
+    natural_training                         the three methods of Table 1 trained side by side, by epochs
     gradients dynamics diagrams traces baselines omega_exact   the chapters' own computations
     outcomes table1 scoreboard cli           what the results say against the paper; python -m rnnbook
 """

@@ -197,7 +197,7 @@ def cmd_list(args) -> int:
 
     print("\nSettings a protocol, a config file or --set NAME=VALUE may change:\n" + describe(RUN_SETTINGS))
 
-    from rnnbook.natural_training import EXPERIMENTS as NATURAL, SETTINGS as NATURAL_SETTINGS
+    from rnnbook.natural_experiments import EXPERIMENTS as NATURAL, SETTINGS as NATURAL_SETTINGS
 
     print("\nTable 1 (§4.2): python -m rnnbook natural NAME [--protocol quick|paper] [--set NAME=VALUE]")
     for name, exp in NATURAL.items():
@@ -328,7 +328,8 @@ def cmd_run(args, argv: Sequence[str]) -> int:
 
 def cmd_natural(args, argv: Sequence[str]) -> int:
     from rnnbook import runtime
-    from rnnbook.natural_training import format_natural, get_experiment, train_natural
+    from rnnbook.natural_experiments import get_experiment
+    from rnnbook.natural_training import format_natural, train_natural
 
     exp = get_experiment(args.experiment)
     cfg = exp.protocol(args.protocol)

@@ -32,7 +32,7 @@ import io
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,141 +40,14 @@ import numpy as np
 import torch
 
 from rnnbook.atomic import write_atomic
-from rnnbook.errors import ConfigError, check_choice
+from rnnbook.errors import ConfigError
 from rnnbook.model import Params, init_params
-from rnnbook.natural import (SequenceTask, epoch_plan, evaluate, make_batch, mean_cost_settings, piece_plan,
-                             sequences_of, stream_of)
+from rnnbook.natural import SequenceTask, evaluate, epoch_plan, make_batch, piece_plan, sequences_of, stream_of
+from rnnbook.natural_experiments import ACT, DTYPES, METHODS, NaturalConfig, NaturalExperiment
 from rnnbook.results import code_version, downsample_curves, environment, write_json_atomic
-from rnnbook.settings import declared, parse_override, setting
 
 FORMAT = "rnnbook-natural-1"
-METHODS = ("msgd", "msgd_c", "msgd_cr")
-ACT = "sigmoid"  # the paper's units on both problems ([arXiv-2nd]; paper in numbers: pn-table1)
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
 MAX_TRACE_POINTS = 2000
-
-
-@dataclass(frozen=True)
-class NaturalConfig:
-    """The settings of one natural-problem protocol, each declared once (:mod:`rnnbook.settings`).
-
-    Learning rates and the threshold are for the engine's cost, the mean over steps and
-    sequences (:func:`rnnbook.natural.mean_cost_settings` converts the paper's summed-cost values).
-    """
-
-    hidden: int = setting(">= 1", "sigmoid hidden units")
-    seq_len: int = setting(">= 1", "steps per training window (BPTT length)")
-    batch: int = setting(">= 1", "windows per minibatch")
-    epochs: int = setting(">= 1", "passes over the training stream (raise it to train on)")
-    lr_msgd: float = setting("> 0", "learning rate of MSGD (mean cost)")
-    lr_msgd_c: float = setting("> 0", "learning rate of MSGD+C (mean cost)")
-    lr_msgd_cr: float = setting("> 0", "learning rate of MSGD+CR (mean cost)")
-    threshold: float = setting("> 0", "clipping threshold of MSGD+C and MSGD+CR (mean cost)")
-    reg_weight: float = setting(">= 0", "MSGD+CR: Omega's weight in epoch t is reg_weight / t")
-    lr_halving: bool = setting("", "halve a method's learning rate when its validation loss rises", True)
-    train_items: int = setting(">= 0", "training stream cut to this many frames/characters (0: all)", 0)
-    eval_items: int = setting(">= 0", "text: characters of each split scored after an epoch (0: all)", 0)
-    eval_columns: int = setting(">= 1", "text: a split is scored as this many contiguous columns", 100)
-    seed: int = setting(">= 0", "initial weights and the minibatch order", 0)
-    dtype: str = setting(tuple(DTYPES), "floating-point type of training", "float32")
-
-    def validate(self) -> "NaturalConfig":
-        for name, s in SETTINGS.items():
-            s.check(getattr(self, name), "protocol")
-        return self
-
-    def with_overrides(self, items: list[str]) -> "NaturalConfig":
-        changes = dict(parse_override(text, SETTINGS) for text in items)
-        return replace(self, **changes).validate()
-
-
-SETTINGS = declared(NaturalConfig)
-
-
-@dataclass(frozen=True)
-class NaturalExperiment:
-    """A corpus, a problem on it, and its protocols (each with where its values come from)."""
-
-    name: str
-    title: str
-    corpus: str  # "chorales" or "shakespeare"
-    ahead: int
-    paper: str  # which rows of Table 1 it stands in for
-    protocols: Mapping[str, NaturalConfig]
-    sources: Mapping[str, str] = field(default_factory=dict)
-
-    def protocol(self, name: str) -> NaturalConfig:
-        check_choice("protocol", name, self.protocols)
-        return self.protocols[name]
-
-
-# The paper's text settings are for a cost summed over 200-step sequences [arXiv-2nd]:
-# threshold 45; lr 0.001 (MSGD), 0.01 (MSGD+C), 0.05 (MSGD+CR).
-def _text_protocol(seq_len: int, **over: Any) -> NaturalConfig:
-    lr_c, threshold = mean_cost_settings(0.01, 45.0, seq_len)
-    return NaturalConfig(
-        hidden=over.pop("hidden", 500), seq_len=seq_len, batch=over.pop("batch", 32), epochs=over.pop("epochs", 10),
-        lr_msgd=mean_cost_settings(0.001, 45.0, seq_len)[0], lr_msgd_c=lr_c,
-        lr_msgd_cr=mean_cost_settings(0.05, 45.0, seq_len)[0], threshold=threshold,
-        reg_weight=over.pop("reg_weight", 0.5), **over,
-    ).validate()
-
-
-_MUSIC_SOURCES = {
-    "hidden": "[arXiv-2nd] 300 for Piano-midi.de and Nottingham (400 for MuseData); the chorales are not in the paper",
-    "seq_len": "[arXiv-2nd] training sequences of 200 steps",
-    "threshold": "[arXiv-2nd] 8, for a cost averaged over the sequence (our cost's convention)",
-    "lr": "[arXiv-2nd] 1.0 initially, halved when the epoch's error rises (Piano-midi.de, Nottingham)",
-    "reg_weight": "[arXiv-2nd] alpha_t = 1/(2t), t the epoch; [ICML] the weight must decay",
-    "batch": "[unknown] ours: one chorale per update, from h_0 = 0 as it is scored (a chorale has at most "
-             "193 frames, so a 200-step window of the pieces one after another would always mix two or more)",
-    "epochs": "[unknown] ours (what the time allowed)",
-}
-_TEXT_SOURCES = {
-    "hidden": "[arXiv-2nd] 500 sigmoid units (the paper's have no biases; ours have)",
-    "seq_len": "[arXiv-2nd] 200-step sequences",
-    "threshold": "[arXiv-2nd] 45 for the cost summed over a 200-step sequence = 0.225 for the mean",
-    "lr": "[arXiv-2nd] 0.001 (MSGD), 0.01 (MSGD+C), 0.05 (MSGD+CR) for the summed cost, x200 for the mean",
-    "reg_weight": "[ICML] a 1/t decay as for music; the starting weight 0.5 is ours (music's 1/(2t))",
-    "batch": "[unknown] ours",
-    "epochs": "[unknown] ours (what the time allowed)",
-    "lr_halving": "[unknown] ours, as for music",
-}
-
-def _text_experiment(name: str, ahead: int, target: str, paper: str) -> NaturalExperiment:
-    """A character task on the Shakespeare corpus; the two differ only in how far ahead the target is."""
-    return NaturalExperiment(
-        name=name, title=f"Characters: {target}, Shakespeare corpus", corpus="shakespeare", ahead=ahead, paper=paper,
-        protocols={
-            "quick": _text_protocol(50, hidden=100, batch=16, epochs=3, train_items=300_000, eval_items=30_000,
-                                    eval_columns=20),
-            "paper": _text_protocol(200, eval_items=400_000),
-        },
-        sources=_TEXT_SOURCES,
-    )
-
-
-EXPERIMENTS: dict[str, NaturalExperiment] = {
-    "music_chorales": NaturalExperiment(
-        name="music_chorales",
-        title="Polyphonic music: next 88-key frame of the music21 Bach chorales",
-        corpus="chorales", ahead=1, paper="Table 1, polyphonic music rows (Piano-midi.de, Nottingham, MuseData)",
-        protocols={
-            "quick": NaturalConfig(hidden=100, seq_len=50, batch=1, epochs=10, lr_msgd=1.0, lr_msgd_c=1.0,
-                                   lr_msgd_cr=1.0, threshold=8.0, reg_weight=0.5).validate(),
-            "paper": NaturalConfig(hidden=300, seq_len=200, batch=1, epochs=100, lr_msgd=1.0, lr_msgd_c=1.0,
-                                   lr_msgd_cr=1.0, threshold=8.0, reg_weight=0.5).validate(),
-        },
-        sources=_MUSIC_SOURCES,
-    ),
-    "text_next": _text_experiment("text_next", 1, "the next character", "Table 1, Penn Treebank 1 step"),
-    "text_5ahead": _text_experiment("text_5ahead", 5, "the character 5 positions ahead", "Table 1, Penn Treebank 5 steps"),
-}
-
-
-def get_experiment(name: str) -> NaturalExperiment:
-    check_choice("natural experiment", name, EXPERIMENTS)
-    return EXPERIMENTS[name]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -579,5 +452,5 @@ def strip_volatile(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["NaturalConfig", "NaturalExperiment", "EXPERIMENTS", "SETTINGS", "METHODS", "get_experiment", "load_data",
-           "train_natural", "table_entry", "best_params", "json_of", "strip_volatile", "is_natural", "format_natural"]
+__all__ = ["Data", "TrainState", "load_data", "train_natural", "table_entry", "best_params", "json_of",
+           "strip_volatile", "is_natural", "format_natural", "FORMAT"]
