@@ -20,7 +20,7 @@ from rnnbook.model import init_params
 from rnnbook.natural import (SequenceTask, epoch_plan, evaluate, generate, make_batch, mean_cost_settings,
                              piece_chunks, piece_plan, sequences_of, windows)
 from rnnbook.natural_experiments import EXPERIMENTS, NaturalConfig, get_experiment
-from rnnbook.natural_training import Data, strip_volatile, table_entry, train_natural
+from rnnbook.natural_training import Data, without_provenance, table_entry, train_natural
 from rnnbook.natural_training import load_data as nt_load_data
 from rnnbook.tasks import Batch
 
@@ -220,7 +220,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     for stop in (5, 9):  # mid-epoch, twice
         train_natural(EXP, CFG, tmp_path / "b.json", data=data, stop_after_updates=stop)
     resumed = train_natural(EXP, CFG, tmp_path / "b.json", data=data)
-    assert json.dumps(strip_volatile(whole)) == json.dumps(strip_volatile(resumed))
+    assert json.dumps(without_provenance(whole)) == json.dumps(without_provenance(resumed))
     assert whole["epochs_done"] == 3 and len(whole["history"]) == 9
 
 
@@ -229,7 +229,7 @@ def test_resumed_text_run_equals_an_uninterrupted_one(tmp_path):
     whole = train_natural(exp, TEXT_CFG, tmp_path / "a.json", data=data)
     train_natural(exp, TEXT_CFG, tmp_path / "b.json", data=data, stop_after_updates=13)
     resumed = train_natural(exp, TEXT_CFG, tmp_path / "b.json", data=data)
-    assert json.dumps(strip_volatile(whole)) == json.dumps(strip_volatile(resumed))
+    assert json.dumps(without_provenance(whole)) == json.dumps(without_provenance(resumed))
     assert whole["updates_done"] == sum(r["updates"] for r in whole["history"]) // 3
 
 
@@ -269,7 +269,7 @@ def test_raising_epochs_trains_on(tmp_path):
     whole = train_natural(EXP, longer, tmp_path / "a.json", data=data)
     train_natural(EXP, CFG, tmp_path / "b.json", data=data)
     on = train_natural(EXP, longer, tmp_path / "b.json", data=data)
-    assert json.dumps(strip_volatile(whole)) == json.dumps(strip_volatile(on))
+    assert json.dumps(without_provenance(whole)) == json.dumps(without_provenance(on))
 
 
 def test_the_three_methods_differ_only_where_they_should(tmp_path):

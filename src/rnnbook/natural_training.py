@@ -445,7 +445,7 @@ def best_params(path: str | Path) -> dict[str, Params]:
     return {m: b["params"] for m, b in state.best.items()}
 
 
-def strip_volatile(data: Mapping[str, Any]) -> dict[str, Any]:
+def without_provenance(data: Mapping[str, Any]) -> dict[str, Any]:
     """A natural results file without what differs between equal runs (provenance, wall times)."""
     out = {k: v for k, v in data.items() if k != "provenance"}
     out["history"] = [{k: v for k, v in r.items()} for r in data["history"]]
@@ -453,4 +453,4 @@ def strip_volatile(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 __all__ = ["Data", "TrainState", "load_data", "train_natural", "table_entry", "best_params", "json_of",
-           "strip_volatile", "is_natural", "format_natural", "FORMAT"]
+           "without_provenance", "is_natural", "format_natural", "FORMAT"]
