@@ -47,33 +47,14 @@ def test_the_papers_own_table_passes_its_claims():
                                                 "text_5ahead": {"msgd": five["msgd_c"], **five}})[0] == "reproduced"
 
 
-def test_clipping_that_never_acted_gets_no_credit():
-    never = scores((2.0, 2.0), (1.5, 1.5), (1.5, 1.4), clipped=table1.MIN_CLIPPED / 2)
-    v, why = table1.ordering_verdict("clip", {"a": never})
-    assert v == "tie" and "not clipping's" in why
-
-
-def test_clip_needs_train_and_test():
-    good = scores((2.0, 2.0), (1.5, 1.5), (1.5, 1.4))
-    assert table1.ordering_verdict("clip", {"a": good})[0] == "reproduced"
-    mixed = {m: dict(v) for m, v in good.items()}
-    mixed["msgd_c"]["train"] = 2.5  # worse on train, better on test
-    assert table1.ordering_verdict("clip", {"a": mixed})[0] == "partly"
-    worse = scores((1.0, 1.0), (1.5, 1.5), (1.5, 1.5))
-    assert table1.ordering_verdict("clip", {"a": worse})[0] == "not reproduced"
-    tie = scores((1.0, 1.0), (1.0 - table1.TIE / 2, 1.0), (1.0, 1.0))
-    assert table1.ordering_verdict("clip", {"a": tie})[0] == "tie"
-
-
-def test_reg_long_compares_the_gains():
-    nxt = scores((2, 2), (1.5, 1.50), (1.5, 1.49))  # CR gains 0.01 on the next character
-    ahead = scores((3, 3), (2.5, 2.50), (2.5, 2.40))  # and 0.10 five ahead
-    v, why = table1.ordering_verdict("reg-long", {"text_next": nxt, "text_5ahead": ahead})
-    assert v == "reproduced" and "+0.100" in why
-    v, _ = table1.ordering_verdict("reg-long", {"text_next": ahead, "text_5ahead": nxt})
-    assert v == "not reproduced"
-    assert table1.ordering_verdict("reg-long", {"text_next": nxt})[0] == "not run"
-    assert table1.ordering_verdict("reg", {"a": None})[0] == "not run"
+def test_the_reason_says_how_often_clipping_acted(tmp_path):
+    history = [{"epoch": e, "method": m, "train": 1.0, "valid": 1.0, "test": 1.0, "updates": 100,
+                "clipped_fraction": (0.05 if (m != "msgd" and e == 1) else 0.0)} for e in (1, 2) for m in table1.METHODS]
+    data = {"task": {"kind": "music"}, "methods": list(table1.METHODS), "history": history}
+    got = table1.ours(data)["msgd_c"]
+    assert got["clipped_updates"] == 5 and got["clipped_epochs"] == [1] and got["clipped"] == pytest.approx(0.025)
+    v, why = table1.ordering_verdict("clip", {"a": table1.ours(data)})
+    assert v == "tie" and "clipped 5 updates (2.50%), in epoch(s) 1" in why
 
 
 def _fake_natural(root, name, kind, per_method, done=1, planned=1):
