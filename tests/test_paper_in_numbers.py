@@ -30,7 +30,7 @@ TERMS = (
     "Jacobian matrix", "spectral radius", "largest singular value", "attractor", "basin of attraction",
     "bifurcation", "BPTT", "immediate partial derivative", "temporal contribution", "long-term component",
     "exploding gradient", "vanishing gradient", "rate of success", "norm clipping",
-    "preserving the norm in the relevant direction", "censored run",
+    "preserving the norm in the relevant direction", "censored run", "negative log-likelihood", "bits per character",
 )
 
 
