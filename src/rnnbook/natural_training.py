@@ -44,7 +44,7 @@ from rnnbook.errors import ConfigError
 from rnnbook.model import Params, init_params
 from rnnbook.natural import SequenceTask, evaluate, epoch_plan, make_batch, piece_plan, sequences_of, stream_of
 from rnnbook.natural_experiments import ACT, DTYPES, METHODS, NaturalConfig, NaturalExperiment
-from rnnbook.results import code_version, downsample_curves, environment, write_json_atomic
+from rnnbook.results import _now, code_version, downsample_curves, environment, write_json_atomic
 
 FORMAT = "rnnbook-natural-1"
 MAX_TRACE_POINTS = 2000
@@ -349,12 +349,6 @@ def _accumulate(state: TrainState, stats) -> None:
         s["omega"][e] += omega[e]
     for name, values in (("loss", loss), ("norm", norm), ("omega", omega)):
         tr.setdefault(name, []).append(values)
-
-
-def _now() -> str:
-    import datetime as dt
-
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _read_sessions(path: Path) -> list[dict[str, Any]]:
