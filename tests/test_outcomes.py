@@ -69,3 +69,36 @@ def test_unfinished_runs_are_undecided():
     assert "4 not finished" in verdict(1, 1, 0, 5, 5, planned=5)[1]
     with pytest.raises(ValueError):
         verdict(3, 5, 0, 5, 5, planned=4)
+
+
+# chance_error: the error of the best input-free answer, against its closed form (n = 20,000
+# sequences: the binomial standard error is below 0.0035 for every rate here).
+@pytest.mark.parametrize("name, params, length, expected", [
+    ("torder", {}, 50, 3 / 4),                       # 4 equally likely classes
+    ("torder3", {}, 50, 7 / 8),                      # 8 equally likely classes
+    ("perm", {}, 50, 1 / 2),                         # the first symbol: 0 or 1
+    ("add", {}, 50, 2 * 0.3 ** 2 / 0.5),             # mean of two U[0,1): triangular; |m - 1/2| > 0.2
+    ("mul", {}, 50, 1 - (0.45 * (1 - math.log(0.45)) - 0.05 * (1 - math.log(0.05)))),  # P(0.05 < xy < 0.45), F(z) = z(1 - ln z)
+    ("mem", {"n_values": 2, "n_pos": 5}, 20, 1 - 2 ** -5),   # any of 5 binary symbols wrong
+    ("mem", {}, 20, 1 - 5 ** -10),                  # 10 symbols of 5 values: almost surely wrong
+])
+def test_chance_error_matches_its_closed_form(name, params, length, expected):
+    from rnnbook.tasks import get_task
+    from rnnbook.outcomes import chance_error
+    got = chance_error(get_task(name, **params), length, n=20_000, seed=3)
+    assert got == pytest.approx(expected, abs=0.012)
+
+
+def test_chance_error_refuses_a_read_out_without_an_input_free_answer():
+    from rnnbook.errors import ConfigError
+    from rnnbook.outcomes import chance_error
+
+    class Rolls:
+        readout = "bernoulli"
+
+        def sample(self, *a, **k):
+            from rnnbook.tasks import get_task
+            return get_task("torder").sample(*a, **k)
+
+    with pytest.raises(ConfigError, match="bernoulli"):
+        chance_error(Rolls(), 50, n=10)

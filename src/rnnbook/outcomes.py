@@ -10,7 +10,8 @@ run succeeded.
 
 :func:`plateau_end` measures the plateau people stall on when they re-implement the temporal
 order task: the training loss sits at the chance level ``ln 4`` (four classes) for tens of
-thousands of updates before it drops.
+thousands of updates before it drops. :func:`chance_error` is the same level in the units of
+success, the validation error: what a run that has learned nothing about the input scores.
 """
 
 from __future__ import annotations
@@ -19,8 +20,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+import torch
+
+from rnnbook.errors import ConfigError
 from rnnbook.stats import clopper_pearson
+from rnnbook.streams import Stream
 from rnnbook.survival import SurvivalCurve, kaplan_meier
+from rnnbook.tasks import Task, errors
 
 CHANCE_LOSS_4 = math.log(4)  #: cross-entropy of a uniform guess among 4 classes
 
@@ -108,6 +114,31 @@ def plateau_means(rec: Mapping[str, Any], name: str, chance: float = CHANCE_LOSS
         (on if end is None or u < end else after).append(v)
     mean = lambda xs: sum(xs) / len(xs) if xs else math.nan
     return mean(on), mean(after)
+
+
+def chance_error(task: Task, length: int, n: int = 10_000, seed: int = 0) -> float:
+    """Validation error of the best answer that ignores the information the sequence carries.
+
+    This is the level a run sits at before it has learned anything: the network has only learned
+    the targets' statistics. The answer is the one that minimises the training loss without
+    looking at the sequence: the most frequent class (softmax read-outs; for memorization the
+    most frequent symbol at each step), or the mean target (squared error: addition,
+    multiplication). Estimated on ``n`` fresh sequences of nominal length ``length`` (drawn
+    from ``seed``'s validation stream) and scored by the engine's own :func:`rnnbook.tasks.errors`.
+    """
+    batch = task.sample([Stream(seed)], n, [length], purpose="valid", dtype=torch.float64)
+    target = batch.target
+    if task.readout == "last_linear":  # (1, B, n_out): the mean target
+        output = target.mean(1, keepdim=True).expand_as(target)
+    elif task.readout == "last_softmax":  # (1, B): the most frequent class
+        mode = torch.bincount(target.flatten(), minlength=task.n_out).argmax()
+        output = torch.nn.functional.one_hot(torch.full_like(target, int(mode)), task.n_out).double()
+    elif task.readout == "softmax":  # (1, T, B): the most frequent symbol at each step
+        mode = target.mode(dim=2).values  # (1, T)
+        output = torch.nn.functional.one_hot(mode.unsqueeze(-1).expand_as(target), task.n_out).double()
+    else:
+        raise ConfigError(f"chance_error: no input-free answer defined for the {task.readout!r} read-out")
+    return float(errors(task, output, target, batch.start)[0])
 
 
 # ---------------------------------------------------------------------------------------------
