@@ -197,3 +197,32 @@ def test_set_is_recorded_and_accepts_1e6_for_integers(tiny_config):
     assert p.settings["max_updates"] == 100 and isinstance(p.settings["max_updates"], int)
     assert p.settings["threshold"] == 2.0
     assert "--set" in p.label and p.provenance["threshold"].startswith("set on the command line")
+
+
+def test_a_sweep_of_part_of_the_grid_keeps_the_whole_grid_in_the_header(tiny_config, tmp_path):
+    # The whole grid at a cap of 20, then only the basic tanh runs under a cap of 40 (a config file
+    # with fewer inits, as sweeps/fig7_cap1e6_msgd_cr_long.toml): the file must still describe the
+    # whole grid, with every run in its grid place -- exactly what a sweep of the whole grid at
+    # the first cap writes afterwards (it has nothing left to train).
+    whole = _tiny(tiny_config)
+    part_cfg = json.loads(tiny_config().read_text())
+    part_cfg["experiments"]["tiny"]["inits"] = ["basic_tanh"]
+    part_cfg["experiments"]["tiny"]["protocols"]["quick"]["max_updates"] = 40
+    part_path = tmp_path / "part.json"
+    part_path.write_text(json.dumps(part_cfg))
+    part = load_config(part_path)["tiny"]
+
+    run_sweep(whole, "quick", tmp_path / "out")
+    before = _file(tmp_path / "out")
+    assert any(r["censored"] for r in before["runs"] if r["config"]["init"] == "basic_tanh")
+    run_sweep(part, "quick", tmp_path / "out")
+    after = _file(tmp_path / "out")
+    assert after["spec"] == before["spec"] and after["planned"] == before["planned"] == 8
+    assert [r["index"] for r in after["runs"]] == list(range(8))
+    assert [r["key"] for r in after["runs"]] == [r["key"] for r in before["runs"]]
+    continued = [r for r in after["runs"] if r["config"]["init"] == "basic_tanh" and r["censored"]]
+    assert continued and {r["updates"] for r in continued} == {40}  # the part's runs did go on
+    assert after["completed"] == 8 and after["censored"] == sum(r["censored"] for r in after["runs"])
+
+    run_sweep(whole, "quick", tmp_path / "out")  # the whole grid again: nothing to train, same file
+    assert strip_volatile(_file(tmp_path / "out")) == strip_volatile(after)

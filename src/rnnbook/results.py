@@ -33,8 +33,10 @@ the file and refuses to mix runs made with different settings (:class:`ResultsMi
 The update cap is not part of a run's key: a run that reached its cap without succeeding is
 ``censored`` (it may still succeed later), and a sweep run again with a higher cap continues
 exactly those runs from the states kept beside the file (:mod:`rnnbook.checkpoints`,
-``<protocol>.states.pt``, also holding the checkpoints of runs still training). The sweep
-itself is :func:`rnnbook.sweeps.run_sweep`.
+``<protocol>.states.pt``, also holding the checkpoints of runs still training). A sweep of
+part of the file's grid (a config file with fewer inits, methods, lengths or seeds, say to
+continue only some runs under a higher cap) leaves the header describing the whole grid and
+every run in its place. The sweep itself is :func:`rnnbook.sweeps.run_sweep`.
 """
 
 from __future__ import annotations
@@ -276,6 +278,29 @@ def _without_cap(config: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k != "max_updates"}
 
 
+def _grid_axes(spec: Mapping[str, Any]) -> tuple[list, list, list, list]:
+    """The grid a spec declares, axis by axis in grid order: inits, methods, length points, seeds."""
+    (proto,) = spec["protocols"].values()
+    points = [(n, n) for n in proto["lengths"]] + [tuple(r) for r in proto["ranges"]]
+    return list(spec["inits"]), list(spec["methods"]), points, list(proto["seeds"])
+
+
+def _grid_index(spec: Mapping[str, Any], config: Mapping[str, Any]) -> int | None:
+    """Position of the run ``config`` in the grid of ``spec`` (init -> method -> length -> seed), or None."""
+    inits, methods, points, seeds = _grid_axes(spec)
+    try:
+        i = (inits.index(config["init"]), methods.index(config["method"]),
+             points.index((config["min_length"], config["max_length"])), seeds.index(config["seed"]))
+    except ValueError:
+        return None
+    return ((i[0] * len(methods) + i[1]) * len(points) + i[2]) * len(seeds) + i[3]
+
+
+def _holds(outer: Mapping[str, Any], inner: Mapping[str, Any]) -> bool:
+    """True if the grid of spec ``outer`` holds every run of the grid of spec ``inner``."""
+    return all(set(b) <= set(a) for a, b in zip(_grid_axes(outer), _grid_axes(inner)))
+
+
 def _first_difference(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") -> str:
     for k in sorted(set(a) | set(b)):
         va, vb = a.get(k, "<absent>"), b.get(k, "<absent>")
@@ -326,6 +351,7 @@ class ResultsFile:
         self.spec = to_jsonable(experiment.to_dict(protocol.name))
         self.records: dict[str, dict[str, Any]] = {}
         self.extras: list[str] = []  # keys in the file that the current grid does not have
+        self.file_spec: dict[str, Any] | None = None  # the spec in the file before this sweep
         self.sessions: list[dict[str, Any]] = []
         self.started = _now()
         self.states_path = states_path(self.path)
@@ -372,6 +398,7 @@ class ResultsFile:
             else:
                 self.extras.append(key)
             self.records[key] = rec
+        self.file_spec = data["spec"]
         prov = data.get("provenance", {})
         self.sessions = list(prov.get("sessions", []))
         self.started = prov.get("started", self.started)
@@ -454,14 +481,30 @@ class ResultsFile:
             sessions.append(s)
         all_runs = runs + extras
         share = {c.key() for c in self.share}
+        spec, planned = self.spec, len(self.share)
+        completed = sum(1 for c in self.share if self.done(c))
+        censored = sum(1 for r in runs if r["key"] in share and r["censored"])
+        outer = self._outer_spec()
+        if outer is not None:
+            # A sweep of part of the file's grid (a config file with fewer inits, lengths, ... and
+            # perhaps a higher cap): the header goes on describing the whole grid, and the runs keep
+            # their places in it -- the file a sweep of the whole grid would then write.
+            spec, cap = outer, outer["protocols"][self.protocol.name]["settings"]["max_updates"]
+            for rec in all_runs:
+                rec["index"] = _grid_index(outer, rec["config"])
+            all_runs.sort(key=lambda r: (r["index"] is None, r["index"] or 0))
+            gridded = [r for r in all_runs if r["index"] is not None]
+            planned = math.prod(len(axis) for axis in _grid_axes(outer))
+            completed = sum(1 for r in gridded if not r["censored"] or r["updates"] >= cap)
+            censored = sum(1 for r in gridded if r["censored"])
         out = {
             "format": FORMAT,
             "experiment": self.experiment.name,
             "protocol": self.protocol.name,
-            "spec": self.spec,
-            "planned": len(self.share),
-            "completed": sum(1 for c in self.share if self.done(c)),
-            "censored": sum(1 for r in runs if r["key"] in share and r["censored"]),
+            "spec": spec,
+            "planned": planned,
+            "completed": completed,
+            "censored": censored,
             "runs": all_runs,
             "provenance": {
                 "started": self.started,
@@ -474,6 +517,16 @@ class ResultsFile:
         if self.shard is not None:
             out["shard"] = list(self.shard)
         return out
+
+    def _outer_spec(self) -> dict[str, Any] | None:
+        """The file's spec if its grid strictly holds this sweep's (which is then part of it), else None."""
+        if self.shard is not None or not self.extras or self.file_spec is None:
+            return None
+        if not _holds(self.file_spec, self.spec) or _holds(self.spec, self.file_spec):
+            return None
+        if any(_grid_index(self.file_spec, self.records[k]["config"]) is None for k in self.extras):
+            return None  # runs from outside both grids: no grid describes the file
+        return self.file_spec
 
     def save(self, states: bool = True) -> None:
         """Write the results file, then (``states``) the run states beside it."""
