@@ -4,8 +4,10 @@ import math
 
 import pytest
 
-from rnnbook.outcomes import CHANCE_LOSS_4, grid_points, plateau_end, plateau_means
+from rnnbook.errors import ConfigError
+from rnnbook.outcomes import CHANCE_LOSS_4, chance_error, grid_points, plateau_end, plateau_means
 from rnnbook.stats import clopper_pearson
+from rnnbook.tasks import get_task
 
 
 def rec(seed, success, updates, cap=100, diverged=False, method="msgd_cr", length=50, losses=None):
@@ -83,21 +85,15 @@ def test_unfinished_runs_are_undecided():
     ("mem", {}, 20, 1 - 5 ** -10),                  # 10 symbols of 5 values: almost surely wrong
 ])
 def test_chance_error_matches_its_closed_form(name, params, length, expected):
-    from rnnbook.tasks import get_task
-    from rnnbook.outcomes import chance_error
     got = chance_error(get_task(name, **params), length, n=20_000, seed=3)
     assert got == pytest.approx(expected, abs=0.012)
 
 
 def test_chance_error_refuses_a_read_out_without_an_input_free_answer():
-    from rnnbook.errors import ConfigError
-    from rnnbook.outcomes import chance_error
-
-    class Rolls:
+    class Rolls:  # a piano-roll task's read-out: 88 independent keys, no single input-free answer defined
         readout = "bernoulli"
 
         def sample(self, *a, **k):
-            from rnnbook.tasks import get_task
             return get_task("torder").sample(*a, **k)
 
     with pytest.raises(ConfigError, match="bernoulli"):
