@@ -39,6 +39,20 @@ def test_paper_settings_follow_icml():
         assert r.max_updates == 5_000_000 and r.n_valid == 10_000 and r.success_error == 0.01
 
 
+def test_seeds_study_is_fig7_with_disjoint_seeds():
+    """The book's extra-seeds study pools with Fig. 7: same runs but for seed, length and cap."""
+    fig7, study = get_experiment("temporal_order"), get_experiment("temporal_order_seeds")
+    p7, ps = fig7.protocol("paper"), study.protocol("paper")
+    assert not set(p7.seeds) & set(ps.seeds) and len(ps.seeds) >= 10
+    assert set(ps.lengths) <= set(p7.lengths)
+    assert (study.task, tuple(study.inits), tuple(study.methods)) == (fig7.task, tuple(fig7.inits), tuple(fig7.methods))
+    same = {k: v for k, v in ps.settings.items() if k != "max_updates"}
+    assert same == {k: v for k, v in p7.settings.items() if k != "max_updates"}
+    assert ps.settings["max_updates"] <= p7.settings["max_updates"]
+    by_key = {(r.init, r.method, r.min_length, r.seed): r for r in study.runs("paper")}
+    assert len(by_key) == study.n_runs("paper") == 3 * 3 * len(ps.lengths) * len(ps.seeds)
+
+
 def test_mixed_length_single_model():
     exp = get_experiment("temporal_order_mixed")
     runs = exp.runs("paper")
