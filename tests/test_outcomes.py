@@ -62,6 +62,17 @@ def test_verdicts(ours, paper, expected):
     assert v == expected, why
 
 
+def test_grid_points_read_at_a_cap():
+    """At a cap, a run solved later or stopped later counts as censored there, whatever it became."""
+    runs = [rec(0, True, 40), rec(1, True, 90), rec(2, False, 100), rec(3, False, 100, diverged=True),
+            rec(4, False, 30, diverged=True)]
+    (p,) = grid_points({"runs": runs}, cap=50)
+    assert (p.runs, p.successes, p.censored, p.diverged) == (5, 1, 3, 1)
+    assert p.success_updates == [40] and p.caps == [50] * 5
+    (q,) = grid_points({"runs": runs})
+    assert (q.successes, q.censored, q.diverged) == (2, 1, 2)
+
+
 def test_unfinished_runs_are_undecided():
     from rnnbook.outcomes import verdict
 

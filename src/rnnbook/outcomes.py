@@ -73,8 +73,14 @@ class GridPoint:
         )
 
 
-def grid_points(data: Mapping[str, Any], runs: Iterable[Mapping[str, Any]] | None = None) -> list[GridPoint]:
-    """The points of a results file (or of ``runs`` from it), in grid order: init, method, length."""
+def grid_points(data: Mapping[str, Any], runs: Iterable[Mapping[str, Any]] | None = None, *,
+                cap: int | None = None) -> list[GridPoint]:
+    """The points of a results file (or of ``runs`` from it), in grid order: init, method, length.
+
+    ``cap`` reads every run at that many updates, as if it had been trained to ``cap`` (the
+    survival curve read at one point): a run solved later, or still training beyond it, counts
+    as censored there. That puts runs trained to different caps on one footing before pooling.
+    """
     points: dict[tuple, GridPoint] = {}
     for rec in (data["runs"] if runs is None else runs):
         c = rec["config"]
@@ -82,11 +88,12 @@ def grid_points(data: Mapping[str, Any], runs: Iterable[Mapping[str, Any]] | Non
         p = points.setdefault(key, GridPoint(*key))
         p.runs += 1
         p.records.append(rec)
-        p.caps.append(int(c["max_updates"]))
-        if rec["success"]:
+        p.caps.append(int(c["max_updates"]) if cap is None else min(cap, int(c["max_updates"])))
+        beyond = cap is not None and int(rec["updates"]) > cap
+        if rec["success"] and not (cap is not None and int(rec["first_success_update"]) > cap):
             p.successes += 1
             p.success_updates.append(int(rec["first_success_update"]))
-        elif rec.get("diverged"):
+        elif rec.get("diverged") and not beyond:
             p.diverged += 1
         else:
             p.censored += 1
