@@ -27,11 +27,19 @@ The states of a results file ``results/<experiment>/<protocol>.json`` live besid
 ``<protocol>.states.pt``: one compact binary file (``torch.save`` of plain Python values and
 tensors), written atomically, committed with the results so that a sweep continues from a
 fresh clone. A run of 50 units takes ~12 kB of weights plus its curves.
+
+Each state is stored with a SHA-256 of its contents (:func:`state_digest`); a state that no
+longer matches its digest (a flipped bit on a disk, a damaged copy) is refused with a one-line
+error and never trained on. States files written before the digests (every committed one up to
+rnnbook 0.1.0's reliability fixes) have none: they are trusted as they are, once -- the next
+save writes the digests.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -98,7 +106,25 @@ def load_states(path: str | Path) -> dict[str, RunState]:
         raise ConfigError(f"cannot read run states {str(path)!r}: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != STATES_FORMAT:
         raise ConfigError(f"{str(path)!r} is not an {STATES_FORMAT} file")
-    return {k: RunState.from_plain(v) for k, v in data["states"].items()}
+    raw, digests = data.get("states"), data.get("sha256")
+    if not isinstance(raw, dict) or not (digests is None or isinstance(digests, dict)):
+        raise ConfigError(f"{str(path)!r} is a damaged {STATES_FORMAT} file (no table of states)")
+    out = {}
+    for key, plain in raw.items():
+        try:
+            state = RunState.from_plain(plain)
+            ok = isinstance(state.weights, dict) and all(isinstance(w, torch.Tensor) for w in state.weights.values())
+        except (TypeError, AttributeError, ValueError):
+            ok = False
+        if not ok or state.key != key or state.kind not in KINDS:
+            raise ConfigError(f"{str(path)!r} is a damaged {STATES_FORMAT} file (state {key!r} is malformed); "
+                              "move it away: its runs then train again from the start")
+        # A file without digests was written before they existed (legacy): trusted as it is.
+        if digests is not None and digests.get(key) != state_digest(plain):
+            raise ConfigError(f"{str(path)!r} is corrupt: state {key!r} does not match its SHA-256; move it "
+                              "away (or restore it from a copy): its runs then train again from the start")
+        out[key] = state
+    return out
 
 
 def save_states(path: str | Path, states: dict[str, RunState]) -> None:
@@ -108,6 +134,22 @@ def save_states(path: str | Path, states: dict[str, RunState]) -> None:
         if path.exists():
             path.unlink()
         return
+    plain = {k: states[k].to_plain() for k in sorted(states)}
     buf = io.BytesIO()
-    torch.save({"format": STATES_FORMAT, "states": {k: states[k].to_plain() for k in sorted(states)}}, buf)
+    torch.save({"format": STATES_FORMAT, "states": plain, "sha256": {k: state_digest(v) for k, v in plain.items()}},
+               buf)
     write_atomic(path, buf.getvalue())
+
+
+def state_digest(plain: dict[str, Any]) -> str:
+    """SHA-256 of a state as stored (:meth:`RunState.to_plain`): every tensor's name, dtype,
+    shape and bytes, then every other field as canonical JSON."""
+    h = hashlib.sha256()
+    weights = plain.get("weights") or {}
+    for name in sorted(weights):
+        t = weights[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    rest = {k: v for k, v in plain.items() if k != "weights"}
+    h.update(json.dumps(rest, sort_keys=True, default=repr).encode())
+    return h.hexdigest()

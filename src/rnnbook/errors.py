@@ -15,6 +15,13 @@ class ConfigError(ValueError):
     """A user-supplied setting is invalid (unknown name, out-of-range number, ...)."""
 
 
+class TrainingFailed(RuntimeError):
+    """Training stopped for a reason outside the code's control (a worker process died, ...).
+
+    What was finished is saved; the command line reports it in one line with how to resume.
+    """
+
+
 def check_choice(what: str, value: object, choices: Iterable[str]) -> None:
     """Raise :class:`ConfigError` unless ``value`` is one of ``choices``."""
     options = sorted(choices)

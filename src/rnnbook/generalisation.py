@@ -20,8 +20,10 @@ from typing import Any, Callable, Iterable
 
 import torch
 
+from rnnbook.atomic import remove_stale_temps
 from rnnbook.checkpoints import RunState, load_states, states_path
 from rnnbook.errors import ConfigError
+from rnnbook.lock import exclusive
 from rnnbook.engine import choose_backend
 from rnnbook.model import Params, activation_of
 from rnnbook.results import code_version, environment, load_results, write_json_atomic
@@ -92,7 +94,19 @@ def evaluate(results_file: str | Path, lengths: Iterable[int], n_sequences: int 
     if not lengths:
         raise ConfigError("give at least one length")
     out_path = generalisation_path(results_file)
+    with exclusive(out_path):  # one writer of the generalisation file at a time
+        remove_stale_temps(out_path)
+        return _evaluate(results_file, out_path, lengths, n_sequences, progress)
+
+
+def _evaluate(results_file: str | Path, out_path: Path, lengths: list[int], n_sequences: int,
+              progress: Callable[[str], Any] | None) -> dict[str, Any]:
+    """:func:`evaluate`'s work, under the lock of the generalisation file."""
     runs = solved_runs(results_file)
+    missing = [r["key"] for r in load_results(results_file)["runs"] if r["success"]
+               and r["key"] not in {rec["key"] for rec, _ in runs}]
+    if missing and progress is not None:
+        progress(f"note: {len(missing)} solved run(s) have no kept weights and are not tested: {', '.join(missing)}")
     if not runs:
         raise ConfigError(f"{str(results_file)!r} has no solved run with kept weights to test")
     old = {}

@@ -37,6 +37,14 @@ exactly those runs from the states kept beside the file (:mod:`rnnbook.checkpoin
 part of the file's grid (a config file with fewer inits, methods, lengths or seeds, say to
 continue only some runs under a higher cap) leaves the header describing the whole grid and
 every run in its place. The sweep itself is :func:`rnnbook.sweeps.run_sweep`.
+
+The pair is written states first, JSON last (:meth:`ResultsFile.save`): the JSON is the record
+of what is finished, and a process killed between the two writes leaves states a step ahead
+of it, which the next start simply uses (a run finished in the states but not in the JSON
+trains again; a solved state is never continued). A sweep never lowers the file's cap (the
+header's ``max_updates``): that would change what its runs mean. A session is recorded as
+``"status": "running"`` (and ``interrupted``) until it ends; one that never ended (killed)
+is marked ``"killed"`` by the next start.
 """
 
 from __future__ import annotations
@@ -135,6 +143,15 @@ def strip_volatile(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def mark_killed(session: dict[str, Any]) -> dict[str, Any]:
+    """A session read back from a file: one still ``"running"`` was killed outright (its command
+    holds the file's lock while it runs, so a reader that holds the lock knows it is gone)."""
+    if session.get("status") == "running":
+        session["status"] = "killed"
+        session["interrupted"] = True
+    return session
 
 
 COMMIT_ENV = "RNNBOOK_CODE_COMMIT"
@@ -368,6 +385,7 @@ class ResultsFile:
             raise ResultsMismatchError(f"cannot read results file {where!r}: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ResultsMismatchError(f"{where!r} is not an {FORMAT} results file")
+        check_structure(data, where)
         if data.get("shard") != (list(self.shard) if self.shard else None):
             raise ResultsMismatchError(f"{where!r} holds shard {data.get('shard')}, not {self.shard}")
         for k, v in (("experiment", self.experiment.name), ("protocol", self.protocol.name)):
@@ -378,6 +396,16 @@ class ResultsFile:
             raise ResultsMismatchError(
                 f"{where!r} was produced with a different config ({diff}); "
                 "move it away or use another --results-dir"
+            )
+        file_cap = data["spec"]["protocols"][data["protocol"]]["settings"]["max_updates"]
+        cap = self.spec["protocols"][self.protocol.name]["settings"]["max_updates"]
+        if cap < file_cap:
+            # The header's cap is what the file's runs were trained to (some may have gone further,
+            # a sweep of part of the grid under a higher cap); a lower one would make `show` and the
+            # chapters read successes after the cap as successes within it (review D5).
+            raise ResultsMismatchError(
+                f"{where!r} holds runs trained to a cap of {file_cap:,} updates; a cap of {cap:,} would change "
+                f"what they mean: use --set max_updates={file_cap} (or more), or another --results-dir"
             )
         for rec in data.get("runs", []):
             key = rec["key"] = stored_key(rec)
@@ -400,7 +428,7 @@ class ResultsFile:
             self.records[key] = rec
         self.file_spec = data["spec"]
         prov = data.get("provenance", {})
-        self.sessions = list(prov.get("sessions", []))
+        self.sessions = [mark_killed(dict(s)) for s in prov.get("sessions", [])]
         self.started = prov.get("started", self.started)
 
     # -- state ------------------------------------------------------------------------------
@@ -414,11 +442,16 @@ class ResultsFile:
         return [c for c in self.share if not self.done(c)]
 
     def resumable(self, configs: Iterable[Any]) -> dict[str, RunState]:
-        """The kept states from which ``configs`` can go on (those with fewer updates than the cap)."""
+        """The kept states from which ``configs`` can go on (those with fewer updates than the cap).
+
+        A solved state is final (its run stopped at its success), never a point to go on from:
+        with the JSON lost or older than the states, its run trains again (review D2).
+        """
         out = {}
         for c in configs:
             state = self.states.get(c.key())
-            if state is not None and state.updates < c.max_updates and state.updates % c.check_every == 0:
+            if (state is not None and state.kind != "solved" and state.updates < c.max_updates
+                    and state.updates % c.check_every == 0):
                 out[c.key()] = state
         return out
 
@@ -456,7 +489,8 @@ class ResultsFile:
                 "code": code_version(),
                 "environment": environment(device),
                 "runs": [],
-                "interrupted": False,
+                "status": "running",  # until end_session; a session killed outright stays so until the next start
+                "interrupted": True,
                 "_t0": time.perf_counter(),
             }
         )
@@ -464,6 +498,7 @@ class ResultsFile:
     def end_session(self, *, interrupted: bool = False) -> None:
         if self.sessions:
             self.sessions[-1]["interrupted"] = interrupted
+            self.sessions[-1]["status"] = "interrupted" if interrupted else "finished"
 
     # -- output -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -529,10 +564,65 @@ class ResultsFile:
         return self.file_spec
 
     def save(self, states: bool = True) -> None:
-        """Write the results file, then (``states``) the run states beside it."""
-        write_json_atomic(self.path, self.to_dict())
+        """Write (``states``) the run states, then the results file: the JSON last, as the record of
+        what is finished. Killed between the two, the states are a step ahead of the JSON, which the
+        next start handles (a finished run missing from the JSON trains again); the other order
+        could lose a solved run's weights for good (review D3)."""
+        data = self.to_dict()  # everything computed before the first byte is written
         if states:
             save_states(self.states_path, self.states)
+        write_json_atomic(self.path, data)
+
+
+def _damaged(where: str, what: str) -> ConfigError:
+    return ConfigError(f"{where!r} is a damaged {FORMAT} results file ({what})")
+
+
+def check_structure(data: Mapping[str, Any], where: str) -> None:
+    """Raise a one-line :class:`ConfigError` unless ``data`` has the shape of a results file
+    (every field the code reads, with its type); a file damaged by hand or by a tool is refused
+    here instead of failing later with a traceback."""
+    def need(cond: bool, what: str) -> None:
+        if not cond:
+            raise _damaged(where, what)
+
+    is_int = lambda v: isinstance(v, int) and not isinstance(v, bool)
+    for k in ("experiment", "protocol"):
+        need(isinstance(data.get(k), str), f"no {k} name")
+    for k in ("planned", "completed"):
+        need(is_int(data.get(k)), f"{k} is not an integer")
+    spec = data.get("spec")
+    need(isinstance(spec, Mapping), "no spec")
+    need(isinstance(spec.get("task"), str) and isinstance(spec.get("task_params"), Mapping), "spec has no task")
+    need(isinstance(spec.get("inits"), list) and isinstance(spec.get("methods"), list), "spec has no inits/methods")
+    protos = spec.get("protocols")
+    need(isinstance(protos, Mapping) and list(protos) == [data["protocol"]], "spec.protocols does not hold its protocol")
+    proto = protos[data["protocol"]]
+    need(isinstance(proto, Mapping) and isinstance(proto.get("settings"), Mapping), "spec has no settings")
+    need(is_int(proto["settings"].get("max_updates")), "spec has no integer max_updates")
+    need(isinstance(proto.get("lengths"), list) and all(is_int(n) for n in proto["lengths"]), "spec.lengths")
+    need(isinstance(proto.get("ranges"), list)
+         and all(isinstance(r, list) and len(r) == 2 and all(map(is_int, r)) for r in proto["ranges"]), "spec.ranges")
+    need(isinstance(proto.get("seeds"), list) and all(is_int(n) for n in proto["seeds"]), "spec.seeds")
+    runs = data.get("runs")
+    need(isinstance(runs, list), "runs is not a list")
+    for i, rec in enumerate(runs):
+        need(isinstance(rec, Mapping) and isinstance(rec.get("key"), str), f"runs[{i}] has no key")
+        cfg = rec.get("config")
+        need(isinstance(cfg, Mapping), f"runs[{i}] has no config")
+        for k in ("init", "method", "task"):
+            need(isinstance(cfg.get(k), str), f"runs[{i}].config.{k}")
+        for k in ("min_length", "max_length", "seed", "max_updates", "check_every"):
+            need(is_int(cfg.get(k)), f"runs[{i}].config.{k} is not an integer")
+        need(isinstance(rec.get("success"), bool), f"runs[{i}].success is not true/false")
+        need(is_int(rec.get("updates")), f"runs[{i}].updates is not an integer")
+        need(rec.get("index") is None or is_int(rec["index"]), f"runs[{i}].index")
+        for k in ("censored", "diverged"):
+            need(rec.get(k) is None or isinstance(rec[k], bool), f"runs[{i}].{k} is not true/false")
+        need(isinstance(rec.get("curves", {}), Mapping), f"runs[{i}].curves")
+    prov = data.get("provenance", {})
+    need(isinstance(prov, Mapping) and isinstance(prov.get("sessions", []), list)
+         and all(isinstance(x, Mapping) for x in prov.get("sessions", [])), "provenance.sessions")
 
 
 def load_results(path: str | Path) -> dict[str, Any]:
@@ -546,6 +636,7 @@ def load_results(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{str(path)!r} is not a JSON results file: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ConfigError(f"{str(path)!r} is not an {FORMAT} results file")
+    check_structure(data, str(path))
     return data
 
 
