@@ -274,3 +274,247 @@ def test_every_figure_offers_png_svg_and_pdf_downloads():
                 if not re.search(rf'href="[^"]*_downloads/[^"]*/{re.escape(name)}\.{ext}"', text):
                     missing.append(f"{page.relative_to(HTML)}: {name}.{ext}")
     assert not missing, f"figures without a download link: {missing[:10]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The interactive figures (rnnbook.interactive): move every control, compare with rnnbook
+# ---------------------------------------------------------------------------------------------
+
+WIDGET_PAGES = {
+    "bifurcation": "chapters/02_exploding_vanishing/02_dynamical_systems",
+    "clipping": "chapters/02_exploding_vanishing/03_geometry",
+    "caps": "chapters/04_experiments/01_temporal_order",
+}
+
+
+@pytest.fixture
+def widget(server, browser):
+    """Open the page of a widget kind at the book's width; yield (tab, root, outside requests, JS errors)."""
+    ctxs = []
+
+    def open_(kind: str, url: str | None = None):
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+        ctxs.append(ctx)
+        tab = ctx.new_page()
+        outside, errors = [], []
+        allowed = (server, "data:") if url is None else ("file://", "data:")
+        tab.on("request", lambda r: None if r.url.startswith(allowed) else outside.append(r.url))
+        tab.on("pageerror", lambda e: errors.append(str(e)))
+        tab.goto(url or f"{server}/{WIDGET_PAGES[kind]}.html", wait_until="load")
+        root = tab.locator(f".rnnbook-widget[data-kind={kind}]")
+        assert root.count() == 1, f"{WIDGET_PAGES[kind]}: expected one {kind} widget, found {root.count()}"
+        tab.wait_for_function(f"() => document.querySelector('.rnnbook-widget[data-kind={kind}]').dataset.mounted")
+        root.scroll_into_view_if_needed()
+        return tab, root, outside, errors
+
+    yield open_
+    for ctx in ctxs:
+        ctx.close()
+
+
+def _state(root) -> dict:
+    import json
+
+    return json.loads(root.get_attribute("data-state"))
+
+
+def _data(root) -> dict:
+    import json
+
+    return json.loads(root.locator("script.rnnbook-widget-data").text_content())
+
+
+def _move(root, label: str, index: int) -> None:
+    """Set a range control to ``index`` the way a reader's drag does (input event)."""
+    root.get_by_label(label, exact=True).fill(str(index))
+
+
+def _numbers(attr: str) -> list[float]:
+    return [float(v) for v in attr.split(",")]
+
+
+def _finish(root, tab, outside, errors, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    root.screenshot(path=str(SHOTS / f"widget-{name}.png"))
+    assert not outside, f"the {name} widget's page requested URLs outside the site: {outside[:5]}"
+    assert not errors, f"JavaScript errors on the {name} widget's page: {errors[:3]}"
+
+
+def test_bifurcation_widget_follows_the_slider(widget):
+    import numpy as np
+
+    from rnnbook import dynamics as D
+
+    tab, root, outside, errors = widget("bifurcation")
+    data = _data(root)
+    w, b_grid, starts = data["w"], data["b"], data["starts"]
+    bif = D.bifurcation_points(w)
+    seen = []
+    for b_target, x0_target in ((-2.5, 0.5), (-2.0, -3.0), (-3.0, 3.0), (-2.4, -0.75), (-2.6, 1.0)):
+        _move(root, "bias b", b_grid.index(b_target))
+        _move(root, "start x0", starts.index(x0_target))
+        s = _state(root)
+        assert (s["b"], s["x0"]) == (b_target, x0_target)
+        fp = D.fixed_points(w, b_target)
+        fp = fp[np.isfinite(fp)]
+        assert np.allclose(s["fixed"], fp, atol=1e-9), (b_target, s["fixed"], fp)
+        assert s["kinds"] == ["attractor" if abs(D.multiplier(x, w)) < 1 else "repelling" for x in fp]
+        assert s["bistable"] == bool(bif.b_2 < b_target < bif.b_1)
+        # the figure draws as many fixed points as there are, in both panels
+        assert root.locator("circle.rw-attractor, circle.rw-repeller").count() == 2 * len(fp)
+        # the cobweb drawn is dynamics.cobweb for this (b, x0)
+        web = root.locator("polyline.rw-cobweb")
+        cx, cy = D.cobweb(x0_target, w, b_target, data["cobweb_steps"])
+        assert np.allclose(_numbers(web.get_attribute("data-x")), cx, atol=1e-4)
+        assert np.allclose(_numbers(web.get_attribute("data-y")), cy, atol=1e-4)
+        # the basin of the start: the side of the basin boundary, or the single attractor
+        end = D.asymptotic_states(w, np.array([b_target]), [x0_target], T=2000)[0, 0]
+        att = D.attractors(w, b_target)
+        expected = "low" if abs(end - att[0]) < 1e-3 else "high" if abs(end - att[1]) < 1e-3 else "none"
+        assert s["basin"] == expected, (b_target, x0_target)
+        boundary = D.basin_boundary(w, b_target)
+        codes = np.array([int(c) for c in s["basins"]])
+        x0s = np.array(data["basin_x0"])
+        if np.isfinite(boundary):
+            assert set(codes[x0s < boundary - 1e-9]) == {0} and set(codes[x0s > boundary + 1e-9]) == {1}
+        else:
+            assert len(set(codes)) == 1
+        assert root.locator("rect.rw-basin-cell").count() == len(x0s)
+        seen.append(root.locator(".rw-readout").inner_text())
+    assert len(set(seen)) == len(seen), "the readout did not change with the setting"
+    assert "one attractor" in seen[1] and "two attractors" in seen[0]
+    # the keyboard moves the slider too, one grid step at a time
+    root.get_by_label("bias b", exact=True).focus()
+    tab.keyboard.press("ArrowLeft")
+    assert _state(root)["b"] == b_grid[b_grid.index(-2.6) - 1]
+    _move(root, "bias b", b_grid.index(-2.5))
+    _move(root, "start x0", starts.index(0.5))
+    _finish(root, tab, outside, errors, "bifurcation")
+
+
+def test_clipping_widget_follows_the_sliders(widget):
+    import numpy as np
+
+    from rnnbook import dynamics as D
+
+    tab, root, outside, errors = widget("clipping")
+    data = _data(root)
+    starts = np.array(data["starts"])
+    cases = [(0.3, 1.0, 1), (0.3, 1000.0, 1), (1.0, 0.1, 0), (0.1, 10.0, 4)]
+    for lr, thr, k in cases:
+        _move(root, "learning rate", data["lrs"].index(lr))
+        _move(root, "clipping threshold", data["thresholds"].index(thr))
+        root.get_by_label("start", exact=True).select_option(str(k))
+        s = _state(root)
+        assert (s["lr"], s["threshold"]) == (lr, thr) and np.allclose(s["start"], starts[k])
+        plain = D.gradient_descent(starts[k], lr, data["steps"])
+        clipped = D.gradient_descent(starts[k], lr, data["steps"], thr)
+        for name, path in (("plain", plain), ("clipped", clipped)):
+            line = root.locator(f"polyline.rw-{name}").first
+            assert np.allclose(_numbers(line.get_attribute("data-w")), path.theta[:, 0, 0], rtol=1e-5, atol=1e-4)
+            assert np.allclose(_numbers(line.get_attribute("data-b")), path.theta[:, 0, 1], rtol=1e-5, atol=1e-4)
+            o = D.valley_outcomes(path)
+            assert s[name]["clip_count"] == int(o["clip_count"][0])
+            assert s[name]["left"] == bool(o["left"][0]) and s[name]["ended_inside"] == bool(o["ended_inside"][0])
+            assert np.isclose(s[name]["final_E"], o["final_E"][0])
+            assert np.isclose(s[name]["longest_step"], o["longest_step"][0])
+            row = root.locator(f"tr[data-method={name}]")
+            assert row.locator("td").nth(1).inner_text() == str(int(o["clip_count"][0]))
+        if thr == 1000.0:  # a threshold the gradient never reaches: clipping never fires
+            assert s["clipped"]["clip_count"] == 0 and s["clipped_end"] == s["plain_end"]
+        else:
+            assert s["clipped"]["longest_step"] <= lr * thr * (1 + 1e-9)
+    _move(root, "learning rate", data["lrs"].index(0.3))
+    _move(root, "clipping threshold", data["thresholds"].index(1.0))
+    root.get_by_label("start", exact=True).select_option("1")
+    _finish(root, tab, outside, errors, "clipping")
+
+
+def test_cap_widget_recomputes_fig7_at_every_cap(widget):
+    from rnnbook import interactive, results
+    from rnnbook.outcomes import grid_points
+
+    tab, root, outside, errors = widget("caps")
+    data = _data(root)
+    file = results.load_results(ROOT / "results" / "temporal_order" / "paper.json")
+    if interactive.runs_digest(file["runs"]) != data["source"]["digest"]:
+        pytest.skip("results/temporal_order/paper.json changed since the book was built (a sweep is writing it)")
+    caps = data["caps"]
+    solved = {}
+    for cap in (data["initial"]["cap"], caps[0], caps[len(caps) // 2], caps[-1]):
+        _move(root, "update cap", caps.index(cap))
+        s = _state(root)
+        assert s["cap"] == cap
+        ref = {f"{p.init}|{p.method}|{p.min_length}": p for p in grid_points(file, cap=cap)}
+        assert set(s["points"]) == set(ref)
+        for key, p in ref.items():
+            assert s["points"][key] == {"runs": p.runs, "successes": p.successes, "censored": p.censored,
+                                        "diverged": p.diverged}, (cap, key)
+        # censored points are drawn hollow, the others filled; the table says the same
+        hollow = root.locator("circle.rw-point:not([data-censored='0'])").count()
+        assert hollow == sum(1 for p in ref.values() if p.censored)
+        assert root.locator("td.rw-open").count() == hollow
+        assert f"{cap:,}" in root.locator(".rw-control-value").inner_text()
+        solved[cap] = sum(p.successes for p in ref.values())
+    assert solved[caps[0]] < solved[caps[-1]], "the verdicts do not change with the budget"
+    _move(root, "update cap", caps.index(data["initial"]["cap"]))
+    _finish(root, tab, outside, errors, "caps")
+
+
+def test_widgets_work_from_file_urls(widget):
+    """Opened from disk (file://), every widget still draws, with no request leaving the folder."""
+    for kind, page in WIDGET_PAGES.items():
+        tab, root, outside, errors = widget(kind, url=(HTML / f"{page}.html").as_uri())
+        assert _state(root), kind
+        assert not outside, f"{page} from file:// requested {outside[:5]}"
+        assert not errors, f"{page} from file://: JavaScript errors {errors[:3]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The book as one PDF (`make pdf`, which `make test` runs before this file)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_book_pdf_has_contents_outline_and_figures():
+    from pypdf import PdfReader
+
+    from rnnbook.pdf import PDF_NAME, toc_entries
+
+    _require_build()
+    pdf = HTML / PDF_NAME
+    if not pdf.exists():
+        pytest.fail(f"{pdf} is missing: run `make pdf` (make test builds it before the browser tests)")
+    intro = (HTML / "index.html").read_text(encoding="utf-8") + (HTML / "intro.html").read_text(encoding="utf-8")
+    assert f'href="{PDF_NAME}"' in intro, "the front page does not link the PDF"
+    reader = PdfReader(pdf)
+    entries = toc_entries(ROOT)
+    assert len(reader.pages) > 2 * len(entries), f"{len(reader.pages)} pages for {len(entries)} pages of the book"
+    # the outline mirrors the table of contents: one bookmark per page, under its part
+    def flat(items):
+        for it in items:
+            if isinstance(it, list):
+                yield from flat(it)
+            else:
+                yield it
+    marks = list(flat(reader.outline))
+    parts = {e.part for e in entries if e.part}
+    assert len(marks) == len(entries) + len(parts)
+    first_pages = [reader.get_destination_page_number(m) for m in marks]
+    assert first_pages == sorted(first_pages) and first_pages[0] >= 1
+    # the contents page lists every chapter with the page its bookmark points at
+    contents = reader.pages[0].extract_text()
+    assert "Contents" in contents
+    chapter = next(m for m in marks if m.title.startswith("1. ") or m.title.startswith("1 "))
+    assert chapter.title.split(" ", 1)[1][:30] in " ".join(contents.split())
+    # every page's number is stamped at its foot (the cover is page 1, unnumbered)
+    for i in (1, len(reader.pages) // 2, len(reader.pages) - 1):
+        assert str(i + 1) in reader.pages[i].extract_text().split()[-3:], f"page {i + 1} carries no page number"
+    # numbered figures and typeset equations: Chapter 1's first figure, with its image, and no raw TeX
+    start = reader.get_destination_page_number(chapter)
+    text = {i: reader.pages[i].extract_text() for i in range(start, min(start + 12, len(reader.pages)))}
+    fig_page = next((i for i, t in text.items() if re.search(r"Fig\.\s*1\.1\b", t)), None)
+    assert fig_page is not None, "the first figure (Fig. 1.1) is not in Chapter 1's pages"
+    assert any(len(reader.pages[i].images) for i in (fig_page - 1, fig_page, fig_page + 1) if 0 <= i < len(reader.pages))
+    all_text = "".join(p.extract_text() for p in reader.pages)
+    assert not re.search(r"\\begin\{|\$\$|\\frac\{", all_text), "raw TeX in the PDF: MathJax had not finished"
+    assert re.search(r"\(\d+\.\d+\)", all_text), "no numbered equation in the PDF"

@@ -272,6 +272,17 @@ def cap_grid(runs: Sequence[Mapping[str, Any]], n: int = 41) -> list[int]:
     return sorted({int(c) for c in grid if c >= check} | trained)
 
 
+def runs_digest(runs: Sequence[Mapping[str, Any]]) -> str:
+    """A fingerprint of what :func:`cap_data` reads from each run (its point, seed, cap and outcome),
+    so that a reader of the page (or the browser test) can tell whether the file has changed since."""
+    import hashlib
+
+    fields = [(r["config"]["init"], r["config"]["method"], r["config"]["min_length"], r["config"]["max_length"],
+               r["config"].get("seed"), int(r["config"]["max_updates"]), bool(r["success"]), r.get("first_success_update"),
+               bool(r.get("diverged")), int(r["updates"])) for r in runs]
+    return hashlib.sha256(json.dumps(sorted(fields, key=str)).encode()).hexdigest()[:16]
+
+
 def cap_data(data: Mapping[str, Any], caps: Sequence[int] | None = None, *, paper_cap: int | None = None,
              inits: Sequence[str] | None = None, methods: Sequence[str] | None = None) -> dict[str, Any]:
     """Every point of a results file at every cap of the slider (:func:`rnnbook.outcomes.grid_points`
@@ -299,6 +310,7 @@ def cap_data(data: Mapping[str, Any], caps: Sequence[int] | None = None, *, pape
                        round(at[k].interval[0], 4), round(at[k].interval[1], 4)] for k in keys])
     trained = sorted({int(r["config"]["max_updates"]) for r in runs})
     return {
+        "source": {"runs": len(runs), "digest": runs_digest(runs)},
         "caps": caps,
         "trained_caps": trained,
         "paper_cap": paper_cap,
