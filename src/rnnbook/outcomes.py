@@ -152,42 +152,26 @@ def chance_error(task: Task, length: int, n: int = 10_000, seed: int = 0) -> flo
 # Verdicts against the paper's counts
 # ---------------------------------------------------------------------------------------------
 
-VERDICTS = ("reproduced", "consistent", "not reproduced", "open", "not run")
-
-
-def _verdict_for(k: int, n: int, paper_k: int, paper_n: int) -> str:
-    from rnnbook.stats import fisher_exact
-
-    if k * paper_n == paper_k * n:
-        return "reproduced"
-    return "consistent" if fisher_exact(k, n, paper_k, paper_n) >= 0.05 else "not reproduced"
+from rnnbook.verdicts.rules import VERDICTS  # noqa: E402  (one vocabulary for every page)
 
 
 def verdict(successes: int, runs: int, censored: int, paper_successes: int, paper_runs: int,
             planned: int | None = None) -> tuple[str, str]:
-    """Our count against the paper's, with the reason, in one of :data:`VERDICTS`.
+    """Our count against the paper's, with the reason, by the book's rule for a count
+    (:func:`rnnbook.verdicts.rules.count_verdict`: every completion of the undecided runs is
+    tried, and a sample size at which no count could disagree is called ``uninformative``).
 
-    ``successes`` and ``censored`` of ``runs`` finished runs; ``planned``: the runs the grid
-    point will have when complete (default ``runs``); runs not finished yet are undecided, like
-    censored ones. ``reproduced``: the same rate (5/5 against 5/5, say). ``consistent``: a
-    different rate that Fisher's exact test cannot tell from the paper's (two-sided p >= 0.05;
-    with five seeds a side, 2/5 against 5/5 is still "consistent": five seeds say little).
-    ``not reproduced``: p < 0.05. ``open``: the undecided runs could still change the verdict,
-    whichever way they end. ``not run``: no finished runs yet.
+    ``successes`` and ``censored`` of ``runs`` finished runs; ``planned``: the runs the point
+    will have when complete (default ``runs``); runs not finished yet are undecided, like censored
+    ones. Claims on the book's pages are judged by :mod:`rnnbook.verdicts.claims`, which uses the
+    same rule point by point.
     """
+    from rnnbook.verdicts.rules import count_verdict
+
     if runs == 0:
         return "not run", "no finished runs yet"
     planned = runs if planned is None else planned
     if planned < runs:
         raise ValueError(f"planned ({planned}) < finished runs ({runs})")
-    undecided = censored + planned - runs
-    worst = _verdict_for(successes, planned, paper_successes, paper_runs)
-    best = _verdict_for(successes + undecided, planned, paper_successes, paper_runs)
-    parts = [f"{censored} censored"] if censored else []
-    if planned > runs:
-        parts.append(f"{planned - runs} not finished")
-    ours = f"{successes}/{planned}" + (f" ({', '.join(parts)})" if parts else "")
-    said = f"ours {ours}, paper {paper_successes}/{paper_runs}"
-    if worst == best:
-        return worst, said
-    return "open", f"{said}: {best} if the undecided runs succeed, {worst} if they never do"
+    word, why, _ = count_verdict(successes, censored + planned - runs, planned, paper_successes, paper_runs)
+    return word, why

@@ -1,0 +1,216 @@
+"""The claims registry and its verdict rules: one test per rule, each able to fail."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from rnnbook import stats
+from rnnbook.experiments import get_experiment
+from rnnbook.results import FORMAT
+from rnnbook.natural_training import FORMAT as NATURAL_FORMAT
+from rnnbook.verdicts import claims, rules
+from rnnbook.verdicts.records import Point, RunRecord, Runs, points
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fake_results(root, experiment, outcomes, cap=100_000, safety_net=False, select=lambda cfg: True):
+    """A results file whose selected runs have the given outcomes, in grid order: ``"s"`` solved,
+    ``"c"`` censored, ``"d"`` diverged (halfway to the cap)."""
+    exp = get_experiment(experiment)
+    runs = []
+    cfgs = [c for c in exp.runs("paper") if select(c.to_dict())]
+    for cfg, o in zip(cfgs, outcomes):
+        d = cfg.to_dict() | {"max_updates": cap, "safety_net": safety_net}
+        runs.append({"key": cfg.key(), "index": len(runs), "config": d, "success": o == "s", "diverged": o == "d",
+                     "censored": o == "c", "updates": cap // 2 if o in "sd" else cap,
+                     "first_success_update": cap // 2 if o == "s" else None, "curves": {}})
+    proto = exp.protocol("paper")
+    spec = {"task": exp.task, "task_params": dict(exp.task_params), "inits": list(exp.inits),
+            "methods": list(exp.methods), "protocols": {"paper": {
+                "settings": dict(proto.settings) | {"max_updates": cap}, "lengths": list(proto.lengths),
+                "ranges": [list(r) for r in proto.ranges], "seeds": list(proto.seeds)}}}
+    path = root / "results" / experiment / "paper.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"format": FORMAT, "experiment": experiment, "protocol": "paper", "spec": spec,
+                                "planned": exp.n_runs("paper"), "completed": len(runs), "runs": runs}))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule: a count against the paper's, every completion of the undecided runs tried, with power
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("solved,undecided,n,paper,expected", [
+    (5, 0, 5, (5, 5), "reproduced"),
+    (2, 0, 5, (5, 5), "consistent"),          # p = 0.17, and at n = 5 some counts (0, 1) would differ
+    (0, 0, 5, (5, 5), "not reproduced"),      # p = 0.008
+    (2, 3, 5, (5, 5), "open"),                 # consistent now, reproduced if the undecided succeed
+    (0, 0, 5, (2, 5), "uninformative"),        # no count from 0/5 to 5/5 differs from 2/5
+    (2, 0, 5, (2, 5), "uninformative"),        # not even an exact match is evidence at n = 5
+    (0, 10, 10, (5, 10), "open"),              # both extremes "not reproduced", the middle reproduces
+])
+def test_count_rule(solved, undecided, n, paper, expected):
+    assert rules.count_verdict(solved, undecided, n, *paper)[0] == expected
+
+
+def test_power_statement_names_the_counts_that_would_disagree():
+    why = rules.count_verdict(2, 0, 5, 5, 5)[1]
+    assert "only 0-1 of 5 would differ significantly" in why
+    assert rules.rejectable(5, 5, 5) == [0, 1] and rules.rejectable(5, 2, 5) == []
+
+
+def test_scipy_agrees_with_the_books_own_statistics():
+    for n1 in range(1, 9):
+        for n2 in range(1, 9):
+            for k1 in range(n1 + 1):
+                for k2 in range(n2 + 1):
+                    assert rules.fisher_p(k1, n1, k2, n2) == pytest.approx(stats.fisher_exact(k1, n1, k2, n2), abs=1e-9)
+    for n in (1, 5, 15, 75):
+        for k in range(n + 1):
+            assert rules.exact_interval(k, n) == pytest.approx(stats.clopper_pearson(k, n), abs=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule: per point first, then the claim
+# ---------------------------------------------------------------------------------------------
+
+
+def _pv(verdict, p=0.5, if_none=""):
+    return rules.PointVerdict("pt", verdict, "", "0/5", "5/5", p, if_none=if_none)
+
+
+def test_a_claim_is_not_reproduced_while_one_point_disagrees_beyond_chance():
+    many = [_pv("reproduced")] * 11 + [_pv("not reproduced", 0.008)] * 4
+    assert rules.combine_points(many)[0] == "not reproduced"
+    one = [_pv("reproduced")] * 14 + [_pv("not reproduced", 0.008)]
+    word, why = rules.combine_points(one)
+    assert word == "inconclusive" and "chance" in why  # 1 of 15 tests rejects by chance with P up to 0.54
+    assert rules.combine_points([_pv("not reproduced", 0.008)])[0] == "not reproduced"  # a single point decides
+    assert rules.combine_points([_pv("reproduced")] * 3)[0] == "reproduced"
+    assert rules.combine_points([_pv("reproduced"), _pv("open", if_none="not reproduced")])[0] == "open"
+    assert rules.combine_points([_pv("uninformative")] * 2)[0] == "uninformative"
+
+
+def test_pooling_no_longer_hides_a_failing_point(tmp_path):
+    # 14 points at 5/5 and one at 0/5 (pooled: 70/75, which Fisher cannot tell from 75/75)
+    outcomes = ["s"] * 70 + ["c"] * 5
+    fake_results(tmp_path, "temporal_order", outcomes, select=lambda c: c["method"] == "msgd_cr")
+    pts = points([Runs("temporal_order", "msgd_cr")], tmp_path)
+    judged = [rules.judge_point(p, 5, 5) for p in pts]
+    assert [j.verdict for j in judged].count("open") == 1  # the 0/5 point is censored: open, not hidden
+    assert rules.fisher_p(70, 75, 75, 75) > 0.05
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule: one definition of censored and diverged
+# ---------------------------------------------------------------------------------------------
+
+
+def _rec(success=False, diverged=False, updates=100_000, first=None, cap=100_000, net=False):
+    return RunRecord("x", {"max_updates": cap, "safety_net": net, "seed": 0}, success, diverged, updates, first)
+
+
+def test_outcomes_of_a_run_at_a_cap():
+    assert _rec(True, updates=40_000, first=40_000).outcome() == "solved"
+    assert _rec(True, updates=400_000, first=400_000, cap=10**6).outcome(100_000) == "censored"  # solved later
+    assert _rec(updates=10**6, cap=10**6).outcome(100_000) == "censored"
+    assert _rec(diverged=True, updates=50_000).outcome() == "diverged"
+    assert _rec(diverged=True, updates=728_000, cap=10**6).outcome(100_000) == "censored"  # diverged later
+    assert _rec().censored and not _rec(True, updates=1, first=1).censored
+
+
+def test_a_divergence_with_the_safety_net_off_is_undecided_and_named(tmp_path):
+    fake_results(tmp_path, "temporal_order3", ["s", "s", "s", "d", "d"])
+    v = claims.judge("torder3", tmp_path)
+    assert v.verdict == "open"  # the authors' code would have carried the two runs on
+    assert sum("safety net off" in f for f in v.flags) == 2
+    fake_results(tmp_path, "temporal_order3", ["s", "s", "s", "d", "d"], safety_net=True)
+    v = claims.judge("torder3", tmp_path)
+    assert v.verdict == "consistent" and all("safety net was on" in f for f in v.flags)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule: orderings, confounds, other protocols, Table 1
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("a,b,expected", [((9, 0, 10), (1, 0, 10), "reproduced"),
+                                          ((1, 0, 10), (9, 0, 10), "not reproduced"),
+                                          ((5, 0, 10), (5, 0, 10), "inconclusive"),
+                                          ((9, 0, 10), (1, 9, 10), "open")])
+def test_ordering_rule(a, b, expected):
+    assert rules.ordering_verdict(rules.Tally(*a), rules.Tally(*b))[0] == expected
+
+
+def test_a_claim_made_under_other_settings_is_inconclusive_and_says_so(tmp_path):
+    fake_results(tmp_path, "temporal_order", ["s"] * 225)  # every run solved, MSGD included
+    v = claims.judge("fig7-sgd", tmp_path)  # arXiv: lr 0.001, threshold 6; the book ran ICML's
+    assert v.verdict == "inconclusive" and "not reproduced" in v.why
+    assert any("learning rate" in f and "0.001" in f for f in v.flags)
+
+
+def test_a_comparison_that_changes_two_things_is_flagged(tmp_path):
+    fake_results(tmp_path, "addition", ["s"] * 5)
+    fake_results(tmp_path, "permutation", ["c"] * 5)
+    from rnnbook.verdicts.evidence import Ordering
+
+    v = Ordering((Runs("addition"),), (Runs("permutation"),), ("add", "perm")).judge(tmp_path, {})
+    assert v.verdict == "inconclusive" and any("learning rate" in f for f in v.flags)
+    v = Ordering((Runs("addition"),), (Runs("permutation"),), ("add", "perm"), same_settings=False).judge(tmp_path, {})
+    assert v.verdict == "open"  # the five censored permutation runs could still solve
+
+
+def test_table1_needs_several_seeds_per_method(tmp_path):
+    ln2 = math.log(2)
+    for name, k in (("text_next", 1), ("text_5ahead", 2)):
+        history = [{"epoch": 1, "method": m, "train": t * ln2, "valid": t * ln2, "test": t * ln2, "updates": 10,
+                    "clipped_fraction": 0.5} for m, t in (("msgd", k + 1.0), ("msgd_c", k + 0.5), ("msgd_cr", k))]
+        path = tmp_path / "results" / name / "paper.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"format": NATURAL_FORMAT, "task": {"kind": "text"}, "methods": ["msgd", "msgd_c", "msgd_cr"],
+                                    "experiment": name, "position": 0, "updates_per_epoch": 10, "epochs_done": 1, "history": history, "protocol": {"settings": {"epochs": 1}}}))
+    v = claims.judge("t1-text-clip", tmp_path)
+    assert v.verdict == "inconclusive" and "one run per method" in v.why and "reproduced" in v.ours
+    assert any("learning rate" in f for f in v.flags)
+
+
+def test_generalisation_counts_models_per_task(tmp_path):
+    fake_results(tmp_path, "addition", ["s"] * 5)
+    runs = [{"config": {"seed": s}, "errors": {"100": 0.001, "500": e}} for s, e in enumerate([0.005] * 4 + [0.2])]
+    (tmp_path / "results" / "addition" / "paper.generalisation.json").write_text(json.dumps({"runs": runs}))
+    v = claims.judge("add-gen", tmp_path)
+    assert v.verdict == "consistent" and "4 of 5 models pass" in v.ours
+    assert claims.judge("mul-gen", tmp_path).verdict == "not run"  # no multiplication runs at all
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_registry_covers_the_papers_claims():
+    assert len(claims.CLAIMS) >= 30
+    assert len({c.key for c in claims.CLAIMS}) == len(claims.CLAIMS)
+    for c in claims.CLAIMS:
+        assert c.source in claims.SOURCES and c.words and c.paper, c.key
+        page = ROOT / c.where.lstrip("/")
+        assert page.with_suffix(".ipynb").exists() or page.with_suffix(".md").exists(), c.where
+        for name in claims.experiments_of(c.test):
+            if not name.startswith(("text_", "music_")):
+                get_experiment(name)  # a selector naming a missing experiment fails here
+
+
+def test_every_claim_is_judged_with_a_known_word_from_empty_results(tmp_path):
+    for key in ("fig7-cr-sigmoid", "add", "perm-hardest", "threshold", "omega-clip", "t1-text-reg", "mixed-gen"):
+        assert claims.judge(key, tmp_path).verdict == "not run", key
+
+
+def test_point_table_keeps_tasks_apart(tmp_path):
+    fake_results(tmp_path, "addition", ["s"] * 5)
+    fake_results(tmp_path, "multiplication", ["c"] * 5)
+    pts = points([Runs("addition"), Runs("multiplication")], tmp_path)
+    assert [(p.task, p.solved, p.censored) for p in pts] == [("add", 5, 0), ("mul", 0, 5)]
+    assert isinstance(pts[0], Point) and pts[0].n == 5
