@@ -53,7 +53,8 @@ def test_plateau_end_is_the_first_check_clearly_below_chance():
     ((0, 5, 5), (5, 5), "open"),
     ((0, 5, 1), (5, 5), "not reproduced"),    # even 1/5 is p < 0.05
     ((0, 0, 0), (5, 5), "not run"),
-    ((2, 5, 0), (2, 5), "reproduced"),
+    ((2, 5, 0), (2, 5), "uninformative"),     # at n = 5 no count could differ from 2/5: an exact match says nothing
+    ((0, 5, 5), (2, 5), "uninformative"),     # the permutation row: no outcome could have failed it
 ])
 def test_verdicts(ours, paper, expected):
     from rnnbook.outcomes import verdict
@@ -79,7 +80,7 @@ def test_unfinished_runs_are_undecided():
     assert verdict(1, 1, 0, 5, 5, planned=5)[0] == "open"          # 1/1 is not yet 5/5
     assert verdict(0, 0, 0, 5, 5, planned=5)[0] == "not run"
     assert verdict(5, 5, 0, 5, 5, planned=5)[0] == "reproduced"
-    assert "4 not finished" in verdict(1, 1, 0, 5, 5, planned=5)[1]
+    assert "4 undecided of 5" in verdict(1, 1, 0, 5, 5, planned=5)[1]
     with pytest.raises(ValueError):
         verdict(3, 5, 0, 5, 5, planned=4)
 
