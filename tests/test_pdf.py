@@ -1,0 +1,43 @@
+"""The PDF builder's pieces that need no browser (the printed PDF itself: tests/test_browser.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rnnbook import pdf
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_toc_entries_follow_the_table_of_contents():
+    text = (ROOT / "_toc.yml").read_text()
+    expected = [re.search(r"^root:\s*(\S+)", text, re.M).group(1)] + re.findall(r"file:\s*(\S+)", text)
+    entries = pdf.toc_entries(ROOT)
+    assert [e.path for e in entries] == [str(Path(p).with_suffix("")) for p in expected]
+    assert entries[0].part is None and entries[0].level == 0
+    # a chapter's sections are one level below it, in the same part
+    for a, b in zip(entries, entries[1:]):
+        if b.level == 1:
+            assert a.part == b.part and a.level in (0, 1)
+    assert any(e.level == 1 for e in entries) and all(e.part for e in entries[1:])
+
+
+def test_contents_page_lists_every_entry_with_its_page():
+    entries = [pdf.Entry("intro", None, 0, "Intro & more", 2, 3), pdf.Entry("a/index", "Part <A>", 0, "1. A", 5, 4),
+               pdf.Entry("a/one", "Part <A>", 1, "1.1. One", 9, 1)]
+    html = pdf.contents_html("Book", "sub", entries)
+    assert html.count('class="pg"') == 3 and ">9</td>" in html and ">5</td>" in html
+    assert "Intro &amp; more" in html and "Part &lt;A&gt;" in html and html.count('class="part"') == 1
+    assert 'class="l1"' in html
+
+
+def test_numbers_page_has_one_number_per_page():
+    html = pdf.numbers_html(7)
+    assert re.findall(r"<span>(\d+)</span>", html) == [str(i) for i in range(1, 8)]
+
+
+def test_main_without_a_built_book_is_a_one_line_error(tmp_path, capsys):
+    assert pdf.main(["--html", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no built book") and err.count("\n") == 1
