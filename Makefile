@@ -48,9 +48,11 @@ test: install chromium
 pdf: book chromium
 	$(BIN)/python -m rnnbook.pdf
 
-## make bench: engine vs naive torch.nn.RNN loop, side by side; writes benchmarks/results.json
+## make bench: engine vs naive torch.nn.RNN loop, side by side; writes benchmarks/results.json (and, for
+## Table 1's music shapes, benchmarks/results-natural.json)
 bench: install
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_natural.py
 
 ## Debian's Chromium for the browser test (Playwright drives /usr/bin/chromium; never `playwright install`)
 chromium:

@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fresh test sequences per length (default 10,000, as the paper)")
 
     n = sub.add_parser("natural", help="Table 1: MSGD, MSGD+C, MSGD+CR on music or text (resumes, trains on)")
-    n.add_argument("experiment", help="music_chorales, text_next or text_5ahead")
+    n.add_argument("experiment", help="music_jsb, music_piano_midi, music_nottingham, music_musedata, "
+                                      "music_chorales, text_next or text_5ahead")
     n.add_argument("--protocol", default="quick", help="quick (minutes, default) or paper")
     n.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
                    help="override a setting, e.g. --set epochs=20 (trains on from the kept state); repeatable")
@@ -328,7 +329,7 @@ def cmd_run(args, argv: Sequence[str]) -> int:
 
 def cmd_natural(args, argv: Sequence[str]) -> int:
     from rnnbook import runtime
-    from rnnbook.natural_experiments import get_experiment
+    from rnnbook.natural_experiments import get_experiment, results_file
     from rnnbook.natural_training import format_natural, train_natural
 
     exp = get_experiment(args.experiment)
@@ -338,7 +339,7 @@ def cmd_natural(args, argv: Sequence[str]) -> int:
     if not args.checkpoint_every > 0:
         raise ConfigError(f"--checkpoint-every must be > 0 seconds, got {args.checkpoint_every}")
     runtime.configure_torch(args.threads)
-    path = Path(args.results_dir) / exp.name / f"{args.protocol}.json"
+    path = results_file(args.results_dir, exp.name, args.protocol, cfg.seed)  # seed k > 0: <protocol>-seed<k>.json
     bar = {}
 
     def progress(done: int, total: int) -> None:

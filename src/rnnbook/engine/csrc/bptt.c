@@ -53,7 +53,8 @@
 #define INLINE static inline __attribute__((always_inline))
 
 /* Read-out types, as in rnnbook.tasks */
-enum { LAST_SOFTMAX = 0, LAST_LINEAR = 1, SOFTMAX = 2 };
+enum { LAST_SOFTMAX = 0, LAST_LINEAR = 1, SOFTMAX = 2, BERNOULLI = 3 };
+#define PER_STEP(r) ((r) == SOFTMAX || (r) == BERNOULLI) /* a loss term at every real step */
 enum { ACT_TANH = 0, ACT_SIGMOID = 1 };
 enum { OK = 0, ERR_ALIGN = 1, ERR_ARGS = 2 };
 

@@ -214,9 +214,11 @@ static void TYPED(product)(int R, long HP, int NV, long K, const real *A, long a
 #if IS_FLOAT
 #define EXP expf
 #define LOG logf
+#define LOG1P log1pf
 #else
 #define EXP exp
 #define LOG log
+#define LOG1P log1p
 #endif
 
 /* logits (B x O) = h W_hy + b_y, h rows of stride HP */
@@ -250,6 +252,34 @@ static real TYPED(cross_entropy)(int B, int O, const real *logits, const int64_t
         d[target[b]] -= weight;
     }
     return total;
+}
+
+/* One independent Bernoulli per output (the 88 keys of a piano roll), each row's loss scaled by
+ * `weight`: returns the summed -log p(row) = sum_o softplus(l_o) - y_o l_o (rows in order) and
+ * writes dlogits = weight (sigmoid(l) - y). */
+static real TYPED(bernoulli_nll)(int B, int O, const real *logits, const real *target, real weight, real *dlogits) {
+    real total = 0;
+    for (int b = 0; b < B; b++) {
+        const real *l = logits + (long)b * O, *y = target + (long)b * O;
+        real *d = dlogits + (long)b * O;
+        real row = 0;
+        for (int o = 0; o < O; o++) {
+            const real x = l[o], z = EXP(-(x < 0 ? -x : x)); /* softplus(x) = max(x, 0) + log1p(e^-|x|) */
+            row += (x > 0 ? x : 0) + LOG1P(z) - y[o] * x;
+            const real sig = x >= 0 ? 1 / (1 + z) : z / (1 + z);
+            d[o] = (sig - y[o]) * weight;
+        }
+        total += row * weight;
+    }
+    return total;
+}
+
+/* A per-step read-out's loss at step t of model e, and its dlogits */
+static real TYPED(step_loss)(int readout, int B, int O, const real *logits, const int64_t *target_idx,
+                             const real *target_val, long e, long t, int T, real weight, real *dlogits) {
+    if (readout == BERNOULLI)
+        return TYPED(bernoulli_nll)(B, O, logits, target_val + ((e * T + t) * B) * (long)O, weight, dlogits);
+    return TYPED(cross_entropy)(B, O, logits, target_idx + (e * T + t) * B, weight, dlogits);
 }
 
 /* The output layer's share of one step: g_W_hy += h^T d, g_b_y += sum_b d, direct = d W_hy^T */
@@ -309,9 +339,9 @@ long TYPED(rnnbook_scratch_size)(int T, int B, int n_in, int H, int O, int chunk
 /*
  * For e < E, with model e's weights W_uh (n_in x H), W_hh (H x H), b_h (H), W_hy (H x O), b_y (O),
  * all contiguous and stacked over e, and its inputs u(e, t, b, i) = u[e*su0 + t*su1 + b*su2 + i*su3]:
- * loss[e], logits (E x B x O, or E x T x B x O for SOFTMAX) and the five gradients (same shapes
- * as the weights).  Targets: class indices target_idx (E x B, or E x T x B) or real values
- * target_val (E x B x O).  Steps t < start[e] are padding: h_t = 0 there (as in rnnbook.model).
+ * loss[e], logits (E x B x O, or E x T x B x O for SOFTMAX and BERNOULLI) and the five gradients
+ * (same shapes as the weights).  Targets: class indices target_idx (E x B, or E x T x B) or real
+ * values target_val (E x B x O; BERNOULLI: 0/1 keys, E x T x B x O).  Steps t < start[e] are padding: h_t = 0 there (as in rnnbook.model).
  * With reg_weight (E numbers; NULL: none) also the regularizer Omega[e] (Eqs. 9-10 as the authors'
  * code computes them, rnnbook.regularizer), and reg_weight[e] * d+Omega/dW_hh is added to g_W_hh
  * where reg_weight[e] != 0; `bound` is the code's threshold on ||dE/dh_k||^2.
@@ -374,16 +404,16 @@ int TYPED(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, i
         /* read-out and the seed of the backward recursion */
         memset(gwhy, 0, sizeof(real) * H * O);
         memset(gby, 0, sizeof(real) * O);
-        real *le = logits + (long)e * (readout == SOFTMAX ? T : 1) * B * O;
+        real *le = logits + (long)e * (PER_STEP(readout) ? T : 1) * B * O;
         const real *h_last = states + (T - 1) * BH;
         real total = 0;
-        const real w_step = s < T ? (real)1 / ((real)(T - s) * B) : 0; /* SOFTMAX: mean over real steps x batch */
-        if (readout == SOFTMAX) {
+        const real w_step = s < T ? (real)1 / ((real)(T - s) * B) : 0; /* per step: mean over real steps x batch */
+        if (PER_STEP(readout)) {
             for (long t = 0; t < s && t < T; t++)  /* padding steps: h = 0, logits = b_y */
                 for (int b = 0; b < B; b++) memcpy(le + (t * B + b) * O, by, sizeof(real) * O);
             for (long t = s; t < T; t++) { /* losses summed in step order */
                 TYPED(logits_of)(B, H, O, HP, states + t * BH, why, by, le + t * B * O);
-                total += TYPED(cross_entropy)(B, O, le + t * B * O, target_idx + ((long)e * T + t) * B, w_step, dlog);
+                total += TYPED(step_loss)(readout, B, O, le + t * B * O, target_idx, target_val, e, t, T, w_step, dlog);
             }
             /* each step's dlogits are formed again where the backward loop needs them */
         } else {
@@ -417,8 +447,8 @@ int TYPED(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, i
         for (long t = T - 1; t >= s; t--) {
             real *dpre_t = dpre_ring + SLOT(t);
             if (t == T - 1) { /* dpre_{T-1} = dh_{T-1} act'(h_{T-1}), dh_{T-1} = dlogits W_hy^T */
-                if (readout == SOFTMAX)
-                    TYPED(cross_entropy)(B, O, le + t * B * O, target_idx + ((long)e * T + t) * B, w_step, dlog);
+                if (PER_STEP(readout))
+                    TYPED(step_loss)(readout, B, O, le + t * B * O, target_idx, target_val, e, t, T, w_step, dlog);
                 TYPED(output_backward)(B, H, O, HP, h_last, dlog, why, gwhy, gby, direct);
                 for (long i = 0; i < BH; i += LANES)
                     STORE(dpre_t + i, LOAD(direct + i) * TYPED(act_grad_v)(LOAD(states + t * BH + i), act));
@@ -428,8 +458,8 @@ int TYPED(rnnbook_loss_and_grads)(int E, int T, int B, int n_in, int H, int O, i
             real *v_t = v_ring + SLOT(t);
             if (t > s) { /* dpre_{t-1} = (dpre_t W_hh^T + direct_{t-1}) act'(h_{t-1}) */
                 const real *dir_prev = 0;
-                if (readout == SOFTMAX) { /* the loss at step t-1 reaches h_{t-1} directly */
-                    TYPED(cross_entropy)(B, O, le + (t - 1) * B * O, target_idx + ((long)e * T + t - 1) * B, w_step,
+                if (PER_STEP(readout)) { /* the loss at step t-1 reaches h_{t-1} directly */
+                    TYPED(step_loss)(readout, B, O, le + (t - 1) * B * O, target_idx, target_val, e, t - 1, T, w_step,
                                      dlog);
                     TYPED(output_backward)(B, H, O, HP, states + (t - 1) * BH, dlog, why, gwhy, gby, direct);
                     dir_prev = direct;
@@ -519,17 +549,17 @@ int TYPED(rnnbook_predict)(int E, int T, int B, int n_in, int H, int O, int act,
         TYPED(pad_weights)(n_in, H, HP, W_uh + (long)e * n_in * H, W_hh + (long)e * H * H, b_h + (long)e * H, Wuh, Whh,
                        0, bias);
         const long s = start[e] < 0 ? 0 : start[e];
-        real *le = logits + (long)e * (readout == SOFTMAX ? T : 1) * B * O;
-        if (readout == SOFTMAX)
+        real *le = logits + (long)e * (PER_STEP(readout) ? T : 1) * B * O;
+        if (PER_STEP(readout))
             for (long t = 0; t < s && t < T; t++)
                 for (int b = 0; b < B; b++) memcpy(le + (t * B + b) * O, by, sizeof(real) * O);
         if (s >= T) memset(h[(T - 1) % 2], 0, sizeof(real) * BH);
         for (long t = s; t < T; t++) {
             TYPED(forward_step)(act, B, H, HP, NV, n_in, bias, u + e * su0 + t * su1, su2, su3, Wuh,
                             t > s ? h[(t - 1) % 2] : 0, Whh, h[t % 2]);
-            if (readout == SOFTMAX) TYPED(logits_of)(B, H, O, HP, h[t % 2], why, by, le + t * B * O);
+            if (PER_STEP(readout)) TYPED(logits_of)(B, H, O, HP, h[t % 2], why, by, le + t * B * O);
         }
-        if (readout != SOFTMAX) TYPED(logits_of)(B, H, O, HP, h[(T - 1) % 2], why, by, le);
+        if (!PER_STEP(readout)) TYPED(logits_of)(B, H, O, HP, h[(T - 1) % 2], why, by, le);
     }
     return OK;
 }
@@ -542,6 +572,7 @@ int TYPED(rnnbook_predict)(int E, int T, int B, int n_in, int H, int O, int act,
 #undef STORE
 #undef EXP
 #undef LOG
+#undef LOG1P
 #undef CASE
 #undef CASES_PV
 #undef DISPATCH

@@ -1,0 +1,213 @@
+"""The paper's own music (rnnbook.corpora.poly_music) and what Table 1's music runs add to the natural
+trainer: the shipped files verified on load, their sizes, the frequencies-only baseline, the compiled
+kernel's Bernoulli read-out against the torch code, early stopping, seeds, and the declared protocols."""
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rnnbook.corpora import poly_music
+from rnnbook.corpora.poly_music import DATASETS, load_poly_music, verified_file
+from rnnbook.engine import cpu_kernel
+from rnnbook.engine.backend import choose_backend
+from rnnbook.errors import ConfigError
+from rnnbook.model import init_params
+from rnnbook.natural import SequenceTask, frequency_nll, key_frequencies, make_batch, sequences_of
+from rnnbook.natural_experiments import EXPERIMENTS, PATIENCE, MAX_EPOCHS, NaturalConfig, get_experiment, results_file
+from rnnbook.tasks import Batch
+from rnnbook.natural_training import Data, TrainState, state_path, train_natural, without_provenance
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[1]
+
+#: pieces and frames per split, as data/poly-music/PROVENANCE.md gives them
+SIZES = {
+    "jsb": ((229, 13807), (76, 4602), (77, 4725)),
+    "piano_midi": ((87, 75911), (12, 8540), (25, 19036)),
+    "nottingham": ((694, 176561), (173, 45513), (170, 44463)),
+    "musedata": ((524, 245202), (135, 82755), (124, 64339)),
+}
+
+
+# -- the data ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(SIZES))
+def test_each_set_has_the_sizes_of_its_provenance_note(name):
+    c = load_poly_music(name)
+    assert tuple(c.sizes().values()) == SIZES[name]
+    for piece in c.train[:20] + c.test[:20]:
+        assert piece.dtype == np.uint8 and piece.shape[1] == 88 and set(np.unique(piece)) <= {0, 1}
+
+
+def test_the_provenance_table_and_checksums_agree_with_the_loader():
+    folder = ROOT / "data" / "poly-music"
+    sums = dict(line.split()[::-1] for line in (folder / "SHA256SUMS").read_text().splitlines() if line.strip())
+    assert sums == {d.file: d.sha256 for d in DATASETS.values()}
+    note = (folder / "PROVENANCE.md").read_text()
+    for name, sizes in SIZES.items():
+        row = next(line for line in note.splitlines() if line.startswith(f"| {DATASETS[name].file}"))
+        assert " / ".join(str(p) for p, _ in sizes) in row and " / ".join(f"{f:,}" for _, f in sizes) in row
+
+
+def test_a_missing_or_altered_file_is_a_one_line_error(tmp_path):
+    with pytest.raises(ConfigError, match="missing") as missing:
+        verified_file("jsb", tmp_path)
+    shutil.copy(poly_music.DATA_DIR / "JSB_Chorales.mat", tmp_path)
+    assert verified_file("jsb", tmp_path) == tmp_path / "JSB_Chorales.mat"
+    data = bytearray((tmp_path / "JSB_Chorales.mat").read_bytes())
+    data[-100] ^= 1  # one bit
+    (tmp_path / "JSB_Chorales.mat").write_bytes(bytes(data))
+    with pytest.raises(ConfigError, match="altered") as altered:
+        load_poly_music("jsb", data_dir=tmp_path)
+    assert "\n" not in str(missing.value) and "\n" not in str(altered.value)
+    with pytest.raises(ConfigError, match="music data set"):
+        load_poly_music("bach")
+
+
+def test_the_cli_refuses_an_altered_file_in_one_line(tmp_path, monkeypatch, capsys):
+    from rnnbook.cli import main
+
+    shutil.copy(poly_music.DATA_DIR / "Piano_midi.mat", tmp_path)
+    with open(tmp_path / "Piano_midi.mat", "ab") as f:
+        f.write(b"\0")
+    monkeypatch.setattr(poly_music, "DATA_DIR", tmp_path)
+    code = main(["natural", "music_piano_midi", "--protocol", "quick", "--results-dir", str(tmp_path), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "altered" in err[-1] and not any("Traceback" in line for line in err)
+
+
+# -- the frequencies-only baseline ------------------------------------------------------------
+
+
+def test_the_frequency_baseline_follows_its_definition():
+    a = np.array([[1, 0] + [0] * 86, [1, 1] + [0] * 86, [0, 0] + [0] * 86], np.uint8)
+    p = key_frequencies([a], prior=1.0)
+    assert p[0] == pytest.approx(3 / 5) and p[1] == pytest.approx(2 / 5) and p[5] == pytest.approx(1 / 5)
+    # frames 1 and 2 are scored (the first is never predicted)
+    want = -(np.log(p[0]) + np.log(p[1]) + np.log1p(-p[2:]).sum()
+             + np.log1p(-p[0]) + np.log1p(-p[1]) + np.log1p(-p[2:]).sum()) / 2
+    assert frequency_nll(p, [a]) == pytest.approx(want)
+
+
+def test_the_frequency_baseline_on_the_real_test_splits():
+    """About 10-11.5 nats per frame, far below 88 ln 2 = 61 (every key a coin flip)."""
+    for name in ("jsb", "piano_midi"):
+        c = load_poly_music(name)
+        nll = frequency_nll(key_frequencies(c.train), c.test)
+        assert 9.5 < nll < 12.0
+
+
+# -- the compiled kernel's Bernoulli read-out --------------------------------------------------
+
+
+@pytest.mark.skipif(cpu_kernel.build().lib is None, reason="no C compiler")
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_the_compiled_bernoulli_pass_equals_the_torch_code(dtype, tol):
+    task = SequenceTask.music()
+    x = (np.random.default_rng(0).random((150, 88)) < 0.06).astype(np.uint8)
+    gens = [torch.Generator().manual_seed(e) for e in range(3)]
+    params = init_params("sigmoid", 88, 23, 88, gens, dtype=dtype)
+    g = torch.Generator().manual_seed(1)
+    params = params.map(lambda t: t + 0.3 * torch.randn(t.shape, generator=g, dtype=t.dtype))
+    b = make_batch(task, x, np.array([0, 40, 90]), 3, 45, dtype)
+    batch = Batch(b.u, b.target, torch.tensor([0, 5, 44]), pad=44)  # padding steps, as a shorter sequence has them
+    reg = torch.tensor([0.0, 0.7, 0.5], dtype=dtype)
+    compiled = choose_backend("cpu", "sigmoid", "bernoulli", dtype, kernel="compiled")
+    plain = choose_backend("cpu", "sigmoid", "bernoulli", dtype, kernel="torch")
+    a = compiled.loss_and_grads(params, task, batch, reg_weight=reg)
+    b = plain.loss_and_grads(params, task, batch, reg_weight=reg)
+    assert torch.allclose(a.loss, b.loss, rtol=tol, atol=0)
+    assert torch.allclose(a.omega, b.omega, rtol=tol, atol=tol)
+    for name, ga in a.grads.items():
+        gb = getattr(b.grads, name)
+        assert ((ga - gb).abs().max() / gb.abs().max()).item() < tol, name
+
+
+# -- early stopping and seeds ------------------------------------------------------------------
+
+
+def small_data():
+    task = SequenceTask.music()
+    rng = np.random.default_rng(0)
+    pieces = [(rng.random((int(rng.integers(12, 45)), 88)) < 0.07).astype(np.uint8) for _ in range(24)]
+    scored = {"train": sequences_of(task, pieces[:16]), "valid": sequences_of(task, pieces[16:20]),
+              "test": sequences_of(task, pieces[20:])}
+    return Data(task, np.concatenate(pieces[:16]), scored, {"name": "synthetic"}, None, pieces[:16])
+
+
+CFG = NaturalConfig(hidden=10, seq_len=20, batch=1, epochs=40, lr_msgd=1.0, lr_msgd_c=1.0, lr_msgd_cr=1.0,
+                    threshold=0.5, reg_weight=0.5, patience=2)
+EXP = get_experiment("music_jsb")
+
+
+def test_a_method_stops_after_patience_epochs_without_a_better_validation_score(tmp_path):
+    out = train_natural(EXP, CFG, tmp_path / "a.json", data=small_data())
+    assert out["finished"] and out["epochs_done"] < CFG.epochs
+    for m in out["methods"]:
+        rows = [r for r in out["history"] if r["method"] == m]
+        stop = out["stopped"][m]
+        best = min(rows[:stop], key=lambda r: (r["valid"], r["epoch"]))
+        assert stop == best["epoch"] + CFG.patience  # stopped exactly when patience ran out
+        assert all(r["valid"] >= best["valid"] for r in rows[best["epoch"]:stop])
+        after = [r for r in rows if r["epoch"] > stop]
+        assert all(r["stopped"] for r in after) and len({r["valid"] for r in after}) <= 1  # weights no longer move
+    assert max(out["stopped"].values()) == out["epochs_done"]  # the run ends when the last one stops
+
+
+def test_a_run_that_stops_early_resumes_bit_for_bit(tmp_path):
+    data = small_data()
+    whole = train_natural(EXP, CFG, tmp_path / "a.json", data=data)
+    for stop in (7, 40):
+        train_natural(EXP, CFG, tmp_path / "b.json", data=data, stop_after_updates=stop)
+    resumed = train_natural(EXP, CFG, tmp_path / "b.json", data=data)
+    assert json.dumps(without_provenance(whole)) == json.dumps(without_provenance(resumed))
+
+
+def test_a_state_saved_before_early_stopping_existed_continues(tmp_path):
+    """States of the runs committed earlier lack ``patience`` and ``stopped``: they continue as with the defaults."""
+    data, cfg = small_data(), NaturalConfig(**{**CFG.__dict__, "patience": 0, "epochs": 3})
+    whole = train_natural(EXP, cfg, tmp_path / "a.json", data=data)
+    train_natural(EXP, cfg, tmp_path / "b.json", data=data, stop_after_updates=5)
+    spath = state_path(tmp_path / "b.json")
+    d = torch.load(spath, weights_only=True)
+    del d["config"]["patience"], d["stopped"]
+    buf = io.BytesIO()
+    torch.save(d, buf)
+    spath.write_bytes(buf.getvalue())
+    assert TrainState.from_file(spath).stopped == [0, 0, 0]
+    resumed = train_natural(EXP, cfg, tmp_path / "b.json", data=data)
+    assert json.dumps(without_provenance(whole)) == json.dumps(without_provenance(resumed))
+
+
+def test_seeds_change_the_start_and_get_files_of_their_own(tmp_path):
+    assert results_file("results", "music_jsb", "paper", 0) == Path("results/music_jsb/paper.json")
+    assert results_file("r", "music_jsb", "paper", 2) == Path("r/music_jsb/paper-seed2.json")
+    data, cfg = small_data(), NaturalConfig(**{**CFG.__dict__, "epochs": 1})
+    a = train_natural(EXP, cfg, tmp_path / "a.json", data=data)
+    b = train_natural(EXP, NaturalConfig(**{**cfg.__dict__, "seed": 1}), tmp_path / "b.json", data=data)
+    assert a["history"][0]["valid"] != b["history"][0]["valid"]
+
+
+# -- the declared protocols --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,hidden,lr,reg", [("piano_midi", 300, 1.0, 0.5), ("nottingham", 300, 1.0, 0.5),
+                                                ("musedata", 400, 0.5, 0.1), ("jsb", 300, 1.0, 0.5)])
+def test_the_paper_protocols_carry_the_papers_values_with_their_sources(name, hidden, lr, reg):
+    exp = EXPERIMENTS[f"music_{name}"]
+    p = exp.protocol("paper")
+    assert (p.hidden, p.seq_len, p.threshold, p.batch) == (hidden, 200, 8.0, 1)
+    assert p.lr_msgd == p.lr_msgd_c == p.lr_msgd_cr == lr and p.reg_weight == reg and p.lr_halving
+    assert (p.patience, p.epochs) == (PATIENCE, MAX_EPOCHS)
+    for key in ("hidden", "seq_len", "threshold", "lr", "reg_weight", "batch", "epochs", "patience", "seed"):
+        assert exp.sources[key].startswith(("[arXiv-2nd]", "[ICML]", "[unknown]", "[ours]")), key
+    tag = "[ours]" if name == "jsb" else "[arXiv-2nd]"
+    assert exp.sources["hidden"].startswith(tag) and str(hidden) in exp.sources["hidden"]
+    assert exp.sources["reg_weight"].startswith(tag) and str(reg) in exp.sources["reg_weight"]
+    assert ("Table 1" in exp.paper) == DATASETS[name].in_paper
