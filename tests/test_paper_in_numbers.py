@@ -79,7 +79,7 @@ def natural_table() -> str:
     rows = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for name, exp in NATURAL.items():
         c = exp.protocol("paper")
-        target = "next frame" if exp.corpus == "chorales" else ("next character" if exp.ahead == 1 else f"{exp.ahead} ahead")
+        target = "next frame" if exp.kind == "music" else ("next character" if exp.ahead == 1 else f"{exp.ahead} ahead")
         cells = [f"`{name}`", exp.corpus, target, _num(c.hidden), _num(c.seq_len), _num(c.batch), _num(c.epochs),
                  " / ".join(_num(x) for x in (c.lr_msgd, c.lr_msgd_c, c.lr_msgd_cr)), _num(c.threshold),
                  f"{_num(c.reg_weight)} / t", "yes" if c.lr_halving else "no"]

@@ -82,6 +82,11 @@ class NaturalExperiment:
         check_choice("protocol", name, self.protocols)
         return self.protocols[name]
 
+    @property
+    def kind(self) -> str:
+        """``"text"`` (characters) or ``"music"`` (piano rolls)."""
+        return "text" if self.corpus == "shakespeare" else "music"
+
 
 # The paper's text settings are for a cost summed over 200-step sequences [arXiv-2nd]:
 # threshold 45; lr 0.001 (MSGD), 0.01 (MSGD+C), 0.05 (MSGD+CR).
