@@ -211,3 +211,55 @@ def test_the_paper_protocols_carry_the_papers_values_with_their_sources(name, hi
     assert exp.sources["hidden"].startswith(tag) and str(hidden) in exp.sources["hidden"]
     assert exp.sources["reg_weight"].startswith(tag) and str(reg) in exp.sources["reg_weight"]
     assert ("Table 1" in exp.paper) == DATASETS[name].in_paper
+
+
+# -- Table 1's music rows: seeds, spread, verdicts (rnnbook.table1) ------------------------------
+
+
+def fake_run(root, name, seed, scores, stopped=True):
+    """A results file of data set ``name``: ``scores[method] = (train, valid, test)`` at one epoch."""
+    from rnnbook.natural_training import FORMAT
+
+    history = [{"epoch": 1, "method": m, "train": t, "valid": v, "test": te, "updates": 10, "clipped_fraction": 0.0}
+               for m, (t, v, te) in scores.items()]
+    d = {"format": FORMAT, "experiment": f"music_{name}", "task": {"kind": "music"}, "methods": list(scores),
+         "protocol": {"settings": {"seed": seed, "epochs": 200}}, "epochs_done": 1, "position": 0,
+         "updates_per_epoch": 10, "history": history, "provenance": {"sessions": []},
+         "stopped": {m: (1 if stopped else None) for m in scores}}
+    folder = root / "results" / f"music_{name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ("paper.json" if seed == 0 else f"paper-seed{seed}.json")).write_text(json.dumps(d))
+
+
+def test_music_table_judges_each_cell_by_the_seed_spread(tmp_path):
+    from rnnbook.table1 import music_orderings, music_table
+
+    (tmp_path / "back").mkdir()
+    shutil.copy(ROOT / "back" / "paper_in_numbers.md", tmp_path / "back")
+    # Piano-midi.de (paper test: MSGD 7.56, MSGD+C 7.53, MSGD+CR 7.46): three seeds
+    for seed, shift in enumerate((-0.02, 0.0, 0.02)):
+        fake_run(tmp_path, "piano_midi", seed, {"msgd": (7.0, 7.7, 7.56 + shift), "msgd_c": (6.9, 7.6, 7.9 + shift),
+                                                "msgd_cr": (6.95, 7.5, 7.85 + shift / 4)})
+    fake_run(tmp_path, "nottingham", 0, {"msgd": (3.5, 3.7, 3.7), "msgd_c": (3.3, 3.5, 3.4), "msgd_cr": (3.3, 3.5, 3.4)})
+    fake_run(tmp_path, "jsb", 0, {"msgd": (8, 8, 8), "msgd_c": (8, 8, 8), "msgd_cr": (8, 8, 8)}, stopped=False)
+    rows = {(r["dataset"], r["split"], r["method"]): r for r in music_table(tmp_path)}
+    cell = rows[("piano_midi", "test", "msgd")]
+    assert cell["paper"] == 7.56 and cell["n"] == 3 and cell["seeds"] == [0, 1, 2]
+    assert cell["mean"] == pytest.approx(7.56) and cell["sd"] == pytest.approx(0.02)
+    assert cell["verdict"].startswith("matches") and cell["converged"]
+    assert rows[("piano_midi", "test", "msgd_c")]["verdict"] == "ours higher"  # 7.9 +- 0.02 vs 7.53
+    assert rows[("piano_midi", "test", "msgd_c")]["sota_rnn"] == 7.57
+    assert rows[("nottingham", "test", "msgd")]["verdict"] == "ours lower (1 seed: no spread)"
+    assert rows[("jsb", "test", "msgd")]["verdict"] == "open (not converged)" and rows[("jsb", "test", "msgd")]["paper"] is None
+    assert rows[("musedata", "train", "msgd")]["verdict"] == "not run"
+    orders = {(r["dataset"], r["split"], r["ordering"]): r for r in music_orderings(tmp_path)}
+    # clipping: MSGD+C is 0.34 above MSGD in every seed -> disagrees with the paper's "lower"
+    assert orders[("piano_midi", "test", "clip")]["verdict"] == "disagrees"
+    # the regularizer: paired differences -0.05 - 3/4 shift: mean -0.05, tiny spread -> agrees
+    assert orders[("piano_midi", "test", "reg")]["ours"] == "lower"
+    assert orders[("piano_midi", "test", "reg")]["verdict"] == "agrees"
+    # train: the paper has MSGD+CR above MSGD+C (7.01 vs 6.81); ours 6.95 vs 6.9 in every seed, no spread
+    assert orders[("piano_midi", "train", "reg")]["paper_sign"] == "higher"
+    assert orders[("nottingham", "test", "reg")]["verdict"] == "tie (1 seed)"  # 3.4 vs 3.4
+    assert orders[("nottingham", "test", "clip")]["verdict"] == "agrees (1 seed)"  # 3.4 vs 3.7
+    assert orders[("jsb", "test", "clip")]["verdict"] == "open (not converged)"

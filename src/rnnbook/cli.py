@@ -14,7 +14,10 @@
 ``--set max_updates=1000000`` raises the update cap: runs that reached the old cap without
 succeeding continue from their kept states (:mod:`rnnbook.sweeps`).
 
-Bad input prints one line on stderr and exits with status 2; Ctrl-C keeps every finished run
+Bad input prints one line on stderr and exits with status 2, and so does a failure of the
+machine (a full disk, a read-only folder, a dying worker process, want of memory), with how to
+resume; a second command writing a file another one is writing is refused the same way
+(:mod:`rnnbook.lock`). Ctrl-C keeps every finished run
 in the results file, says how to resume, and exits with status 130. A ``run`` that is sent
 SIGTERM (``kill``, ``timeout``, a job scheduler) does the same and exits with status 143, after
 stopping its worker processes.
@@ -31,7 +34,7 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from rnnbook.errors import ConfigError
+from rnnbook.errors import ConfigError, TrainingFailed
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 2, 130, 143
 
@@ -264,6 +267,11 @@ def cmd_run(args, argv: Sequence[str]) -> int:
     device = _check_device(args.device)
     if args.cuda_graph and not device.startswith("cuda"):
         raise ConfigError("--cuda-graph needs --device cuda")
+    from rnnbook.workers import usable_cores
+
+    if args.workers > usable_cores():
+        raise ConfigError(f"--workers {args.workers}: this machine lets this process use {usable_cores()} cores, "
+                          "and a worker needs one of its own; use --workers <= that")
     runtime.configure_torch(args.threads)
     path = results_path(args.results_dir, exp.name, args.protocol, shard)
     resume_cmd = "python -m rnnbook " + " ".join(shlex.quote(a) for a in argv)
@@ -280,7 +288,7 @@ def cmd_run(args, argv: Sequence[str]) -> int:
             + (f", {len(rf.share)} in shard {shard[0]} of {shard[1]}" if shard else "")
             + f", {done} done in {path}, {len(pending)} to train now on {device}"
             + (f" ({continued} continue from kept states)" if continued else "")
-            + (f" in {args.workers} processes" if args.workers > 1 else ""),
+            + (f" in {min(args.workers, len(pending))} processes" if args.workers > 1 and len(pending) > 1 else ""),
             file=sys.stderr,
         )
         bars["start"] = {k: s.updates for k, s in resumed.items()}
@@ -390,6 +398,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `python -m rnnbook list | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except (OSError, MemoryError, TrainingFailed, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and not isinstance(exc, TrainingFailed) and not _out_of_memory(exc):
+            raise  # a bug: keep its traceback
+        return _failed(exc, argv)
     except KeyboardInterrupt as exc:
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
         if argv and argv[0] in ("run", "natural"):
@@ -401,6 +413,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"\nrnnbook: {what}", file=sys.stderr)
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    text = str(exc)
+    return isinstance(exc, MemoryError) or "can't allocate memory" in text or "MemoryError" in text \
+        or "out of memory" in text.lower()
+
+
+def _failed(exc: BaseException, argv: Sequence[str]) -> int:
+    """A failure outside the code (disk, memory, a dying worker): one line, how to resume, status 2."""
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        what = f"cannot write or read{where}: {exc.strerror or exc}"
+    elif _out_of_memory(exc):
+        what = (f"out of memory ({' '.join(str(exc).split())[:200] or 'MemoryError'}); "
+                "use smaller settings, --max-parallel or fewer --workers")
+    else:
+        what = " ".join(str(exc).split())
+    resume = ""
+    if argv and argv[0] in ("run", "natural", "campaign", "generalise", "merge"):
+        kept = "; every finished run is saved" if argv[0] in ("run", "natural", "campaign") else ""
+        resume = f"{kept}; fix that, then resume with: python -m rnnbook " + " ".join(shlex.quote(a) for a in argv)
+    print(f"rnnbook: error: {what}{resume}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

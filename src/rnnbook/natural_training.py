@@ -39,12 +39,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnbook.atomic import write_atomic
+from rnnbook.atomic import remove_stale_temps, write_atomic
+from rnnbook.lock import exclusive
 from rnnbook.errors import ConfigError
 from rnnbook.model import Params, init_params
 from rnnbook.natural import SequenceTask, evaluate, epoch_plan, make_batch, piece_plan, sequences_of, stream_of
 from rnnbook.natural_experiments import ACT, DTYPES, METHODS, NaturalConfig, NaturalExperiment
-from rnnbook.results import _now, code_version, downsample_curves, environment, write_json_atomic
+from rnnbook.results import _now, code_version, downsample_curves, environment, mark_killed, write_json_atomic
 
 FORMAT = "rnnbook-natural-1"
 MAX_TRACE_POINTS = 2000
@@ -273,10 +274,24 @@ def train_natural(
     settings (``epochs`` aside) is refused with a one-line error. ``progress(done, total)`` is
     called after every update. ``stop_after_updates`` stops early (as a kill would, after saving
     the state): the tests use it to check that resuming changes nothing.
+
+    The command holds the results file's lock (:mod:`rnnbook.lock`) throughout: a second writer
+    is refused. The state is written before the JSON; a JSON that is missing, or behind a state
+    with nothing left to train (killed between the two writes), is rebuilt from the state.
     """
     cfg = cfg.validate()
     path = Path(path)
     data = data or load_data(exp, cfg)
+    with exclusive(path):
+        for p in (path, state_path(path)):
+            remove_stale_temps(p)  # left by a writer killed outright
+        return _train_natural(exp, cfg, path, data, checkpoint_every_s, progress, argv, stop_after_updates)
+
+
+def _train_natural(exp: NaturalExperiment, cfg: NaturalConfig, path: Path, data: Data, checkpoint_every_s: float,
+                   progress: Callable[[int, int], None] | None, argv: list[str] | None,
+                   stop_after_updates: int | None) -> dict[str, Any]:
+    """:func:`train_natural`'s work, under the file's lock."""
     spath = state_path(path)
     if path.exists() and not spath.exists():
         raise ConfigError(f"{str(path)!r} exists but its state {str(spath)!r} does not: training cannot continue "
@@ -295,7 +310,9 @@ def train_natural(
     state.experiment = exp.name
     sessions = _read_sessions(path)
     session = {"started": _now(), "argv": argv, "code": code_version(), "environment": environment("cpu"),
-               "from_epoch": state.epoch, "from_position": state.position}
+               "from_epoch": state.epoch, "from_position": state.position,
+               "status": "running", "interrupted": True}  # until it ends; a killed one is marked by the next start
+    start = (state.epoch, state.position)
     sessions.append(session)
     dtype = DTYPES[cfg.dtype]
     threshold = torch.tensor([math.inf, cfg.threshold, cfg.threshold], dtype=dtype)
@@ -347,12 +364,31 @@ def train_natural(
             state.epoch, state.position = state.epoch + 1, 0
             _save(path, state, exp, cfg, data, sessions, t_session)
             t_saved = time.perf_counter()
-    except (_Stop, KeyboardInterrupt) as exc:
-        session["interrupted"] = True
-        _save(path, state, exp, cfg, data, sessions, t_session)
-        if isinstance(exc, KeyboardInterrupt):
+    except BaseException as exc:  # _Stop, Ctrl-C, SIGTERM, a full disk, want of memory: keep the state
+        session["interrupted"], session["status"] = True, "interrupted"
+        try:
+            _save(path, state, exp, cfg, data, sessions, t_session)
+        except Exception:  # noqa: BLE001 -- e.g. the disk is still full: the files keep their last save
+            if not isinstance(exc, _Stop):
+                raise exc from None
             raise
+        if not isinstance(exc, _Stop):
+            raise
+        return json_of(path)
+    session["interrupted"], session["status"] = False, "finished"
+    if (state.epoch, state.position) != start or not _agrees(path, state):
+        # trained, or the JSON is missing or behind the state (killed between the two writes): write it
+        _save(path, state, exp, cfg, data, sessions, t_session)
     return json_of(path)
+
+
+def _agrees(path: Path, state: TrainState) -> bool:
+    """Whether the results file records what ``state`` holds (the same epochs and position)."""
+    try:
+        data = json_of(path)
+    except ConfigError:
+        return False
+    return data["epochs_done"] == state.epoch - 1 and data["position"] == state.position
 
 
 class _Stop(Exception):
@@ -377,7 +413,7 @@ def _accumulate(state: TrainState, stats) -> None:
 def _read_sessions(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    return list(json_of(path).get("provenance", {}).get("sessions", []))
+    return [mark_killed(dict(s)) for s in json_of(path).get("provenance", {}).get("sessions", [])]
 
 
 def json_of(path: str | Path) -> dict[str, Any]:
@@ -391,7 +427,28 @@ def json_of(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read results file {str(path)!r}: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ConfigError(f"{str(path)!r} is not an {FORMAT} results file")
+    _check_structure(data, str(path))
     return data
+
+
+def _check_structure(data: Mapping[str, Any], where: str) -> None:
+    """A one-line ConfigError unless ``data`` has every field the code reads, with its type."""
+    is_int = lambda v: isinstance(v, int) and not isinstance(v, bool)
+    checks = [
+        (isinstance(data.get("experiment"), str), "experiment"),
+        (isinstance(data.get("task"), Mapping) and isinstance(data["task"].get("kind"), str), "task"),
+        (isinstance(data.get("protocol"), Mapping) and isinstance(data["protocol"].get("settings"), Mapping)
+         and is_int(data["protocol"]["settings"].get("epochs")), "protocol.settings.epochs"),
+        (isinstance(data.get("methods"), list), "methods"),
+        (isinstance(data.get("history"), list) and all(isinstance(r, Mapping) for r in data["history"]), "history"),
+        (all(is_int(data.get(k)) for k in ("epochs_done", "position", "updates_per_epoch")),
+         "epochs_done/position/updates_per_epoch"),
+        (isinstance(data.get("provenance", {}), Mapping)
+         and isinstance(data.get("provenance", {}).get("sessions", []), list), "provenance.sessions"),
+    ]
+    for ok, what in checks:
+        if not ok:
+            raise ConfigError(f"{where!r} is a damaged {FORMAT} results file ({what})")
 
 
 def is_natural(path: str | Path) -> bool:

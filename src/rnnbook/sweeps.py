@@ -14,6 +14,9 @@ A paper-scale sweep takes longer than any one sitting, so it is built to stop an
   ``<protocol>.shard-K-of-N.json``; :func:`merge_shards` joins the N files into the one results
   file. N machines (a cluster's job array) then share a sweep.
 
+- **One writer.** The sweep holds the file's lock (:mod:`rnnbook.lock`) from start to end; a
+  second process that would write the same file is refused at once, naming the first.
+
 In every case the file is the same, bit for bit once its volatile parts are stripped
 (:func:`rnnbook.results.strip_volatile`), as one uninterrupted sweep in one process would give
 (tests/test_sweeps.py): a run's numbers depend on its own seed only (:mod:`rnnbook.streams`,
@@ -26,15 +29,17 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from rnnbook.atomic import remove_stale_temps
 from rnnbook.checkpoints import load_states, save_states, states_path
 from rnnbook.errors import ConfigError
+from rnnbook.lock import exclusive
 from rnnbook.experiments import Experiment
 from rnnbook.results import (
     FORMAT,
     ResultsFile,
     ResultsMismatchError,
-    _comparable_spec,
     _first_difference,
+    _grid_index,
     load_results,
     results_path,
     write_json_atomic,
@@ -71,23 +76,37 @@ def run_sweep(
     record)`` after each run is saved. A ``KeyboardInterrupt`` (Ctrl-C, SIGTERM through the
     CLI) is re-raised after the files are saved, checkpoints included.
     """
-    import torch
-
-    from rnnbook import training
     from rnnbook import workers as worker_pool
 
     worker_pool.check_workers(workers, device)
     if checkpoint_every_s <= 0:
         raise ConfigError(f"--checkpoint-every must be > 0 seconds, got {checkpoint_every_s}")
+    if limit is not None and limit < 0:
+        raise ConfigError(f"--limit must be >= 0, got {limit}")
     proto = experiment.protocol(protocol)
     configs = experiment.runs(proto)
     path = results_path(results_dir, experiment.name, proto.name, shard)
-    rf = ResultsFile(path, experiment, proto, configs, shard=shard)
+    with exclusive(path):  # one writer per file, for the whole sweep
+        for p in (path, states_path(path)):
+            remove_stale_temps(p)  # left by a writer killed outright
+        rf = ResultsFile(path, experiment, proto, configs, shard=shard)
+        return _sweep(rf, device=device, max_parallel=max_parallel, workers=workers, cuda_graph=cuda_graph,
+                      limit=limit, checkpoint_every_s=checkpoint_every_s, progress=progress, on_start=on_start,
+                      on_saved=on_saved, argv=argv)
+
+
+def _sweep(rf: ResultsFile, *, device: str, max_parallel: int, workers: int, cuda_graph: bool, limit: int | None,
+           checkpoint_every_s: float, progress, on_start, on_saved, argv) -> ResultsFile:
+    """:func:`run_sweep`'s work, under the file's lock."""
+    import torch
+
+    from rnnbook import training
+    from rnnbook import workers as worker_pool
+
     pending = rf.pending()
     if limit is not None:
-        if limit < 0:
-            raise ConfigError(f"--limit must be >= 0, got {limit}")
         pending = pending[:limit]
+    worker_pool.check_resources(pending, workers, max_parallel, device)  # before anything is written
     resume = rf.resumable(pending)
     rf.begin_session(device=device, max_parallel=max_parallel, workers=workers, cuda_graph=cuda_graph, argv=argv)
     if on_start is not None:
@@ -111,9 +130,12 @@ def run_sweep(
             worker_pool.train_runs_in_processes(pending, workers, threads=torch.get_num_threads(), **kw)
         elif pending:
             training.train_runs(pending, cuda_graph=cuda_graph, **kw)
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, SIGTERM, a full disk, a dying worker, out of memory: keep what is finished
         rf.end_session(interrupted=True)
-        rf.save()
+        try:
+            rf.save()
+        except Exception:  # noqa: BLE001 -- e.g. the disk is still full: the files keep their last save
+            pass
         raise
     rf.end_session()
     rf.save()
@@ -150,12 +172,21 @@ def merge_shards(paths: Iterable[str | Path], out: str | Path) -> dict[str, Any]
         for field in ("experiment", "protocol"):
             if d[field] != first[field]:
                 raise ResultsMismatchError(f"{str(p)!r} holds {field} {d[field]!r}, not {first[field]!r}")
-        diff = _first_difference(_comparable_spec(d["spec"]), _comparable_spec(first["spec"]))
+        # the whole spec: the task and settings, the cap, and the grid (inits, methods, lengths, seeds)
+        diff = _first_difference(_merge_spec(d["spec"]), _merge_spec(first["spec"]))
         if diff:
-            raise ResultsMismatchError(f"{str(p)!r} was made with other settings than {str(paths[0])!r} ({diff})")
+            raise ResultsMismatchError(f"{str(p)!r} was made with another grid or settings than {str(paths[0])!r} "
+                                       f"({diff}); shards of one sweep are made by one command")
     missing = sorted(set(range(1, n_shards + 1)) - set(seen))
     if missing:
         raise ConfigError(f"shards {missing} of {n_shards} are missing: give all {n_shards} shard files")
+    for p, d in zip(paths, datas):
+        k, n = d["shard"]
+        for rec in d["runs"]:  # every run in its grid place, in its own shard
+            at = _grid_index(d["spec"], rec["config"])
+            if rec["index"] is not None and (at != rec["index"] or rec["index"] % n != k - 1):
+                raise ResultsMismatchError(f"{str(p)!r}: run {rec['key']} is not run {rec['index']} of shard {k} of "
+                                           f"{n} of its grid")
     runs = [r for d in datas for r in d["runs"]]
     gridded = sorted((r for r in runs if r["index"] is not None), key=lambda r: r["index"])
     extras = [r for r in runs if r["index"] is None]
@@ -182,11 +213,20 @@ def merge_shards(paths: Iterable[str | Path], out: str | Path) -> dict[str, Any]
         },
     }
     out = Path(out)
-    if out.exists():
-        raise ConfigError(f"{str(out)!r} exists: merge into a new file (move the old one away first)")
-    states = {}
-    for p in paths:
-        states.update(load_states(states_path(p)))
-    write_json_atomic(out, merged)
-    save_states(states_path(out), states)
+    with exclusive(out):
+        if out.exists():
+            raise ConfigError(f"{str(out)!r} exists: merge into a new file (move the old one away first)")
+        states = {}
+        for p in paths:
+            states.update(load_states(states_path(p)))
+        for p in (out, states_path(out)):
+            remove_stale_temps(p)
+        save_states(states_path(out), states)  # the states first, the JSON last (rnnbook.results)
+        write_json_atomic(out, merged)
     return json.loads(out.read_text(encoding="utf-8"))
+
+
+def _merge_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """What shards of one sweep share: the spec, but the protocol's label and provenance notes."""
+    (name, proto), = spec["protocols"].items()
+    return {**spec, "protocols": {name: {k: v for k, v in proto.items() if k not in ("label", "provenance")}}}

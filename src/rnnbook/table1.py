@@ -26,6 +26,13 @@ differ; where it clipped only a few times, the reason says how many and in which
 whole difference then comes from those few steps.
 :func:`claim_verdict` adds what the files say about progress: a claim whose runs have not
 trained all their planned epochs is ``open``, with the verdict so far.
+
+The music rows are now also trained on the paper's own data (``music_piano_midi``,
+``music_nottingham``, ``music_musedata``, and ``music_jsb``), several seeds each, so their numbers
+*can* be set beside the paper's: :func:`music_table` gives, per data set x split x method, the
+paper's value, our mean and spread over seeds, the number of seeds, whether every seed converged
+(stopped early) and a verdict judged by the seed spread (:func:`cell_verdict`);
+:func:`music_orderings` judges the paper's orderings on paired seed differences.
 """
 
 from __future__ import annotations
@@ -176,3 +183,162 @@ def claim_verdict(claim: str, files: dict[str, dict[str, Any] | None]) -> tuple[
         left = ", ".join(f"{n} {k} of {p} epochs" for n, (k, p) in unfinished.items())
         return "open", f"so far {verdict} ({left}): {why}"
     return verdict, why
+
+
+# ---------------------------------------------------------------------------------------------
+# The music rows on the paper's own data: seeds, spread, convergence, verdicts
+# ---------------------------------------------------------------------------------------------
+
+#: data set (rnnbook.corpora.poly_music) -> its row name in the paper's Table 1 (None: not in the paper)
+MUSIC_ROWS = {"piano_midi": "Piano-midi.de", "nottingham": "Nottingham", "musedata": "MuseData", "jsb": None}
+#: how many seed-spreads apart two numbers must be to differ (below: within the spread)
+SPREAD_FACTOR = 2.0
+
+
+def music_seed_files(root: Path, name: str, protocol: str = "paper") -> list[Path]:
+    """The results files of data set ``name`` under ``protocol``: seed 0's, then ``-seed<k>`` by k."""
+    folder = Path(root) / "results" / f"music_{name}"
+    seeds = sorted(folder.glob(f"{protocol}-seed*.json"), key=lambda p: int(p.stem.rsplit("seed", 1)[1]))
+    first = folder / f"{protocol}.json"
+    return ([first] if first.exists() else []) + seeds
+
+
+def _method_runs(files: list[dict[str, Any]], method: str) -> list[dict[str, Any]]:
+    """Per seed: the method's Table 1 entry (best-validation epoch), whether it converged, its seed."""
+    out = []
+    for d in files:
+        e = ours(d).get(method)
+        if e is None:
+            continue
+        stopped = (d.get("stopped") or {}).get(method)
+        out.append({**e, "seed": d["protocol"]["settings"]["seed"], "converged": bool(stopped),
+                    "epochs_done": d["epochs_done"]})
+    return out
+
+
+def _stats(values: list[float]) -> tuple[float, float | None]:
+    n = len(values)
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
+    return mean, sd
+
+
+def cell_verdict(mean: float, sd: float | None, n: int, paper: float | None, converged: bool) -> str:
+    """Our mean over seeds against the paper's number, judged by the spread of our seeds.
+
+    ``matches`` when the paper's number lies within ``SPREAD_FACTOR`` standard deviations of our
+    seeds' mean (the paper's number is one run, and a run of ours falls that far from our mean);
+    ``ours lower`` / ``ours higher`` otherwise. With one seed there is no spread: the verdict
+    says so. A cell with a run still training is ``open``; no paper number: ``no paper value``.
+    """
+    if not converged:
+        return "open (not converged)"
+    if paper is None:
+        return "no paper value"
+    if n < 2 or sd is None:
+        return f"ours {'lower' if mean < paper else 'higher'} (1 seed: no spread)"
+    if abs(mean - paper) <= SPREAD_FACTOR * sd:
+        return "matches (within the seed spread)"
+    return "ours lower" if mean < paper else "ours higher"
+
+
+def music_table(root: Path, protocol: str = "paper") -> list[dict[str, Any]]:
+    """Table 1's music rows beside the book's runs: one row per data set x split x method.
+
+    Keys: ``dataset``, ``row`` (the paper's name, None for JSB), ``split`` (train/test), ``method``,
+    ``paper`` (ICML Table 1, from back/paper_in_numbers.md; None for JSB), ``mean``, ``sd`` (sample
+    standard deviation over seeds; None for one seed), ``lo``/``hi`` (smallest and largest seed),
+    ``n`` (seeds with a finished epoch), ``seeds``, ``converged`` (every seed's method stopped early;
+    False while any still trains or reached the cap), ``diff`` (mean - paper), ``verdict``
+    (:func:`cell_verdict`), and, once per data set and split, the paper's state-of-the-art columns
+    (``sota_rnn``, ``sota``). Data sets with no results file yet give rows with ``n = 0``.
+    All numbers in nats per frame.
+    """
+    paper = paper_table(Path(root))
+    rows = []
+    for name, row_name in MUSIC_ROWS.items():
+        files = [json_file(p) for p in music_seed_files(root, name, protocol)]
+        for split in ("train", "test"):
+            ref = paper.get(row_name, {}).get(split, {}) if row_name else {}
+            for m in METHODS:
+                runs = _method_runs(files, m)
+                base = {"dataset": name, "row": row_name, "split": split, "method": m,
+                        "paper": ref.get(METHOD_NAMES[m]), "sota_rnn": ref.get("SOTA for RNN"), "sota": ref.get("SOTA"),
+                        "n": len(runs), "seeds": [r["seed"] for r in runs]}
+                if not runs:
+                    rows.append({**base, "mean": None, "sd": None, "lo": None, "hi": None, "converged": False,
+                                 "diff": None, "verdict": "not run"})
+                    continue
+                values = [r[split] for r in runs]
+                mean, sd = _stats(values)
+                converged = all(r["converged"] for r in runs)
+                rows.append({**base, "mean": mean, "sd": sd, "lo": min(values), "hi": max(values),
+                             "converged": converged,
+                             "diff": None if base["paper"] is None else mean - base["paper"],
+                             "verdict": cell_verdict(mean, sd, len(runs), base["paper"], converged)})
+    return rows
+
+
+#: (the method that should be lower, the one it should beat, what the paper's ordering says)
+MUSIC_ORDERINGS = {"clip": ("msgd_c", "msgd", "clipping helps (MSGD+C below MSGD)"),
+                   "reg": ("msgd_cr", "msgd_c", "the regularizer helps (MSGD+CR below MSGD+C)")}
+
+
+def music_orderings(root: Path, protocol: str = "paper") -> list[dict[str, Any]]:
+    """Per data set x split x ordering: the paper's sign, ours over seeds, and a verdict.
+
+    The three methods of one seed share initial weights and chunk order, so their differences are
+    paired: ``d_s = ours[lo](seed s) - ours[hi](seed s)``. Ours is ``lower`` when the mean of
+    ``d`` is below ``-SPREAD_FACTOR`` standard errors (sd of d / sqrt(n)), ``higher`` when above
+    ``+SPREAD_FACTOR`` standard errors, else ``within the spread``; one seed gives only the sign.
+    The verdict: ``agrees`` / ``disagrees`` with the paper's sign, ``tie`` (within the spread),
+    ``open`` while a run is still training, ``not run``.
+    """
+    paper = paper_table(Path(root))
+    out = []
+    for name, row_name in MUSIC_ROWS.items():
+        files = [json_file(p) for p in music_seed_files(root, name, protocol)]
+        for split in ("train", "test"):
+            ref = paper.get(row_name, {}).get(split, {}) if row_name else {}
+            for key, (lo, hi, claim) in MUSIC_ORDERINGS.items():
+                p_lo, p_hi = ref.get(METHOD_NAMES[lo]), ref.get(METHOD_NAMES[hi])
+                paper_sign = None if p_lo is None or p_hi is None else ("lower" if p_lo < p_hi else "higher")
+                a = {r["seed"]: r for r in _method_runs(files, lo)}
+                b = {r["seed"]: r for r in _method_runs(files, hi)}
+                seeds = sorted(set(a) & set(b))
+                row = {"dataset": name, "row": row_name, "split": split, "ordering": key, "claim": claim,
+                       "paper_sign": paper_sign, "n": len(seeds)}
+                if not seeds:
+                    out.append({**row, "mean_diff": None, "se": None, "ours": None, "verdict": "not run"})
+                    continue
+                d = [a[s][split] - b[s][split] for s in seeds]
+                mean, sd = _stats(d)
+                se = None if sd is None else sd / math.sqrt(len(d))
+                if se is None:
+                    ours_sign = ("lower" if mean < 0 else "higher" if mean > 0 else "equal") + " (1 seed)"
+                elif mean < -SPREAD_FACTOR * se:
+                    ours_sign = "lower"
+                elif mean > SPREAD_FACTOR * se:
+                    ours_sign = "higher"
+                else:
+                    ours_sign = "within the spread"
+                converged = all(a[s]["converged"] and b[s]["converged"] for s in seeds)
+                if not converged:
+                    verdict = "open (not converged)"
+                elif paper_sign is None:
+                    verdict = "no paper value"
+                elif ours_sign == "within the spread":
+                    verdict = "tie"
+                elif ours_sign.startswith("equal"):
+                    verdict = "tie (1 seed)"
+                else:
+                    verdict = ("agrees" if ours_sign.split()[0] == paper_sign else "disagrees") + (
+                        " (1 seed)" if se is None else "")
+                out.append({**row, "mean_diff": mean, "se": se, "ours": ours_sign, "verdict": verdict})
+    return out
+
+
+def json_file(path: Path) -> dict[str, Any]:
+    from rnnbook.natural_training import json_of
+
+    return json_of(path)

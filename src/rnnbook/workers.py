@@ -26,9 +26,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rnnbook.errors import ConfigError, check_at_least
+from rnnbook.errors import ConfigError, TrainingFailed, check_at_least
 
 PROGRESS_EVERY_S = 0.5  # a worker reports its update count at most this often
+WORKER_BYTES = 250 * 2**20  #: memory of one idle worker process (torch loaded): ~238 MB RSS measured (review D13)
 
 
 def check_workers(workers: int, device: str) -> None:
@@ -36,6 +37,72 @@ def check_workers(workers: int, device: str) -> None:
     check_at_least("workers", workers, 1)
     if workers > 1 and device != "cpu":
         raise ConfigError(f"--workers > 1 is for CPUs (one core per worker); on {device} use --workers 1")
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity; all of the machine's where that is unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the machine can still give (``MemAvailable``), or ``None`` where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def run_bytes(config: Any, models: int) -> int:
+    """A rough upper bound of the memory ``models`` runs like ``config`` need as one ensemble.
+
+    Training keeps, per model, every step's states for backpropagation through time
+    (batch x steps x (inputs + 3 x hidden + outputs)) and a few copies of the weights
+    (hidden^2 and the in/out matrices); validation holds at least one model's chunk of
+    sequences (valid_chunk x steps x (inputs + hidden + outputs)).
+    """
+    from rnnbook.runs import DTYPES
+
+    task = config.make_task()
+    size = DTYPES[config.dtype].itemsize
+    steps = task.max_steps(config.max_length)
+    h, n_in, n_out = config.hidden, task.n_in, task.n_out
+    train = config.batch * steps * (n_in + 3 * h + n_out) + 6 * (h * h + h * (n_in + n_out + 1))
+    valid = config.valid_chunk * steps * (n_in + h + n_out)
+    return int(size * (models * train + valid))
+
+
+def check_resources(runs: Sequence[Any], workers: int, max_parallel: int, device: str) -> None:
+    """Refuse (one-line :class:`ConfigError`) sizes this machine's memory cannot hold, before a sweep starts.
+
+    Each of ``min(workers, runs)`` processes trains up to ``max_parallel`` runs as one ensemble;
+    their estimated need (:func:`run_bytes`, plus :data:`WORKER_BYTES` per worker) must fit in the
+    memory the machine has free. Without this a huge ``hidden``, ``batch`` or ``valid_chunk``
+    ends in an allocation failure deep inside torch.
+    """
+    if not runs or device != "cpu":
+        return
+    free = available_memory()
+    if free is None:
+        return
+    groups = shares(list(runs), workers)
+    need = max(run_bytes(c, min(max_parallel, len(share))) for share in groups for c in share)
+    # the largest ensemble of any worker, times the workers, plus each worker's own footprint
+    total = need * len(groups) + (WORKER_BYTES * len(groups) if workers > 1 else 0)
+    if total > free:
+        worst = max(runs, key=lambda c: run_bytes(c, 1))
+        raise ConfigError(
+            f"this sweep would need about {total / 2**30:.1f} GiB of memory ({len(groups)} process(es), up to "
+            f"{min(max_parallel, max(map(len, groups)))} runs each of hidden={worst.hidden}, batch={worst.batch}, "
+            f"valid_chunk={worst.valid_chunk}) but the machine has {free / 2**30:.1f} GiB free; "
+            "use fewer --workers, a smaller --max-parallel or smaller settings"
+        )
 
 
 def shares(runs: Sequence[Any], workers: int) -> list[list[Any]]:
@@ -76,8 +143,10 @@ def _worker(index: int, runs: list, max_parallel: int, device: str, threads: int
     try:
         training.train_runs(runs, max_parallel=max_parallel, device=device, progress=progress, on_result=on_result,
                             resume=resume, on_checkpoint=on_checkpoint, checkpoint_every_s=checkpoint_every_s)
-    except BaseException:  # noqa: BLE001 -- every failure must reach the parent
-        messages.put(("error", f"worker {index} failed:\n{traceback.format_exc()}"))
+    except BaseException as exc:  # noqa: BLE001 -- every failure must reach the parent
+        if os.environ.get("RNNBOOK_DEBUG"):
+            traceback.print_exc()
+        messages.put(("error", f"worker {index} failed: {type(exc).__name__}: {' '.join(str(exc).split())}"))
         return
     flush()
     messages.put(("done", index))
@@ -126,7 +195,11 @@ def train_runs_in_processes(
             except queue.Empty:
                 dead = [p for p in procs if p.exitcode not in (None, 0)]
                 if dead:
-                    raise RuntimeError(f"a worker process died (exit code {dead[0].exitcode})") from None
+                    code = dead[0].exitcode
+                    why = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+                    if code == -signal.SIGKILL:
+                        why += ", perhaps by the kernel for want of memory"
+                    raise TrainingFailed(f"a worker process died ({why})") from None
                 continue
             if kind == "progress":
                 if progress is not None:
@@ -141,7 +214,7 @@ def train_runs_in_processes(
             elif kind == "done":
                 running -= 1
             else:
-                raise RuntimeError(payload)
+                raise TrainingFailed(payload)
     finally:
         for p in procs:
             if p.is_alive():
