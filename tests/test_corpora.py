@@ -3,6 +3,7 @@
 import hashlib
 import importlib.metadata
 import importlib.resources
+import json
 import sys
 
 import music21
@@ -280,3 +281,58 @@ def test_the_text_cache_is_reused(tmp_path, monkeypatch):
     assert second.vocab == first.vocab and second.works == first.works
     for split in text.SPLITS:
         np.testing.assert_array_equal(getattr(first, split), getattr(second, split))
+
+
+# -- Penn Treebank characters from Mikolov's files (the reader's copy) -------------------------------
+
+
+def write_ptb(folder, sentences):
+    """Files in the format of Mikolov's ptb.char.*.txt: one sentence a line, characters separated by
+    spaces, words by '_'."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, lines in sentences.items():
+        text = "".join(" _ ".join(" ".join(word) for word in line.split(" ")) + "\n" for line in lines)
+        (folder / f"ptb.char.{split}.txt").write_text(text, encoding="ascii")
+
+
+def test_ptb_characters_are_read_from_mikolovs_format(tmp_path):
+    from rnnbook.corpora import load_ptb_chars
+
+    write_ptb(tmp_path, {"train": ["aer banknote", "the n cat"], "valid": ["no it"], "test": ["the cat's"]})
+    first = (tmp_path / "ptb.char.train.txt").read_text().splitlines()[0]
+    assert first == "a e r _ b a n k n o t e"  # the format itself
+    c = load_ptb_chars(tmp_path)
+    assert c.decode(c.train) == "aer banknote\nthe n cat\n" and c.decode(c.test) == "the cat's\n"
+    assert c.vocab == "".join(sorted(set("aer banknote\nthe n cat\nno it\nthe cat's\n")))
+    assert c.source["characters"] == {"train": 23, "valid": 6, "test": 10} and len(c.source["sha256"]) == 3
+
+
+def test_a_missing_or_foreign_ptb_file_is_a_one_line_error(tmp_path):
+    from rnnbook.corpora import load_ptb_chars
+
+    with pytest.raises(ConfigError, match="ptb.char.train.txt' is missing"):
+        load_ptb_chars(tmp_path)
+    write_ptb(tmp_path, {"train": ["a b"], "valid": ["a"], "test": ["b"]})
+    (tmp_path / "ptb.char.valid.txt").write_text("a b\nthe cat\n")  # words, not characters
+    with pytest.raises(ConfigError, match=r"line 2: 'the' is not one character") as info:
+        load_ptb_chars(tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_the_cli_trains_on_ptb_files_given_by_data_dir(tmp_path, capsys):
+    from rnnbook.cli import main
+
+    rng = np.random.default_rng(0)
+    words = ["the", "cat", "sat", "on", "a", "mat", "n", "bank", "note"]
+    make = lambda k: [" ".join(rng.choice(words, 8)) for _ in range(k)]
+    train = make(120)
+    write_ptb(tmp_path / "ptb", {"train": train, "valid": make(30), "test": make(30)})
+    args = ["natural", "ptb_next", "--protocol", "quick", "--results-dir", str(tmp_path / "r"), "--no-progress",
+            "--set", "epochs=1", "--set", "hidden=8", "--set", "seq_len=20", "--set", "batch=4",
+            "--set", "eval_columns=2", "--set", "train_items=0", "--set", "eval_items=0"]
+    assert main(args) == 2  # no --data-dir
+    assert "--data-dir" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert main(args + ["--data-dir", str(tmp_path / "ptb")]) == 0
+    d = json.loads((tmp_path / "r" / "ptb_next" / "quick.json").read_text())
+    assert d["corpus"]["name"].startswith("Penn Treebank") and d["epochs_done"] == 1
+    assert d["corpus"]["characters"]["train"] == sum(len(line) + 1 for line in train)  # a newline ends each sentence

@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
                    help="override a setting, e.g. --set epochs=20 (trains on from the kept state); repeatable")
     n.add_argument("--results-dir", default="results", metavar="DIR", help="default: results")
+    n.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="the data files' folder: Penn Treebank (ptb_next, ptb_5ahead: Mikolov's ptb.char.*.txt, "
+                        "required), or the paper's music (default: the book's data/poly-music)")
     n.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
                    help="save the run's state this often within an epoch (default 300)")
     n.add_argument("--threads", type=_positive_int, default=None, metavar="N",
@@ -338,7 +341,7 @@ def cmd_run(args, argv: Sequence[str]) -> int:
 def cmd_natural(args, argv: Sequence[str]) -> int:
     from rnnbook import runtime
     from rnnbook.natural_experiments import get_experiment, results_file
-    from rnnbook.natural_training import format_natural, train_natural
+    from rnnbook.natural_training import format_natural, load_data, train_natural
 
     exp = get_experiment(args.experiment)
     cfg = exp.protocol(args.protocol)
@@ -365,7 +368,7 @@ def cmd_natural(args, argv: Sequence[str]) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
         data = train_natural(exp, cfg, path, checkpoint_every_s=args.checkpoint_every, progress=progress,
-                             argv=list(argv))
+                             argv=list(argv), data=load_data(exp, cfg, data_dir=args.data_dir))
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)

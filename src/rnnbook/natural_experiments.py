@@ -72,7 +72,7 @@ class NaturalExperiment:
 
     name: str
     title: str
-    corpus: str  # "chorales", "shakespeare", or a data set of rnnbook.corpora.poly_music ("jsb", ...)
+    corpus: str  # "chorales", "shakespeare", "ptb", or a data set of rnnbook.corpora.poly_music ("jsb", ...)
     ahead: int
     paper: str  # which rows of Table 1 it stands in for
     protocols: Mapping[str, NaturalConfig]
@@ -85,7 +85,7 @@ class NaturalExperiment:
     @property
     def kind(self) -> str:
         """``"text"`` (characters) or ``"music"`` (piano rolls)."""
-        return "text" if self.corpus == "shakespeare" else "music"
+        return "text" if self.corpus in ("shakespeare", "ptb") else "music"
 
 
 # The paper's text settings are for a cost summed over 200-step sequences [arXiv-2nd]:
@@ -121,10 +121,12 @@ _TEXT_SOURCES = {
     "lr_halving": "[unknown] ours, as for music",
 }
 
-def _text_experiment(name: str, ahead: int, target: str, paper: str) -> NaturalExperiment:
-    """A character task on the Shakespeare corpus; the two differ only in how far ahead the target is."""
+def _text_experiment(name: str, ahead: int, target: str, paper: str, corpus: str = "shakespeare") -> NaturalExperiment:
+    """A character task on the Shakespeare corpus (or Penn Treebank, ``corpus="ptb"``, from files the
+    reader has: ``--data-dir``); the two differ only in how far ahead the target is."""
+    where = "Shakespeare corpus" if corpus == "shakespeare" else "Penn Treebank (Mikolov's character files)"
     return NaturalExperiment(
-        name=name, title=f"Characters: {target}, Shakespeare corpus", corpus="shakespeare", ahead=ahead, paper=paper,
+        name=name, title=f"Characters: {target}, {where}", corpus=corpus, ahead=ahead, paper=paper,
         protocols={
             "quick": _text_protocol(50, hidden=100, batch=16, epochs=3, train_items=300_000, eval_items=30_000,
                                     eval_columns=20),
@@ -149,6 +151,10 @@ EXPERIMENTS: dict[str, NaturalExperiment] = {
     ),
     "text_next": _text_experiment("text_next", 1, "the next character", "Table 1, Penn Treebank 1 step"),
     "text_5ahead": _text_experiment("text_5ahead", 5, "the character 5 positions ahead", "Table 1, Penn Treebank 5 steps"),
+    # the paper's own text, for a reader who has Mikolov's files (python -m rnnbook natural ptb_next --data-dir DIR)
+    "ptb_next": _text_experiment("ptb_next", 1, "the next character", "Table 1, Penn Treebank 1 step", "ptb"),
+    "ptb_5ahead": _text_experiment("ptb_5ahead", 5, "the character 5 positions ahead", "Table 1, Penn Treebank 5 steps",
+                                   "ptb"),
 }
 
 

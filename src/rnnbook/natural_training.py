@@ -81,15 +81,24 @@ class Data:
         return make_batch(self.task, self.train_stream, row, n_models, cfg.seq_len, dtype)
 
 
-def load_data(exp: NaturalExperiment, cfg: NaturalConfig, cache_dir: str | Path | None = None) -> Data:
-    """The corpus of ``exp``, its task, the training stream and the sequences scored each epoch."""
+def load_data(exp: NaturalExperiment, cfg: NaturalConfig, cache_dir: str | Path | None = None,
+              data_dir: str | Path | None = None) -> Data:
+    """The corpus of ``exp``, its task, the training stream and the sequences scored each epoch.
+
+    ``data_dir``: the folder of the data files where a corpus is read from files (the paper's music:
+    default ``data/poly-music``; Penn Treebank: required, the reader's copy of Mikolov's files).
+    """
     from rnnbook import corpora
+
+    if exp.corpus == "ptb" and data_dir is None:
+        raise ConfigError(f"{exp.name} trains on Penn Treebank, which the book cannot ship: give --data-dir DIR, "
+                          "the folder holding ptb.char.train.txt, ptb.char.valid.txt and ptb.char.test.txt")
 
     music = exp.corpus == "chorales" or exp.corpus in corpora.MUSIC_DATASETS
     if music and cfg.batch != 1:  # before the corpus is parsed
         raise ConfigError(f"music trains one piece per update (batch 1), got batch {cfg.batch}")
     if exp.corpus in corpora.MUSIC_DATASETS:
-        c = corpora.load_poly_music(exp.corpus)
+        c = corpora.load_poly_music(exp.corpus, data_dir=data_dir)
         task = SequenceTask.music()
         splits = {"train": list(c.train), "valid": list(c.valid), "test": list(c.test)}
         vocab = None
@@ -103,11 +112,13 @@ def load_data(exp: NaturalExperiment, cfg: NaturalConfig, cache_dir: str | Path 
         info = {"name": "music21 Bach chorales", "step_quarter_notes": c.step, "source": dict(c.source),
                 "pieces": {k: len(v) for k, v in splits.items()}, "frames": {k: int(sum(map(len, v))) for k, v in splits.items()}}
     else:
-        c = corpora.load_shakespeare(cache_dir=cache_dir)
+        c = corpora.load_ptb_chars(data_dir) if exp.corpus == "ptb" else corpora.load_shakespeare(cache_dir=cache_dir)
         task = SequenceTask.text(len(c.vocab), exp.ahead)
         splits = {"train": c.train, "valid": c.valid, "test": c.test}
         vocab = c.vocab
-        info = {"name": "Shakespeare (shakespeare 0.6, 42 modern-spelling works)", "source": dict(c.source),
+        name = ("Penn Treebank characters (Mikolov et al. 2012), the reader's files" if exp.corpus == "ptb"
+                else "Shakespeare (shakespeare 0.6, 42 modern-spelling works)")
+        info = {"name": name, "source": dict(c.source),
                 "vocabulary": len(c.vocab), "characters": {k: int(len(v)) for k, v in splits.items()}}
     pieces = None
     if task.kind == "music":

@@ -22,9 +22,9 @@ cache exists; building it needs the corpus's package (``make install`` installs 
 from rnnbook.corpora.cache import CACHE_ENV, MissingPackageError
 from rnnbook.corpora.poly_music import DATASETS as MUSIC_DATASETS, PolyMusic, load_poly_music
 from rnnbook.corpora.music import MusicCorpus, load_chorales, piano_roll, piano_roll_with_drops, split_of
-from rnnbook.corpora.text import TextCorpus, load_shakespeare
+from rnnbook.corpora.text import TextCorpus, load_ptb_chars, load_shakespeare
 
 __all__ = [
-    "CACHE_ENV", "MUSIC_DATASETS", "MissingPackageError", "MusicCorpus", "PolyMusic", "load_poly_music", "TextCorpus", "load_chorales",
+    "CACHE_ENV", "MUSIC_DATASETS", "MissingPackageError", "MusicCorpus", "PolyMusic", "load_poly_music", "TextCorpus", "load_chorales", "load_ptb_chars",
     "load_shakespeare", "piano_roll", "piano_roll_with_drops", "split_of",
 ]

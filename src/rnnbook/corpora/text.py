@@ -19,6 +19,7 @@ characters' ASCII order.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,3 +143,55 @@ def load_shakespeare(*, cache_dir: str | Path | None = None) -> TextCorpus:
         corpus = _corpus(arrays, key)
         assert corpus is not None
     return corpus
+
+
+# ---------------------------------------------------------------------------------------------
+# Penn Treebank at the level of characters, for a reader who has Mikolov's files
+# ---------------------------------------------------------------------------------------------
+
+PTB_FILES = {"train": "ptb.char.train.txt", "valid": "ptb.char.valid.txt", "test": "ptb.char.test.txt"}
+PTB_SPACE = "_"  # the files' word separator
+
+
+def _ptb_split(path: Path) -> str:
+    """One file of Mikolov's character-level Penn Treebank as text: its format is one sentence per
+    line, the characters separated by single spaces and the words by ``_``; here each character is
+    itself, ``_`` a space, and every line ends with a newline (the end-of-sentence symbol)."""
+    lines = []
+    for number, line in enumerate(path.read_text(encoding="ascii", errors="strict").splitlines(), 1):
+        tokens = line.split()
+        if any(len(t) != 1 for t in tokens):
+            bad = next(t for t in tokens if len(t) != 1)
+            raise ConfigError(f"{str(path)!r}, line {number}: {bad!r} is not one character; expected Mikolov's "
+                              "character files (characters separated by spaces, words by '_')")
+        lines.append("".join(" " if t == PTB_SPACE else t for t in tokens) + "\n")
+    return "".join(lines)
+
+
+def load_ptb_chars(data_dir: str | Path) -> TextCorpus:
+    """Character-level Penn Treebank from Mikolov's files ``ptb.char.{train,valid,test}.txt`` in ``data_dir``.
+
+    The book cannot ship these files (the Penn Treebank is licensed by the LDC); a reader who has
+    them points the command line at their folder (``python -m rnnbook natural ptb_next --data-dir DIR``).
+    The vocabulary is the sorted set of the characters of all three files. A missing file, a
+    non-ASCII byte or a token longer than one character is a one-line error.
+    """
+    folder = Path(data_dir)
+    parts = {}
+    for split, name in PTB_FILES.items():
+        path = folder / name
+        if not path.is_file():
+            raise ConfigError(f"Penn Treebank characters: {str(path)!r} is missing (expected "
+                              f"{', '.join(PTB_FILES.values())} in {str(folder)!r})")
+        try:
+            parts[split] = _ptb_split(path)
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{str(path)!r} is not ASCII text (byte {exc.start}): not Mikolov's character file") from None
+    vocab = "".join(sorted(set("".join(parts.values()))))
+    table = np.zeros(256, np.uint8)
+    table[np.frombuffer(vocab.encode("latin-1"), np.uint8)] = np.arange(len(vocab), dtype=np.uint8)
+    ids = {s: table[np.frombuffer(t.encode("latin-1"), np.uint8)] for s, t in parts.items()}
+    source = {"corpus": "ptb-char (Mikolov et al. 2012)", "folder": str(folder.resolve()),
+              "sha256": {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in PTB_FILES.values()},
+              "characters": {s: int(len(a)) for s, a in ids.items()}}
+    return TextCorpus(vocab=vocab, **ids, works=["ptb"], source=source)
