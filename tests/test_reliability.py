@@ -349,6 +349,25 @@ def test_d7_states_files_without_digests_are_trusted_as_legacy_and_get_them_on_t
     assert set(torch.load(sp, weights_only=True)["sha256"]) == set(load_states(sp))
 
 
+def test_d7_natural_refuses_a_flipped_bit_in_its_state_and_trusts_a_legacy_one(tmp_path):
+    from rnnbook import natural_training as nt
+
+    exp, cfg, data = _natural()
+    path = tmp_path / "a.json"
+    nt.train_natural(exp, cfg, path, data=data, stop_after_updates=7)
+    sp = nt.state_path(path)
+    good = sp.read_bytes()
+    _flip_a_bit_in_a_tensor(sp)
+    with pytest.raises(ConfigError, match="does not match its SHA-256"):
+        nt.train_natural(exp, cfg, path, data=data)
+    legacy = torch.load(__import__("io").BytesIO(good), weights_only=True)
+    del legacy["sha256"]  # as every state saved before the digests
+    torch.save(legacy, sp)
+    whole = nt.train_natural(exp, cfg, tmp_path / "b.json", data=data)
+    resumed = nt.train_natural(exp, cfg, path, data=data)
+    assert json.dumps(nt.without_provenance(resumed)) == json.dumps(nt.without_provenance(whole))
+
+
 # -- D8: failures of the machine end in one line with how to resume -------------------------------
 
 

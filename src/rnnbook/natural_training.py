@@ -168,6 +168,7 @@ class TrainState:
         d = asdict(self) | {"params": self.params.tensors(), "format": FORMAT,
                             "epoch_start": self.epoch_start.tensors() if keep_start else None}
         d["best"] = {m: dict(b, params=b["params"].tensors()) for m, b in self.best.items()}
+        d["sha256"] = state_digest(d)  # checked on load: a damaged file is refused, never trained on
         buf = io.BytesIO()
         torch.save(d, buf)
         return buf.getvalue()
@@ -177,13 +178,56 @@ class TrainState:
         try:
             d = torch.load(path, weights_only=True)
         except Exception as exc:  # a damaged file must say so in one line
-            raise ConfigError(f"cannot read run state {str(path)!r}: {exc}") from None
-        if not isinstance(d, dict) or d.pop("format", None) != FORMAT:
+            raise ConfigError(f"cannot read run state {str(path)!r}: {str(exc).splitlines()[0]}") from None
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ConfigError(f"{str(path)!r} is not an {FORMAT} state file")
+        digest = d.pop("sha256", None)  # absent from states saved before digests (legacy): trusted as they are
+        if digest is not None and digest != state_digest(d):
+            raise ConfigError(f"{str(path)!r} is corrupt: it does not match its SHA-256; restore it from a copy, "
+                              "or move it and its results file away to train afresh")
+        d.pop("format")
         d["params"] = Params(*d["params"])
         d["epoch_start"] = None if d["epoch_start"] is None else Params(*d["epoch_start"])
         d["best"] = {m: dict(b, params=Params(*b["params"])) for m, b in d["best"].items()}
         return TrainState(**d)
+
+
+def state_digest(value: Any) -> str:
+    """SHA-256 of a state as saved (nested dicts, lists, tensors, numbers), independent of how
+    torch lays the file out: tensors by dtype, shape and bytes, the rest as canonical JSON."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+
+    def feed(v: Any) -> None:
+        if isinstance(v, torch.Tensor):
+            t = v.detach().cpu().contiguous()
+            h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+            return
+        try:  # plain values (the long per-update traces): in one go
+            h.update(json.dumps(v, sort_keys=True).encode())
+            return
+        except TypeError:  # holds tensors: piece by piece
+            pass
+        if isinstance(v, dict):
+            h.update(b"{")
+            for k in sorted(v, key=str):
+                h.update(json.dumps(str(k)).encode() + b":")
+                feed(v[k])
+            h.update(b"}")
+        elif isinstance(v, (list, tuple)):
+            h.update(b"[")
+            for x in v:
+                feed(x)
+                h.update(b",")
+            h.update(b"]")
+        else:
+            h.update(repr(v).encode())
+
+    feed({k: x for k, x in value.items() if k != "sha256"})
+    return h.hexdigest()
 
 
 def state_path(results_file: Path) -> Path:
