@@ -38,6 +38,7 @@ class Verdict:
     flags: list[str] = field(default_factory=list)  #: protocol differences, confounds, divergences
     value: float | None = None  #: the headline number, for tests
     command: str = ""  #: what would test it (for "not run")
+    counts: tuple[int, int] | None = None  #: (solved, runs) pooled over the points, for a rate claim
 
     @property
     def detail(self) -> str:
@@ -129,7 +130,7 @@ class Rate(Test):
         done = [p for p in pts if p.finished]
         value = sum(p.solved for p in done) / sum(p.n for p in done) if done else None
         v = Verdict(verdict, why, _counts_text(pts), protocol, caps, frac, [j.row for j in judged],
-                    _divergences(pts), value)
+                    _divergences(pts), value, counts=(sum(p.solved for p in pts), sum(p.n for p in pts)))
         return _under_other_protocol(v, _differences(self.selectors, made_under))
 
 
