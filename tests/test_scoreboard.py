@@ -87,3 +87,17 @@ def test_no_page_derives_a_verdict_of_its_own(page):
                            r"_omega_needs_clipping|count_verdict\(|\.evaluate\(ROOT\)")
     assert not forbidden.search(code), forbidden.search(code).group(0)
     assert "scoreboard." in code or "verdicts" in code
+
+
+def test_show_prints_the_verdicts_the_book_prints(tmp_path, capsys):
+    from rnnbook.cli import main
+
+    fake_results(tmp_path, "addition", ["s"] * 4 + ["c"])
+    path = tmp_path / "results" / "addition" / "paper.json"
+    assert main(["show", str(path)]) == 0
+    out = capsys.readouterr().out
+    book = dict((c.key, v) for c, v in scoreboard.evaluate(tmp_path, [c.key for c in claims.for_experiment("addition")]))
+    assert set(book) >= {"add", "add-gen", "perm-hardest"}
+    for key, v in book.items():
+        line = next(l for l in out.splitlines() if l.startswith(key + " "))
+        assert line.split()[1:1 + len(v.verdict.split())] == v.verdict.split(), (key, line)

@@ -219,7 +219,14 @@ def cmd_show(args) -> int:
     from rnnbook.natural_training import format_natural, is_natural
     from rnnbook.results import format_table, load_results
 
-    blocks = [format_natural(f) if is_natural(f) else format_table(load_results(f)) for f in args.files]
+    from rnnbook.natural_training import json_of
+    from rnnbook.scoreboard import verdicts_for_file
+
+    blocks = []
+    for f in args.files:  # each file's table, then the book's verdicts on the claims it tests (as on the scoreboard)
+        data = json_of(f) if is_natural(f) else load_results(f)
+        blocks.append((format_natural(f) if is_natural(f) else format_table(data)) + "\n\n"
+                      + verdicts_for_file(f, data["experiment"]))
     print("\n\n".join(blocks))
     return EXIT_OK
 

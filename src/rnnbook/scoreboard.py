@@ -128,5 +128,20 @@ def text_table(rows: list[tuple[Claim, Verdict]]) -> str:
     return "\n".join(out)
 
 
+def verdicts_for_file(path: str | Path, experiment: str) -> str:
+    """The book's verdicts on the claims a results file tests, as ``python -m rnnbook show`` prints them:
+    the same rows as the scoreboard, judged from the ``results/`` folder the file lies in."""
+    path = Path(path).resolve()
+    keys = [c.key for c in _claims.for_experiment(experiment)]
+    if not keys:
+        return f"verdicts: no claim of the paper is judged on {experiment}"
+    if path.parent.name != experiment or path.parent.parent.name != "results":
+        return f"verdicts: {path} is not results/{experiment}/<protocol>.json of a book folder; not judged"
+    if path.stem != "paper":
+        return f"verdicts: the claims are judged on the paper protocol (results/{experiment}/paper.json), not {path.name}"
+    rows = evaluate(path.parents[2], keys)
+    return f"verdicts (the scoreboard's; {len(rows)} claim(s) judged on {experiment}):\n" + text_table(rows)
+
+
 __all__ = ["CLAIMS", "MEANINGS", "VERDICTS", "evaluate", "evaluate_all", "frame", "html", "page_frame",
-           "point_frames", "styled", "tally", "tally_text", "text_table"]
+           "point_frames", "styled", "tally", "tally_text", "text_table", "verdicts_for_file"]
