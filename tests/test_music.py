@@ -18,7 +18,7 @@ from rnnbook.engine.backend import choose_backend
 from rnnbook.errors import ConfigError
 from rnnbook.model import init_params
 from rnnbook.natural import SequenceTask, frequency_nll, key_frequencies, make_batch, sequences_of
-from rnnbook.natural_experiments import EXPERIMENTS, PATIENCE, MAX_EPOCHS, NaturalConfig, get_experiment, results_file
+from rnnbook.natural_experiments import EXPERIMENTS, MIN_DELTA, PATIENCE, MAX_EPOCHS, NaturalConfig, get_experiment, results_file
 from rnnbook.tasks import Batch
 from rnnbook.natural_training import Data, TrainState, state_path, train_natural, without_provenance
 
@@ -160,6 +160,21 @@ def test_a_method_stops_after_patience_epochs_without_a_better_validation_score(
     assert max(out["stopped"].values()) == out["epochs_done"]  # the run ends when the last one stops
 
 
+def test_min_delta_counts_only_large_enough_gains():
+    from rnnbook.natural_training import last_gain
+
+    rows = [{"epoch": t, "method": "m", "valid": v} for t, v in enumerate([9.0, 8.0, 7.9995, 7.9, 7.8999, 7.95], 1)]
+    assert last_gain(rows, "m") == 5  # every strict gain counts
+    assert last_gain(rows, "m", 0.001) == 4  # 8.0 -> 7.9995 and 7.9 -> 7.8999 are too small
+    assert last_gain(rows, "m", 0.5) == 2 and last_gain(rows, "other") == 0
+
+
+def test_a_run_with_min_delta_stops_when_the_gains_are_small(tmp_path):
+    cfg = NaturalConfig(**{**CFG.__dict__, "min_delta": 10.0})  # no gain after the first epoch is large enough
+    out = train_natural(EXP, cfg, tmp_path / "a.json", data=small_data())
+    assert out["stopped"] == {m: 1 + cfg.patience for m in out["methods"]} and out["epochs_done"] == 1 + cfg.patience
+
+
 def test_a_run_that_stops_early_resumes_bit_for_bit(tmp_path):
     data = small_data()
     whole = train_natural(EXP, CFG, tmp_path / "a.json", data=data)
@@ -176,7 +191,8 @@ def test_a_state_saved_before_early_stopping_existed_continues(tmp_path):
     train_natural(EXP, cfg, tmp_path / "b.json", data=data, stop_after_updates=5)
     spath = state_path(tmp_path / "b.json")
     d = torch.load(spath, weights_only=True)
-    del d["config"]["patience"], d["stopped"]
+    del d["config"]["patience"], d["config"]["min_delta"], d["stopped"]
+    d.pop("sha256", None)  # the committed states predate the state digest too
     buf = io.BytesIO()
     torch.save(d, buf)
     spath.write_bytes(buf.getvalue())
@@ -204,7 +220,7 @@ def test_the_paper_protocols_carry_the_papers_values_with_their_sources(name, hi
     p = exp.protocol("paper")
     assert (p.hidden, p.seq_len, p.threshold, p.batch) == (hidden, 200, 8.0, 1)
     assert p.lr_msgd == p.lr_msgd_c == p.lr_msgd_cr == lr and p.reg_weight == reg and p.lr_halving
-    assert (p.patience, p.epochs) == (PATIENCE, MAX_EPOCHS)
+    assert (p.patience, p.epochs, p.min_delta) == (PATIENCE, MAX_EPOCHS, MIN_DELTA)
     for key in ("hidden", "seq_len", "threshold", "lr", "reg_weight", "batch", "epochs", "patience", "seed"):
         assert exp.sources[key].startswith(("[arXiv-2nd]", "[ICML]", "[unknown]", "[ours]")), key
     tag = "[ours]" if name == "jsb" else "[arXiv-2nd]"

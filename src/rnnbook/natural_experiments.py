@@ -52,6 +52,8 @@ class NaturalConfig:
     dtype: str = setting(tuple(DTYPES), "floating-point type of training", "float32")
     patience: int = setting(">= 0", "early stopping: a method stops after this many epochs without a better "
                                     "validation score (0: never; the run ends when all have stopped)", 0)
+    min_delta: float = setting(">= 0", "early stopping: a validation score counts as better only if it is below the "
+                                       "last one that counted by more than this (nats or bits per item)", 0.0)
 
     def validate(self) -> "NaturalConfig":
         for name, s in SETTINGS.items():
@@ -164,7 +166,7 @@ EXPERIMENTS: dict[str, NaturalExperiment] = {
 
 #: the book's stopping rule for the paper's music (the paper gives none): each method trains until
 #: its validation NLL has not improved for PATIENCE epochs, at most MAX_EPOCHS epochs (then: not converged)
-PATIENCE, MAX_EPOCHS = 5, 200
+PATIENCE, MAX_EPOCHS, MIN_DELTA = 5, 200, 0.001
 
 #: data set -> the paper's values where it gives them ([arXiv-2nd]: the reading notes of its arXiv
 #: version, back/paper_in_numbers.md pn-natural); JSB Chorales is not in the paper and takes
@@ -205,8 +207,8 @@ def _poly_sources(name: str) -> dict[str, str]:
         "batch": "[unknown] ours: one chunk of one piece per update (minibatch 1), never mixing two pieces",
         "epochs": f"[unknown] ours: a cap of {MAX_EPOCHS} epochs; a method that reaches it without stopping is "
                   "reported as not converged",
-        "patience": f"[unknown] ours: early stopping, {PATIENCE} epochs without a better validation NLL; Table 1's "
-                    "entry is the best-validation epoch",
+        "patience": f"[unknown] ours: early stopping, {PATIENCE} epochs without a validation NLL better by more than "
+                    f"{MIN_DELTA} nats per frame; Table 1's entry is the best-validation epoch",
         "seed": "[unknown] ours: seeds 0, 1, 2, ... (initial weights and the order of the chunks), one results "
                 "file each (paper.json for seed 0, paper-seed<k>.json)",
     }
@@ -224,9 +226,10 @@ def _poly_experiment(name: str) -> NaturalExperiment:
         paper=rows,
         protocols={
             # seconds, for the chapter and the tests: a few pieces, a small model
-            "quick": NaturalConfig(hidden=50, epochs=3, train_items=3000, patience=2,
+            "quick": NaturalConfig(hidden=50, epochs=3, train_items=3000, patience=2, min_delta=MIN_DELTA,
                                    **{**common, "seq_len": 50}).validate(),
-            "paper": NaturalConfig(hidden=p["hidden"], epochs=MAX_EPOCHS, patience=PATIENCE, **common).validate(),
+            "paper": NaturalConfig(hidden=p["hidden"], epochs=MAX_EPOCHS, patience=PATIENCE, min_delta=MIN_DELTA,
+                                   **common).validate(),
         },
         sources=_poly_sources(name),
     )
