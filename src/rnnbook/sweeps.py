@@ -64,6 +64,7 @@ def run_sweep(
     on_start: Callable[[list, ResultsFile], Any] | None = None,
     on_saved: Callable[[Any, dict], Any] | None = None,
     argv: Iterable[str] | None = None,
+    stop_at: float | None = None,
 ) -> ResultsFile:
     """Train every run of ``experiment``/``protocol`` that its results file lacks; save as they finish.
 
@@ -74,7 +75,9 @@ def run_sweep(
     that many of the pending runs (grid order). ``shard=(K, N)``: only shard K of N, into its
     own file. ``on_start(pending, file)`` is called before training, ``on_saved(result,
     record)`` after each run is saved. A ``KeyboardInterrupt`` (Ctrl-C, SIGTERM through the
-    CLI) is re-raised after the files are saved, checkpoints included.
+    CLI) is re-raised after the files are saved, checkpoints included. ``stop_at`` (a
+    :func:`time.time` deadline, :mod:`rnnbook.campaign`) stops cleanly: each run still training
+    is checkpointed at its next check after it and the sweep returns, to be resumed bit for bit.
     """
     from rnnbook import workers as worker_pool
 
@@ -92,11 +95,11 @@ def run_sweep(
         rf = ResultsFile(path, experiment, proto, configs, shard=shard)
         return _sweep(rf, device=device, max_parallel=max_parallel, workers=workers, cuda_graph=cuda_graph,
                       limit=limit, checkpoint_every_s=checkpoint_every_s, progress=progress, on_start=on_start,
-                      on_saved=on_saved, argv=argv)
+                      on_saved=on_saved, argv=argv, stop_at=stop_at)
 
 
 def _sweep(rf: ResultsFile, *, device: str, max_parallel: int, workers: int, cuda_graph: bool, limit: int | None,
-           checkpoint_every_s: float, progress, on_start, on_saved, argv) -> ResultsFile:
+           checkpoint_every_s: float, progress, on_start, on_saved, argv, stop_at: float | None = None) -> ResultsFile:
     """:func:`run_sweep`'s work, under the file's lock."""
     import torch
 
@@ -124,7 +127,7 @@ def _sweep(rf: ResultsFile, *, device: str, max_parallel: int, workers: int, cud
         rf.save()
 
     kw = dict(max_parallel=max_parallel, device=device, progress=progress, on_result=on_result, resume=resume,
-              on_checkpoint=on_checkpoint, checkpoint_every_s=checkpoint_every_s)
+              on_checkpoint=on_checkpoint, checkpoint_every_s=checkpoint_every_s, stop_at=stop_at)
     try:
         if pending and workers > 1:
             worker_pool.train_runs_in_processes(pending, workers, threads=torch.get_num_threads(), **kw)

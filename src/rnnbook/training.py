@@ -61,6 +61,7 @@ class _Member:
     diverged: bool = False
     wall_before: float = 0.0  # training time of earlier sittings
     sittings: int = 1
+    parked: bool = False  # set aside unfinished at ``stop_at``, its state handed to on_checkpoint
     last_saved: float = field(default_factory=time.perf_counter)
 
     def wall_time(self) -> float:
@@ -122,10 +123,11 @@ class _Ensemble:
     def __init__(self, task: Task, pending: list[tuple[int, RunConfig]], max_parallel: int, device: str,
                  on_result: Callable[[RunResult], None] | None, cuda_graph: bool = False,
                  resume: Mapping[str, RunState] | None = None,
-                 on_checkpoint: Callable[[RunState], None] | None = None, checkpoint_every_s: float = 300.0) -> None:
+                 on_checkpoint: Callable[[RunState], None] | None = None, checkpoint_every_s: float = 300.0,
+                 stop_at: float | None = None) -> None:
         first = pending[0][1]
         self.resume = resume or {}
-        self.on_checkpoint, self.checkpoint_every_s = on_checkpoint, checkpoint_every_s
+        self.on_checkpoint, self.checkpoint_every_s, self.stop_at = on_checkpoint, checkpoint_every_s, stop_at
         self.task, self.device, self.on_result = task, torch.device(device), on_result
         self.act, self.dtype = activation_of(first.init), DTYPES[first.dtype]
         # chosen once for the ensemble: which code computes its passes (and owns their scratch memory)
@@ -231,26 +233,32 @@ class _Ensemble:
             m.diverged = not bool(finite[i])
             m.finished = m.first_success_update is not None or m.diverged or m.updates >= m.config.max_updates
         self._reset_statistics(due)
-        self._checkpoint([s for s in due if not self.members[s].finished])
+        unfinished = [s for s in due if not self.members[s].finished]
+        stopping = self.stop_at is not None and time.time() >= self.stop_at
+        self._checkpoint(unfinished, force=stopping)
+        if stopping:  # past the deadline: every run stops at its check, kept as a checkpoint; none starts
+            self.pending.clear()
+            for slot in unfinished:
+                self.members[slot].parked = True
         self._retire_finished()
 
-    def _checkpoint(self, slots: list[int]) -> None:
+    def _checkpoint(self, slots: list[int], force: bool = False) -> None:
         """Hand the states of the runs in ``slots`` (just checked) to ``on_checkpoint``, each at most
-        every ``checkpoint_every_s`` seconds of wall time."""
+        every ``checkpoint_every_s`` seconds of wall time (``force``: now)."""
         if self.on_checkpoint is None:
             return
         now = time.perf_counter()
         for slot in slots:
             m = self.members[slot]
-            if now - m.last_saved >= self.checkpoint_every_s:
+            if force or now - m.last_saved >= self.checkpoint_every_s:
                 self.on_checkpoint(m.state(self.params.select([slot]), "checkpoint"))
                 m.last_saved = now
 
     def _retire_finished(self) -> None:
-        finished = [s for s, m in enumerate(self.members) if m.finished]
+        finished = [s for s, m in enumerate(self.members) if m.finished or m.parked]
         if not finished:
             return
-        for slot in finished:
+        for slot in (s for s in finished if not self.members[s].parked):
             result = self.members[slot].result(self.params.select([slot]))
             self.results[self.members[slot].index] = result
             if self.on_result is not None:
@@ -312,6 +320,7 @@ def train_runs(
     resume: Mapping[str, RunState] | None = None,
     on_checkpoint: Callable[[RunState], None] | None = None,
     checkpoint_every_s: float = 300.0,
+    stop_at: float | None = None,
 ) -> list[RunResult]:
     """Train every run and return their results in the order of ``runs``.
 
@@ -333,6 +342,10 @@ def train_runs(
     had never stopped. ``on_checkpoint(state)`` receives the state of every unfinished run at
     its first check after ``checkpoint_every_s`` seconds (of wall time) since its last one.
 
+    ``stop_at`` (a :func:`time.time` deadline) stops cleanly: past it, each run still training
+    hands its state to ``on_checkpoint`` at its next check and stops there, and no run starts;
+    runs not finished are left out of the returned list. Resumed, they go on bit for bit.
+
     Denormal floats are flushed to zero for the whole process (``torch.set_flush_denormal``):
     vanishing gradients drive float32 values into the subnormal range, where a CPU is several
     times slower (benchmarks/README.md, "Measurements behind the code's choices"), and values
@@ -347,13 +360,15 @@ def train_runs(
         groups.setdefault(config.group_key(), []).append((index, config))
     results: dict[int, RunResult] = {}
     for members in groups.values():
+        if stop_at is not None and time.time() >= stop_at:
+            break
         members.sort(key=lambda item: (item[1].min_length + item[1].max_length, item[0]))
         ensemble = _Ensemble(members[0][1].make_task(), members, max_parallel, device, on_result, cuda_graph,
-                             resume, on_checkpoint, checkpoint_every_s)
+                             resume, on_checkpoint, checkpoint_every_s, stop_at)
         while ensemble.members:
             ensemble.update()
             if progress is not None:
                 progress(len(ensemble.members))
             ensemble.check_due()
         results.update(ensemble.results)
-    return [results[i] for i in range(len(runs))]
+    return [results[i] for i in range(len(runs)) if i in results]

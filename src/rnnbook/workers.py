@@ -111,7 +111,7 @@ def shares(runs: Sequence[Any], workers: int) -> list[list[Any]]:
 
 
 def _worker(index: int, runs: list, max_parallel: int, device: str, threads: int, messages: Any,
-            parent: int, resume: dict, checkpoint_every_s: float) -> None:
+            parent: int, resume: dict, checkpoint_every_s: float, stop_at: float | None = None) -> None:
     """``parent``: the pid of the process that started us, passed in rather than read here: a
     worker still importing torch when its parent was killed would read init's pid instead."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
@@ -142,7 +142,8 @@ def _worker(index: int, runs: list, max_parallel: int, device: str, threads: int
 
     try:
         training.train_runs(runs, max_parallel=max_parallel, device=device, progress=progress, on_result=on_result,
-                            resume=resume, on_checkpoint=on_checkpoint, checkpoint_every_s=checkpoint_every_s)
+                            resume=resume, on_checkpoint=on_checkpoint, checkpoint_every_s=checkpoint_every_s,
+                            stop_at=stop_at)
     except BaseException as exc:  # noqa: BLE001 -- every failure must reach the parent
         if os.environ.get("RNNBOOK_DEBUG"):
             traceback.print_exc()
@@ -164,6 +165,7 @@ def train_runs_in_processes(
     resume: dict | None = None,
     on_checkpoint: Callable[[Any], None] | None = None,
     checkpoint_every_s: float = 300.0,
+    stop_at: float | None = None,
 ) -> list[Any]:
     """:func:`rnnbook.training.train_runs` over ``workers`` processes; same arguments and results.
 
@@ -182,7 +184,7 @@ def train_runs_in_processes(
     resume = resume or {}
     procs = [ctx.Process(target=_worker, daemon=True,
                          args=(i, share, max_parallel, device, threads, messages, os.getpid(),
-                               {c.key(): resume[c.key()] for c in share if c.key() in resume}, checkpoint_every_s))
+                               {c.key(): resume[c.key()] for c in share if c.key() in resume}, checkpoint_every_s, stop_at))
              for i, share in enumerate(shares(list(runs), workers))]
     results: dict[str, Any] = {}
     try:
@@ -222,4 +224,4 @@ def train_runs_in_processes(
         for p in procs:
             p.join()
         messages.close()
-    return [results[config.key()] for config in runs]
+    return [results[config.key()] for config in runs if config.key() in results]  # stop_at leaves some out
