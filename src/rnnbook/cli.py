@@ -1,10 +1,13 @@
-"""Command line: ``python -m rnnbook run|list|show|merge|generalise|natural``.
+"""Command line: ``python -m rnnbook run|campaign|list|show|merge|generalise|natural``.
 
     python -m rnnbook list [--config FILE]
     python -m rnnbook run EXPERIMENT [--protocol quick|paper] [--set NAME=VALUE ...] [--device cpu|cuda]
                           [--max-parallel N] [--workers N] [--cuda-graph] [--results-dir DIR]
                           [--config FILE] [--limit N] [--shard K/N] [--checkpoint-every SECONDS]
                           [--threads N] [--no-progress]
+    python -m rnnbook campaign --budget 2h [--workers N] [--only ID,...] [--queue campaign.toml]
+                          [--device cpu|cuda] [--cuda-graph] [--out DIR] [--results-dir DIR] [--nice N]
+    python -m rnnbook campaign --status | --merge DIR
     python -m rnnbook show RESULTS.json [RESULTS.json ...]
     python -m rnnbook merge SHARD.json [SHARD.json ...] --out RESULTS.json
     python -m rnnbook generalise RESULTS.json --lengths 50,100,500 [--sequences N]
@@ -74,7 +77,7 @@ _positive_int, _nonneg_int = _int_at_least(1), _int_at_least(0)
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m rnnbook", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", metavar="{run,list,show,merge,generalise,natural}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{run,campaign,list,show,merge,generalise,natural}", parser_class=_Parser)
     sub.required = True
 
     r = sub.add_parser("run", help="train an experiment's grid (resumes an existing results file)")
@@ -104,6 +107,29 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                    help="torch threads (default $BOOK_TORCH_THREADS or 1)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    c = sub.add_parser("campaign", help="advance the queue of campaign.toml for a wall-clock budget (resumes)")
+    c.add_argument("--queue", default="campaign.toml", metavar="FILE", help="the ordered queue (default campaign.toml)")
+    c.add_argument("--budget", metavar="TIME", help="wall-clock budget, e.g. 2h, 90m, 1h30m (runs checkpoint and "
+                                                   "the command exits before it ends)")
+    c.add_argument("--workers", type=_positive_int, default=1, metavar="N", help="processes, one core each (default 1)")
+    c.add_argument("--only", metavar="ID,...", help="only these items of the queue (in the queue's order)")
+    c.add_argument("--status", action="store_true", help="print where each item stands and what is next; train nothing")
+    c.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    c.add_argument("--cuda-graph", action="store_true", help="with --device cuda: replay each update as a CUDA graph")
+    c.add_argument("--max-parallel", type=_positive_int, default=64, metavar="N",
+                   help="models trained together as one batched computation (default 64)")
+    c.add_argument("--results-dir", default="results", metavar="DIR", help="default: results")
+    c.add_argument("--out", metavar="DIR", help="copy the queue's files from --results-dir into DIR and train there "
+                                                "(another machine); bring them back with --merge DIR")
+    c.add_argument("--merge", metavar="DIR", help="bring a --out folder's trained files back into --results-dir "
+                                                  "(refuses anything inconsistent)")
+    c.add_argument("--nice", type=_nonneg_int, default=10, metavar="N", help="lower this process's priority by N "
+                                                                            "(default 10; 0: not at all)")
+    c.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
+                   help="save the states of runs still training this often (default 300)")
+    c.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="torch threads (default $BOOK_TORCH_THREADS or 1)")
 
     ls = sub.add_parser("list", help="experiments, protocols, run counts and worst-case cost")
     ls.add_argument("--config", metavar="FILE", help="also list the experiments of this file")
@@ -345,6 +371,68 @@ def cmd_run(args, argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
+def cmd_campaign(args, argv: Sequence[str]) -> int:
+    from rnnbook import campaign, runtime
+
+    items = campaign.load_queue(args.queue)
+    if args.only:
+        wanted = [x.strip() for x in args.only.split(",") if x.strip()]
+        unknown = [x for x in wanted if x not in {it.id for it in items}]
+        if unknown:
+            raise ConfigError(f"--only: no item {', '.join(unknown)} in {args.queue}")
+        items = [it for it in items if it.id in wanted]
+    if args.merge:
+        from rnnbook.transfer import merge
+
+        written = merge(args.merge, args.results_dir)
+        print("\n".join(f"merged {w}" for w in written) or f"nothing to merge from {args.merge}")
+        return EXIT_OK
+    if args.status:
+        for it in items:
+            try:
+                s = campaign.status(it, args.results_dir)
+            except campaign.Unavailable as exc:
+                print(f"{it.id}: unavailable -- {exc}")
+                continue
+            unit = "epochs" if it.natural else "updates"
+            print(f"{it.id} ({it.claim}): {s['runs']} runs, {s['solved']} solved, {s['diverged']} diverged, "
+                  f"{s['censored']} censored, {s['todo']} to train (<= {s['left']:,} {unit})")
+        print(f"next: {campaign.next_up(items, args.results_dir)}")
+        return EXIT_OK
+    if args.budget is None:
+        raise ConfigError("campaign needs --budget (e.g. 2h), or --status, or --merge DIR")
+    budget = campaign.parse_budget(args.budget)
+    device = _check_device(args.device)
+    if args.cuda_graph and not device.startswith("cuda"):
+        raise ConfigError("--cuda-graph needs --device cuda")
+    if not args.checkpoint_every > 0:
+        raise ConfigError(f"--checkpoint-every must be > 0 seconds, got {args.checkpoint_every}")
+    if args.nice:
+        os.nice(args.nice)
+    runtime.configure_torch(args.threads)
+    where = args.results_dir
+    if args.out:
+        from rnnbook.transfer import snapshot
+
+        snapshot(items, args.results_dir, args.out)
+        where = args.out
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
+    try:
+        moved = campaign.advance(items, where, budget, workers=args.workers, device=device, cuda_graph=args.cuda_graph,
+                                 max_parallel=args.max_parallel, checkpoint_every_s=args.checkpoint_every,
+                                 argv=list(argv))
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    spent = sum(m.after["updates"] - m.before["updates"] for m in moved if not m.item.natural)
+    print(f"this sitting: {spent:,} updates on {len(moved)} item(s), into {where}")
+    print(f"next: {campaign.next_up(items, where)}")
+    if args.out:
+        print(f"bring the results back with: python -m rnnbook campaign --merge {shlex.quote(args.out)}")
+    return EXIT_OK
+
+
 def cmd_natural(args, argv: Sequence[str]) -> int:
     from rnnbook import runtime
     from rnnbook.natural_experiments import get_experiment, results_file
@@ -400,6 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_generalise(args)
         if args.command == "natural":
             return cmd_natural(args, argv)
+        if args.command == "campaign":
+            return cmd_campaign(args, argv)
         return cmd_show(args)
     except ConfigError as exc:
         msg = " ".join(str(exc).split())  # exactly one line
@@ -414,7 +504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _failed(exc, argv)
     except KeyboardInterrupt as exc:
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
-        if argv and argv[0] in ("run", "natural"):
+        if argv and argv[0] in ("run", "natural", "campaign"):
             cmd = "python -m rnnbook " + " ".join(shlex.quote(a) for a in argv)
             print(
                 f"\nrnnbook: {what}; every finished run is saved. Resume with: {cmd}",

@@ -1,0 +1,202 @@
+"""The compute ledger: what each item of the campaign queue has cost, and what settling it would cost.
+
+For every item of ``campaign.toml`` (:mod:`rnnbook.campaign`), from the committed results files:
+the updates its runs have had, the paper's budget for them (the built-in protocol's cap, 5 x 10^6
+updates per run, times the runs), the updates still needed to the item's cap and to the paper's
+budget (upper bounds: a run may succeed earlier), and what those would cost
+
+- on **one CPU core**, at the rate the experiment's own sweeps ran on this project's machine:
+  model-time-steps (updates x steps per sequence x (hidden/50)^2) per core-second, over every
+  session in the file's provenance (wall time x worker processes). Sessions that shared the
+  machine with other work were slower, so these are on the generous side. An experiment with no
+  measured session uses the cost model of ``rnnbook list`` (:data:`STEPS_PER_CORE_SECOND`);
+- on **one GPU**, an *estimate*: the engine's measured rate on one H200
+  (``benchmarks/results-cuda.json``, the update replayed as a CUDA graph, with the regularizer for
+  MSGD-CR), for an ensemble as large as the item's open runs, interpolated in E and scaled by
+  100/T. Drawing the data on the device (:mod:`rnnbook.streams`) has not been timed on a GPU yet.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from rnnbook.experiments import STEPS_PER_CORE_SECOND
+
+CPU_STEPS_PER_S = STEPS_PER_CORE_SECOND  #: the cost model's rate (rounded down: generous time estimates)
+CUDA_BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "results-cuda.json"
+
+
+def steps_per_update(cfg: Any) -> float:
+    """Model-time-steps of one update of run ``cfg``: its mean sequence's steps x (hidden/50)^2."""
+    task = cfg.make_task()
+    return task.max_steps(round((cfg.min_length + cfg.max_length) / 2)) * (cfg.hidden / 50.0) ** 2
+
+
+def measured_cpu_rate(data: dict[str, Any]) -> tuple[float, float] | None:
+    """(model-time-steps per core-second, core-hours) over a results file's CPU sessions, or None."""
+    from rnnbook.runs import RunConfig
+
+    sessions = data.get("provenance", {}).get("sessions", [])
+    if not sessions or any(s.get("device", "cpu") != "cpu" for s in sessions):
+        return None
+    core_s = sum((s.get("wall_time_s") or 0.0) * min(s.get("workers", 1), s["environment"].get("cpu_count") or 1)
+                 for s in sessions)
+    steps = sum(r["updates"] * steps_per_update(RunConfig.from_dict(r["config"])) for r in data["runs"])
+    if core_s <= 0 or steps <= 0:
+        return None
+    return steps / core_s, core_s / 3600
+
+
+def gpu_updates_per_s(ensemble: int, steps: float, omega: bool, bench: Path = CUDA_BENCHMARK) -> float:
+    """Estimated model-updates per second on the benchmark's GPU for ``ensemble`` models of ``steps`` steps.
+
+    The measured rate at T = 100 (with the regularizer if ``omega``), interpolated log-log in E
+    between the measured ensemble sizes (clamped at their ends) and scaled by 100/steps.
+    """
+    rows = [r for r in json.loads(Path(bench).read_text(encoding="utf-8"))["rows"] if r["T"] == 100]
+    rows.sort(key=lambda r: r["E"])
+    key = "engine_with_reg_updates_per_s" if omega else "engine_updates_per_s"
+    es = [r["E"] for r in rows]
+    e = min(max(ensemble, es[0]), es[-1])
+    i = min(max(bisect.bisect_left(es, e), 1), len(es) - 1)
+    (e0, r0), (e1, r1) = (es[i - 1], rows[i - 1][key]), (es[i], rows[i][key])
+    w = (math.log(e) - math.log(e0)) / (math.log(e1) - math.log(e0))
+    rate = math.exp(math.log(r0) + w * (math.log(r1) - math.log(r0)))
+    return rate * 100.0 / max(steps, 1.0)
+
+
+def gpu_name(bench: Path = CUDA_BENCHMARK) -> str:
+    return json.loads(Path(bench).read_text(encoding="utf-8"))["provenance"]["environment"].get("gpu", "a GPU")
+
+
+def paper_budget(item: Any) -> int:
+    """Updates per run in the paper's protocol: the built-in experiment's (a sweeps/*.toml file may set
+    a lower cap for its own step), else the config file's experiment's ``paper`` protocol."""
+    from rnnbook.experiments import EXPERIMENTS, load_config
+
+    table = {**(load_config(item.config) if item.config is not None else {}), **EXPERIMENTS}
+    return int(table[item.experiment].protocol("paper").settings["max_updates"])
+
+
+def item_row(item: Any, root: Path, queue_name: str = "campaign.toml") -> dict[str, Any]:
+    """One line of the ledger for a sweep item of the queue (see the module's docstring)."""
+    from rnnbook import campaign
+    from rnnbook.results import load_results
+
+    results_dir = root / "results"
+    st = campaign.status(item, results_dir)
+    exp = campaign.resolve(item)
+    configs = exp.runs(item.protocol)
+    paper_cap = paper_budget(item)
+    open_cfgs = [c for c in campaign.to_train(item, results_dir)]
+    records = campaign._records(item, results_dir)
+    done_of = {k: r["updates"] for k, r in records.items()}
+    open_now = [c for c in configs if c.key() not in records or records[c.key()]["censored"]]
+    to_paper = sum(paper_cap - done_of.get(c.key(), 0) for c in open_now)
+    steps = sum(steps_per_update(c) for c in open_now) / len(open_now) if open_now else 0.0
+    path = campaign.results_file(item, results_dir)
+    measured = measured_cpu_rate(load_results(path)) if path.exists() else None
+    cpu_rate = measured[0] if measured else CPU_STEPS_PER_S
+    omega = any(c.method == "msgd_cr" for c in configs)
+    gpu_rate = gpu_updates_per_s(max(1, len(open_now)), steps, omega) if open_now else math.inf
+    return {
+        "item": item.id, "claim": item.claim, "experiment": item.experiment, "runs": st["runs"],
+        "solved": st["solved"], "diverged": st["diverged"], "open": len(open_now),
+        "updates_spent": st["updates"], "paper_budget": paper_cap * st["runs"], "cap": item.max_updates,
+        "to_cap": st["left"], "runs_to_cap": len(open_cfgs), "to_paper": to_paper,
+        "cpu_rate_source": "measured" if measured else "cost model",
+        "cpu_core_hours_to_cap": st["left"] * steps / cpu_rate / 3600,
+        "cpu_core_hours_to_paper": to_paper * steps / cpu_rate / 3600,
+        "gpu_hours_to_paper": to_paper / gpu_rate / 3600,
+        "command": f"python -m rnnbook campaign --only {item.id} --budget 2h --workers 2",
+        "why": item.why,
+        "_open": {c.key(): {"to_paper": paper_cap - done_of.get(c.key(), 0), "steps": steps_per_update(c),
+                            "cpu_rate": cpu_rate, "omega": c.method == "msgd_cr"} for c in open_now},
+    }
+
+
+def claims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ledger per claim: the open runs of all its items (each run once) to the paper's budget."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        c = out.setdefault(row["claim"], {"claim": row["claim"], "items": [], "_open": {}, "_spent": {}})
+        c["items"].append(row["item"])
+        c["_open"].update(row["_open"])
+    result = []
+    for c in out.values():
+        runs = c.pop("_open").values()
+        c.pop("_spent")
+        n = len(runs)
+        to_paper = sum(r["to_paper"] for r in runs)
+        steps = sum(r["steps"] for r in runs) / n if n else 0.0
+        omega = any(r["omega"] for r in runs)
+        c.update(open=n, to_paper=to_paper,
+                 cpu_core_hours=sum(r["to_paper"] * r["steps"] / r["cpu_rate"] for r in runs) / 3600,
+                 gpu_hours=to_paper / gpu_updates_per_s(n, steps, omega) / 3600 if n else 0.0,
+                 command="python -m rnnbook campaign --only " + ",".join(c["items"]))
+        result.append(c)
+    return result
+
+
+def ledger(root: str | Path = ".", queue: str | Path | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The ledger's rows (sweep items whose experiment exists) and the items it cannot cost (with why)."""
+    from rnnbook import campaign
+
+    root = Path(root)
+    items = campaign.load_queue(queue or root / "campaign.toml")
+    rows, skipped = [], []
+    for item in items:
+        if item.natural:
+            skipped.append(f"{item.id}: a Table 1 run (epochs, not updates); "
+                           f"`python -m rnnbook campaign --only {item.id}`")
+            continue
+        try:
+            rows.append(item_row(item, root))
+        except campaign.Unavailable as exc:
+            skipped.append(str(exc))
+    return rows, skipped
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables for the book's page (front/compute_ledger.ipynb)
+# ---------------------------------------------------------------------------------------------
+
+
+def _updates(n: float) -> str:
+    return f"{n / 1e6:,.1f} M" if n >= 1e5 else f"{n:,.0f}"
+
+
+def claims_frame(rows: list[dict[str, Any]]):
+    """Per claim: open runs, updates still needed to the paper's budget, CPU and GPU cost, the command."""
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "claim": c["claim"], "queue items": ", ".join(c["items"]), "open runs": c["open"],
+        "updates to the paper's budget": _updates(c["to_paper"]),
+        "one CPU core (hours)": f"{c['cpu_core_hours']:,.1f}", "one GPU (hours, estimate)": f"≈ {c['gpu_hours']:,.1f}",
+        "command": c["command"]} for c in claims(rows)])
+
+
+def items_frame(rows: list[dict[str, Any]]):
+    """Per queue item: runs and outcomes, updates spent, the paper's budget, still needed, cost to the item's cap."""
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "item": r["item"], "claim": r["claim"], "runs": r["runs"], "solved": r["solved"], "diverged": r["diverged"],
+        "open": r["open"], "updates spent": _updates(r["updates_spent"]),
+        "paper's budget": _updates(r["paper_budget"]), "cap": _updates(r["cap"]),
+        "still needed to the cap": _updates(r["to_cap"]), "to the paper's budget": _updates(r["to_paper"]),
+        "CPU core-hours to the cap": f"{r['cpu_core_hours_to_cap']:,.1f}",
+        "CPU rate": r["cpu_rate_source"]} for r in rows])
+
+
+def html(df, caption: str = "") -> str:
+    """A table as static HTML (pandas Styler): no index, left-aligned text, the caption above."""
+    styler = df.style.hide(axis="index").set_caption(caption).set_table_styles(
+        [{"selector": "th, td", "props": "text-align: left; padding: 2px 8px;"},
+         {"selector": "caption", "props": "caption-side: top; text-align: left;"}])
+    return styler.to_html()
