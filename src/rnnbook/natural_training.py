@@ -300,11 +300,21 @@ def _end_epoch(state: TrainState, data: Data, cfg: NaturalConfig, updates: int, 
         previous = [r for r in state.history[:-1] if r["method"] == m]
         if cfg.lr_halving and previous and row["valid"] > previous[-1]["valid"]:
             state.lr[e] = state.lr[e] / 2
-        if (cfg.patience and not state.stopped[e] and not state.frozen[e] and m in state.best
-                and state.epoch - state.best[m]["epoch"] >= cfg.patience):
+        if (cfg.patience and not state.stopped[e] and not state.frozen[e]
+                and state.epoch - last_gain(state.history, m, cfg.min_delta) >= cfg.patience):
             state.stopped[e] = state.epoch  # early stopping: no better validation score for `patience` epochs
         row["stopped"] = bool(state.stopped[e])
     state.wall_time_s += wall
+
+
+def last_gain(history: list[dict[str, Any]], method: str, min_delta: float = 0.0) -> int:
+    """The last epoch whose validation score was better than every earlier one that counted, by more
+    than ``min_delta`` (early stopping counts the epochs since; 0 before any finite score)."""
+    ref, epoch = math.inf, 0
+    for r in history:
+        if r["method"] == method and math.isfinite(r["valid"]) and r["valid"] < ref - min_delta:
+            ref, epoch = r["valid"], r["epoch"]
+    return epoch
 
 
 def _idle(state: TrainState) -> list[bool]:
