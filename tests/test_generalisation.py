@@ -59,3 +59,29 @@ def test_evaluate_a_results_file_through_the_cli(tmp_path, capsys):
     assert data["n_sequences"] == 500 and data["provenance"]["code"]["rnnbook"]
     assert main(["generalise", str(path), "--lengths", "x"]) == 2
     assert "lengths" in capsys.readouterr().err
+
+
+def test_on_training_range_judges_each_model_on_the_lengths_it_was_trained_on():
+    cfg = {"min_length": 50, "max_length": 200, "seed": 1}
+    gen = {"runs": [
+        {"key": "a", "config": {**cfg, "seed": 0}, "errors": {"50": 0.0, "100": 0.0, "150": 0.0, "200": 0.3, "500": 0.5}},
+        {"key": "b", "config": cfg, "errors": {"50": 0.0155, "100": 0.0069, "200": 0.0098}},
+        {"key": "c", "config": {**cfg, "seed": 2}, "errors": {"500": 0.0}},
+    ]}
+    judged = generalisation.on_training_range(gen, 0.01)
+    # 200, the top of the range, counts (199 is drawn in training); 500 lies beyond and does not
+    assert [j["solved"] for j in judged] == [False, False, None]
+    assert judged[0]["lengths"] == [50, 100, 150, 200] and judged[0]["worst"] == pytest.approx(0.3)
+    assert judged[1]["worst"] == pytest.approx(0.0155)
+    gen["runs"][0]["errors"]["200"] = 0.0
+    assert [j["solved"] for j in generalisation.on_training_range(gen, 0.0)] == [True, False, None]
+    fixed = {"runs": [{"key": "d", "config": {"min_length": 100, "max_length": 100, "seed": 0},
+                       "errors": {"100": 0.004, "150": 0.9}}]}
+    assert generalisation.on_training_range(fixed, 0.01)[0]["solved"] is True
+
+
+def test_chunk_hits_is_the_chance_that_some_chunk_lands_in_a_window():
+    # ten chunks on [50, 200): a ten-length window at the end is visited on half the checks
+    assert generalisation.chunk_hits(10, 50, 200, (50, 60)) == pytest.approx(1 - (14 / 15) ** 10)
+    assert generalisation.chunk_hits(10, 50, 200, (50, 200)) == 1.0
+    assert generalisation.chunk_hits(3, 50, 200, (0, 50)) == 0.0

@@ -41,3 +41,53 @@ def test_a_diverged_run_stays_at_risk_and_never_solves():
     assert km.solved == [0.5] and km.at_risk == [2]
     with pytest.raises(ValueError):
         kaplan_meier([1], [1, 2])
+
+
+def test_quantile_and_median_read_the_estimate_not_the_finished_runs():
+    km = kaplan_meier([10, None, 20, 20, None], [10, 15, 20, 20, 30])
+    assert km.quantile(0.2) == 10 and km.median == 20 and km.follow_up == 30
+    # two events among ten runs, eight censored at the cap: half are never estimated solved
+    km = kaplan_meier([1_000, 2_000] + [None] * 8, [1_000, 2_000] + [100_000] * 8)
+    assert km.median is None and km.solved_by(100_000) == pytest.approx(0.2)
+    with pytest.raises(ValueError):
+        km.quantile(0.0)
+
+
+def test_kaplan_meier_agrees_with_scipy_on_censored_data():
+    stats = pytest.importorskip("scipy.stats")
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        n = int(rng.integers(3, 30))
+        times = rng.integers(1, 40, n) * 1_000
+        observed = rng.random(n) < 0.6
+        km = kaplan_meier([int(t) if o else None for t, o in zip(times, observed)], [int(t) for t in times])
+        ref = stats.ecdf(stats.CensoredData(uncensored=times[observed], right=times[~observed]))
+        for t in sorted(set(int(x) for x in times)):
+            assert km.solved_by(t) == pytest.approx(ref.cdf.evaluate(t), abs=1e-12)
+
+
+def _plateau_run(end, updates, *, success=False):
+    # a run whose mean training loss sits at ln 4 until `end` (None: never leaves), checked every 1,000
+    checks = list(range(1_000, updates + 1, 1_000))
+    loss = [math.log(4) if end is None or u < end else 0.5 for u in checks]
+    return {"updates": updates, "success": success, "curves": {"update": checks, "train_loss": loss}}
+
+
+def test_the_plateau_statistic_counts_runs_still_on_the_plateau():
+    from rnnbook.outcomes import plateau_end, plateau_survival
+
+    runs = [_plateau_run(2_000, 3_000, success=True), _plateau_run(4_000, 6_000, success=True)]
+    runs += [_plateau_run(None, 100_000) for _ in range(8)]
+    assert [plateau_end(r) for r in runs[:3]] == [2_000, 4_000, None]
+    km = plateau_survival(runs)
+    # ignoring the eight censored runs would give a median of 3,000 updates; they are 80 % of the runs
+    assert km.median is None and km.n_censored == 8
+    assert 1 - km.solved_by(100_000) == pytest.approx(0.8)
+    # read at a common cap of 3,000, the run that left at 4,000 is censored there
+    at_cap = plateau_survival(runs, cap=3_000)
+    assert at_cap.updates == [2_000] and at_cap.n_censored == 9 and at_cap.follow_up == 3_000
+    # once most runs leave, the median is the estimate's, not the middle of the finished runs
+    runs = [_plateau_run(e, 50_000) for e in (1_000, 5_000, 9_000)] + [_plateau_run(None, 6_000)] * 2
+    assert plateau_survival(runs).median == 9_000

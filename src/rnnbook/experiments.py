@@ -230,6 +230,26 @@ _PAPER_PROVENANCE = {
     "seeds": "[ICML] 5 seeds paper in numbers: Fig. 7; seed values ours",
 }
 
+#: What the authors' code does for each of those settings (HEAD 3f5df3f, `RNN.py`; paper in
+#: numbers: Fig. 7, code), as (value, how it does it) [code]. Chapter 4 prints it beside the book's
+#: protocol, so that every setting in which the book differs from the paper or the code is on the page.
+AUTHORS_CODE_SETTINGS: dict[str, tuple[Any, str]] = {
+    "hidden": (50, "nhid=50"),
+    "batch": (20, "bs=20"),
+    "lr": (0.01, "lr=.01"),
+    "threshold": (1.0, "cutoff=1."),
+    "reg_weight": (2.0, "alpha=2. (the ICML text: 4)"),
+    "max_updates": (5_000_000, "maxiters=5e6"),
+    "check_every": (20, "checkFreq=20 at HEAD; 2,000 in the first draft and the logged run"),
+    "n_valid": (10_000, "ebs=10000"),
+    "valid_chunk": (1_000, "cbs=1000, each chunk its own random length"),
+    "success_error": (0.0, "no < 1 % rule: it stops only at 0 errors (error < .0001 %)"),
+    "init_variant": ("code", "smart tanh: 15 non-zeros per row of W_hh, i.e. 15 outgoing weights per unit"),
+    "safety_net": (True, "a NaN, Inf or > 1e10 gradient norm replaces the update by shrinking W_hh "
+                         "(clipstyle 'rescale', every clipped run)"),
+    "dtype": ("float32", "Theano floatX, float32 by the code's own comment"),
+}
+
 # The quick protocol: the same model and optimiser settings, smaller everything else.
 _QUICK_SETTINGS: dict[str, Any] = {
     **_PAPER_SETTINGS,

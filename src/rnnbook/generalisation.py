@@ -152,3 +152,47 @@ def load_results_like(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ConfigError(f"{str(path)!r} is not an {FORMAT} file")
     return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a generalisation file: is a "solved" model solved on the lengths it was trained on?
+# ---------------------------------------------------------------------------------------------
+
+
+def trained_range(config: dict[str, Any]) -> tuple[int, int]:
+    """The lengths a run was trained on, as the closed range ``[min_length, max_length]``.
+
+    The paper gives the range as "50 to 200"; the authors' code draws a length uniformly from
+    ``[min_length, max_length)`` per minibatch, so the top length itself is never drawn but its
+    neighbour is: a model that errs at the top of the range errs on lengths it was trained on.
+    A fixed-length run has ``min_length == max_length``.
+    """
+    return int(config["min_length"]), int(config["max_length"])
+
+
+def on_training_range(gen: dict[str, Any], max_error: float) -> list[dict[str, Any]]:
+    """Each tested run of a generalisation file judged on the fixed lengths inside its trained range.
+
+    A run stopped at its first validation check below the threshold passed a *mixture* of
+    lengths (ten chunks of random length); the fixed-length errors say whether it is below
+    ``max_error`` at every tested length it was trained on (``max_error=0``: no error at all,
+    the paper's criterion for the one-model-for-all-lengths experiment). Per run: its ``seed``,
+    the tested ``lengths`` inside the range, the ``worst`` error among them, and ``solved``.
+    A run with no tested length inside its range is not judged (``solved`` is ``None``).
+    """
+    out = []
+    for r in gen["runs"]:
+        lo, hi = trained_range(r["config"])
+        inside = {int(k): float(v) for k, v in r["errors"].items() if lo <= int(k) <= hi}
+        worst = max(inside.values()) if inside else None
+        out.append({"seed": r["config"]["seed"], "key": r["key"], "lengths": sorted(inside), "worst": worst,
+                    "solved": None if worst is None else worst <= max_error})
+    return out
+
+
+def chunk_hits(n_chunks: int, lo: int, hi: int, window: tuple[int, int]) -> float:
+    """Probability that at least one of ``n_chunks`` validation chunks, each of a length drawn
+    uniformly from the integers in ``[lo, hi)``, has its length in ``window = [a, b)``."""
+    a, b = max(window[0], lo), min(window[1], hi)
+    p = max(0, b - a) / (hi - lo)
+    return 1.0 - (1.0 - p) ** n_chunks

@@ -123,6 +123,30 @@ def plateau_means(rec: Mapping[str, Any], name: str, chance: float = CHANCE_LOSS
     return mean(on), mean(after)
 
 
+def plateau_survival(records: Iterable[Mapping[str, Any]], cap: int | None = None,
+                     chance: float = CHANCE_LOSS_4, margin: float = 0.1) -> SurvivalCurve:
+    """How long the plateau lasts, censored runs included: Kaplan–Meier on :func:`plateau_end`.
+
+    The "event" is the end of the plateau. A run that never left it is censored where it
+    stopped (its cap, or the update at which it diverged): it was watched that long and was
+    still on the plateau. ``cap`` reads every run at that many updates (a later end counts as
+    censored there), so that runs trained to different caps are followed equally long. The
+    curve's ``solved`` is the fraction of runs *off* the plateau; its :attr:`~SurvivalCurve.median`
+    is ``None`` when fewer than half are estimated off within the follow-up. Taking the median of
+    the runs that left the plateau alone would ignore every run still on it and make the plateau
+    look short.
+    """
+    ends, stops = [], []
+    for rec in records:
+        end, stop = plateau_end(rec, chance, margin), int(rec["updates"])
+        if cap is not None:
+            stop = min(stop, cap)
+            end = end if end is not None and end <= cap else None
+        ends.append(end)
+        stops.append(stop)
+    return kaplan_meier(ends, stops)
+
+
 def chance_error(task: Task, length: int, n: int = 10_000, seed: int = 0) -> float:
     """Validation error of the best answer that ignores the information the sequence carries.
 

@@ -39,6 +39,9 @@ class SurvivalCurve:
     at_risk: list[int]
     n_runs: int
     n_censored: int
+    #: the longest time any run was watched (``inf`` if one can never have the event): the
+    #: estimate says nothing beyond it
+    follow_up: float = 0.0
 
     def solved_by(self, u: float) -> float:
         """Estimated fraction of runs solved within ``u`` updates."""
@@ -47,6 +50,27 @@ class SurvivalCurve:
             if t <= u:
                 out = f
         return out
+
+    def quantile(self, fraction: float) -> int | None:
+        """The first update by which the estimated fraction solved reaches ``fraction``.
+
+        ``None`` when the estimate never gets there within the runs' follow-up: then all one
+        may say is that the quantile lies beyond the longest time the runs were watched (the
+        median of a sample with many censored runs is often such a lower bound). Reading it off
+        the runs that had the event alone would ignore every censored run and come out far too
+        early.
+        """
+        if not 0.0 < fraction <= 1.0:
+            raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        for t, f in zip(self.updates, self.solved):
+            if f >= fraction - 1e-12:
+                return t
+        return None
+
+    @property
+    def median(self) -> int | None:
+        """The update by which half the runs are estimated solved (``None``: not within follow-up)."""
+        return self.quantile(0.5)
 
 
 def kaplan_meier(success_updates: Sequence[int | None], stop_updates: Sequence[int]) -> SurvivalCurve:
@@ -62,7 +86,9 @@ def kaplan_meier(success_updates: Sequence[int | None], stop_updates: Sequence[i
     n = len(stop_updates)
     censored = sum(1 for s, c in zip(success_updates, stop_updates) if s is None)
     S, v = 1.0, 0.0
-    out = SurvivalCurve([], [], [], [], [], n, censored)
+    out = SurvivalCurve([], [], [], [], [], n, censored,
+                        follow_up=max([0.0, *(float(c) for c in stop_updates),
+                                       *(float(s) for s in success_updates if s is not None)]))
     for t in events:
         at_risk = sum(1 for s, c in zip(success_updates, stop_updates)
                       if (s is not None and s >= t) or (s is None and c >= t))
