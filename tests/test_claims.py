@@ -214,3 +214,25 @@ def test_point_table_keeps_tasks_apart(tmp_path):
     pts = points([Runs("addition"), Runs("multiplication")], tmp_path)
     assert [(p.task, p.solved, p.censored) for p in pts] == [("add", 5, 0), ("mul", 0, 5)]
     assert isinstance(pts[0], Point) and pts[0].n == 5
+
+
+def _music_rows(mean, se, n, verdict="agrees", sign="lower"):
+    return [{"dataset": d, "row": r, "split": s, "ordering": o, "claim": "", "paper_sign": sign, "n": n,
+             "mean_diff": mean, "se": se, "ours": "", "verdict": verdict}
+            for d, r in (("piano_midi", "Piano-midi.de"), ("nottingham", "Nottingham"), ("musedata", "MuseData"))
+            for s in ("train", "test") for o in ("clip", "reg")]
+
+
+@pytest.mark.parametrize("mean,se,n,verdict,expected", [
+    (-0.5, 0.05, 5, "agrees", "reproduced"),            # paired seeds, clearly below: the paper's direction
+    (+0.5, 0.05, 5, "disagrees", "not reproduced"),     # clearly the other way
+    (-0.01, 0.05, 5, "tie", "inconclusive"),            # within the seed spread
+    (-0.5, None, 1, "agrees (1 seed)", "inconclusive"),  # one seed: no seed-aware test
+    (-0.5, 0.05, 5, "open (not converged)", "open"),
+    (None, None, 0, "not run", "not run"),
+])
+def test_music_orderings_are_judged_over_paired_seeds(monkeypatch, tmp_path, mean, se, n, verdict, expected):
+    from rnnbook import table1
+
+    monkeypatch.setattr(table1, "music_orderings", lambda root, protocol="paper": _music_rows(mean, se, n, verdict))
+    assert claims.judge("t1-music-clip", tmp_path).verdict == expected

@@ -391,3 +391,63 @@ class Table1Ordering(Test):
                        f"{self.claim}: {word} in the one run", f"stand-in corpus, one run per method, best validation "
                        f"epoch; {epochs}; " + ", ".join(f"results/{n}/paper.json" for n in self.experiments),
                        flags=flags)
+
+
+@dataclass(frozen=True)
+class MusicOrdering(Test):
+    """A Table 1 ordering on the paper's music data, over seeds (:func:`rnnbook.table1.music_orderings`).
+
+    The methods of one seed share initial weights and data order, so the test is paired: per data
+    set and split, a one-sided t-test of the mean seed difference in the paper's direction
+    (p < 0.05: reproduced; significant the other way: not reproduced; else inconclusive). One seed
+    cannot be tested (inconclusive); a run still training makes the point open."""
+
+    ordering: str  #: a key of :data:`rnnbook.table1.MUSIC_ORDERINGS`
+    splits: tuple[str, ...]
+
+    def judge(self, root: Path, made_under: Mapping[str, Any]) -> Verdict:
+        from scipy.stats import t as student
+
+        from rnnbook import table1
+        from rnnbook.natural_experiments import get_experiment
+
+        rows = [r for r in table1.music_orderings(Path(root)) if r["ordering"] == self.ordering
+                and r["split"] in self.splits and r["paper_sign"] is not None]
+        cmd = " ; ".join(f"python -m rnnbook natural music_{n} --protocol paper --seed K (K = 0, 1, 2, ...)"
+                         for n in ("piano_midi", "nottingham", "musedata"))
+        if not rows or all(r["n"] == 0 for r in rows):
+            return Verdict("not run", "no run on the paper's music data yet", "—", f"would run: {cmd}", command=cmd)
+        parts, table = [], []
+        for r in rows:
+            name = f"{r['row']} {r['split']}"
+            if r["n"] == 0:
+                word, why, p = "open", "not run yet", None
+            elif r["se"] is None or r["se"] == 0:
+                word, why, p = "inconclusive", f"one seed (difference {r['mean_diff']:+.3f} nats): no seed-aware test", None
+            else:
+                tstat = r["mean_diff"] / r["se"]
+                df = r["n"] - 1
+                p = float(student.cdf(tstat, df) if r["paper_sign"] == "lower" else student.sf(tstat, df))
+                p_other = float(student.sf(tstat, df) if r["paper_sign"] == "lower" else student.cdf(tstat, df))
+                word = "reproduced" if p < rules.ALPHA else "not reproduced" if p_other < rules.ALPHA else "inconclusive"
+                why = f"mean paired difference {r['mean_diff']:+.3f} ± {r['se']:.3f} (se) over {r['n']} seeds, one-sided p = {p:.2g}"
+                if r["verdict"].startswith("open"):
+                    word, why = "open", f"{why}; a run is still training"
+            parts.append((name, word, why))
+            table.append({"data set": r["row"], "split": r["split"], "paper": r["paper_sign"], "seeds": r["n"],
+                          "mean difference": "-" if r["mean_diff"] is None else f"{r['mean_diff']:+.3f}",
+                          "se": "-" if r["se"] is None else f"{r['se']:.3f}", "p": "-" if p is None else f"{p:.2g}",
+                          "verdict": word})
+        verdict, why = rules.combine_parts(parts)
+        flags = []
+        for n in ("piano_midi", "nottingham", "musedata"):
+            cfg = get_experiment(f"music_{n}").protocol("paper")
+            lrs = {cfg.lr_msgd, cfg.lr_msgd_c, cfg.lr_msgd_cr}
+            if len(lrs) > 1:
+                flags.append(f"music_{n}: the methods also differ in learning rate")
+        if flags and verdict not in ("not run", "open"):
+            why, verdict = f"the runs say {verdict}, but the comparison changes more than the method: {why}", "inconclusive"
+        seeds = sorted({r["n"] for r in rows})
+        return Verdict(verdict, why, "; ".join(f"{n}: {w}" for n, w, _ in parts),
+                       f"the paper's music data (data/poly-music), {'/'.join(map(str, seeds))} seed(s) per data set, "
+                       "paired over seeds, best validation epoch; results/music_*/paper*.json", points=table, flags=flags)
