@@ -137,3 +137,18 @@ def test_lstm_study_writes_every_run(tmp_path):
     assert all(len(r["grad_norm"]) == 20 and r["checks"] == [10, 20] for r in data["runs"])
     # same seed, same data and initial weights: the first update's gradient is the same with or without clipping
     assert data["runs"][0]["grad_norm"][0] == data["runs"][2]["grad_norm"][0]
+
+
+def test_error_clipping_directions_against_the_true_gradient():
+    from rnnbook.baselines import error_clipping_directions
+    from rnnbook.model import init_params
+
+    cfg = RunConfig(task="torder", init="basic_tanh", method="msgd_c", min_length=12, max_length=12, seed=0,
+                    hidden=6, max_updates=1, check_every=1)
+    task = cfg.make_task()
+    snaps = [init_params("basic_tanh", task.n_in, 6, task.n_out, [torch.Generator().manual_seed(s)]) for s in (0, 1)]
+    out = error_clipping_directions(snaps, cfg, [1e9, 1e-6])
+    assert not out["modified"][0].any() and out["modified"][1].all()
+    torch.testing.assert_close(out["cosine"][0], torch.ones(2, dtype=torch.float64))
+    torch.testing.assert_close(out["slope"][0], -out["norm"] ** 2)             # no clamping: the gradient itself
+    assert (out["cosine"][1] < 1 - 1e-9).all()                                 # clamping every error turns it

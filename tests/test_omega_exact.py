@@ -54,3 +54,59 @@ def test_exact_and_immediate_differ():
     g = omega_gradients(params, "tanh", t, batch)
     assert g.cosine() < 0.999
     assert 0 < g.share_in_W_hh() < 1
+
+
+# ---- what Omega controls, and what it does not (Chapter 3.3)
+
+def test_several_costs_omega_vanishes_while_the_far_component_vanishes_too():
+    import numpy as np
+    from rnnbook.omega_exact import several_costs_chain
+
+    T, shrink = 30, 0.1
+    out = several_costs_chain(T, shrink=shrink)
+    steps_back = np.arange(1, T)                               # k = T-1, ..., 1
+    np.testing.assert_allclose(out["long_term"], shrink ** steps_back, rtol=1e-12)
+    assert (out["omega_sq"][3:] < 1e-10).all() and (out["omega_plain"][3:] < 1e-10).all()
+    assert out["total"][-1] > out["total"][0]                  # the total error does not vanish
+    # Omega would see the far component if it were alone: with no direct costs every step shrinks it
+    alone = several_costs_chain(T, direct=0.0, shrink=shrink)
+    np.testing.assert_allclose(alone["q"], shrink)
+    assert (alone["omega_sq"] > 0.9).all()
+
+
+def test_penalty_slopes_plain_and_squared():
+    import numpy as np
+    from rnnbook.omega_exact import penalty_slopes
+
+    q = np.array([1e-3, 0.5, 1.0, 2.0])
+    s = penalty_slopes(q)
+    np.testing.assert_allclose(s["plain"], 2 * (q - 1))
+    np.testing.assert_allclose(s["squared"], 4 * q * (q**2 - 1))
+    assert abs(s["squared"][0]) < 0.005 and s["plain"][0] < -1.99
+
+
+def test_mean_penalty_of_spread_shrinkage_fades_like_one_over_T_squared():
+    import math
+    from rnnbook.omega_exact import spread_shrinkage_penalty
+
+    L = math.log(1e6)
+    a, b = spread_shrinkage_penalty(L, 1000), spread_shrinkage_penalty(L, 2000)
+    assert abs(a["mean"] / b["mean"] - 4) < 0.1 and abs(a["sum"] / b["sum"] - 2) < 0.03
+    assert abs(b["sum"] * 2000 / (4 * L * L) - 1) < 0.02       # sum ~ 4 L^2 / T
+
+
+def test_a_step_on_the_immediate_gradient_brings_the_ratios_towards_one():
+    import numpy as np
+    from rnnbook.model import init_params
+    from rnnbook.omega_exact import omega_step_ratios
+    from rnnbook.streams import Stream
+    from rnnbook.tasks import get_task
+
+    task = get_task("torder")
+    p = init_params("smart_tanh", task.n_in, 12, task.n_out, [torch.Generator().manual_seed(0)], dtype=torch.float64)
+    batch = task.sample([Stream(3)], 8, [12], dtype=torch.float64)
+    r = omega_step_ratios(p, "tanh", task, batch, 0.02)
+    spread = lambda q: float(np.mean((q**2 - 1) ** 2))
+    assert abs(spread(r["before"]) - r["omega"][0]) < 1e-12          # the ratios are Omega's
+    assert spread(r["after_fixed"]) < spread(r["before"])            # Eq. 10's own promise
+    assert r["omega"][1] < r["omega"][0]                             # ... and it holds after recomputing

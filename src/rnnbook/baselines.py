@@ -15,6 +15,8 @@ recurrent weights, element-wise clipping, an LSTM. This module provides them:
 * :func:`autonomous_endpoints` iterates the input-free map ``h <- act(h W_hh + b_h)`` from
   many starting states and counts the distinct states they end at (the attractors, §2.2).
 * :func:`clip_elementwise` and :func:`clip_by_norm` act on one flat gradient vector.
+* :func:`error_clipping_directions` compares Mikolov's per-step clipping of the back-propagated
+  error (:func:`rnnbook.reference.loss_and_grads_error_clipped`) with the true gradient.
 * :func:`train_lstm` trains a ``torch.nn.LSTM`` on the same task and data stream and records
   its gradient norm at every update (§3.1: LSTM addresses vanishing, not exploding, gradients).
 
@@ -175,6 +177,59 @@ def train_trajectory(
                 snap_at.append(k + 1)
             break
     return Trajectory(config, l2, clip, loss, norms, clipped, omegas, snap_at, snaps, grads, diverged)
+
+
+def error_clipping_directions(snapshots: list[Params], config: RunConfig, cutoffs, *, lr: float | None = None,
+                              threshold: float | None = None, batch_seed: int = 10_000) -> dict:
+    """Mikolov's per-step error clipping against the true gradient, at given weights (§3.1).
+
+    For every snapshot ``i`` (engine weights of model 0) one fresh minibatch of ``config``'s task
+    and length is drawn from ``Stream(batch_seed + i)``, and the reference model (float64)
+    computes the exact minibatch gradient ``g`` and, for every cutoff ``c``, the gradient ``g_c``
+    whose back-propagated errors were clamped to ``[-c, c]`` at every step
+    (:func:`rnnbook.reference.loss_and_grads_error_clipped`). Returned, as arrays of shape
+    ``(snapshots,)`` or ``(cutoffs, snapshots)``: ``norm`` (``||g||``), ``modified`` (some error
+    component was clamped), ``cosine`` (of ``g_c`` with ``g``), ``slope`` (``-g·g_c``, the
+    first-order change of the minibatch cost along the step ``-g_c``: positive is uphill), and,
+    at learning rate ``lr`` (default ``config.lr``), ``change`` (the cost after the step
+    ``-lr g_c`` minus before) and ``change_norm`` (the same for Algorithm 1's step at
+    ``threshold``, default ``config.threshold``).
+    """
+    from rnnbook import reference as R
+
+    task = config.make_task()
+    act = activation_of(config.init)
+    lr = config.lr if lr is None else lr
+    threshold = config.threshold if threshold is None else threshold
+    cutoffs = [float(c) for c in cutoffs]
+    out = {k: torch.full((len(cutoffs), len(snapshots)), math.nan, dtype=torch.float64)
+           for k in ("cosine", "slope", "change")}
+    out["modified"] = torch.zeros(len(cutoffs), len(snapshots), dtype=torch.bool)
+    out["norm"] = torch.zeros(len(snapshots), dtype=torch.float64)
+    out["change_norm"] = torch.zeros(len(snapshots), dtype=torch.float64)
+
+    def step_cost(net, u, target, grads, scale):
+        moved = R.RNN(*(net.params()[k] - scale * grads[k] for k in R.NAMES), net.act)
+        return float(R.cost(moved, R.run(moved, u), target, task.readout))
+
+    for i, snap in enumerate(snapshots):
+        params = Params(*(t.double() for t in snap.tensors()))
+        length = sample_length(Stream(batch_seed + i), config.min_length, config.max_length)
+        batch = task.sample([Stream(batch_seed + i)], config.batch, [length], dtype=torch.float64)
+        net, u, target = R.from_engine(params, batch, 0, act)
+        loss, g, _ = R.loss_and_grads(net, u, target, task.readout)
+        flat_g = torch.cat([g[k].flatten() for k in R.NAMES])
+        norm = float(flat_g.norm())
+        out["norm"][i] = norm
+        out["change_norm"][i] = step_cost(net, u, target, g, lr * min(1.0, threshold / norm)) - float(loss)
+        for j, c in enumerate(cutoffs):
+            _, gc, clamped = R.loss_and_grads_error_clipped(net, u, target, task.readout, c)
+            flat_c = torch.cat([gc[k].flatten() for k in R.NAMES])
+            out["modified"][j, i] = clamped > 0
+            out["cosine"][j, i] = float(flat_c @ flat_g) / (float(flat_c.norm()) * norm)
+            out["slope"][j, i] = -float(flat_c @ flat_g)
+            out["change"][j, i] = step_cost(net, u, target, gc, lr) - float(loss)
+    return out
 
 
 def validation_error(params: Params, config: RunConfig, n_valid: int = 1000, *, seed: int | None = None,
@@ -383,6 +438,29 @@ def lstm_study(spec: dict | None = None) -> dict:
     return {"format": "rnnbook-lstm-study/1", "spec": spec, "torch": torch.__version__, "runs": runs}
 
 
+#: Chapter 3.1's comparison of Mikolov's per-step error clipping with the true gradient, along the
+#: trajectory of Experiment 2's MSGD-C run (temporal order, length 50, smart tanh, seed 0, lr 0.01,
+#: threshold 1, 4,000 updates): the weights every ``every`` updates, one fresh minibatch each,
+#: the cutoffs ``cutoffs`` (ours; a grid around the values that clamp as many minibatches as norm
+#: clipping clips).
+ERROR_CLIPPING_STUDY = {"length": 50, "init": "smart_tanh", "seed": 0, "lr": 0.01, "threshold": 1.0, "batch": 20,
+                        "hidden": 50, "updates": 4000, "every": 100,
+                        "cutoffs": [1e-3, 3.16e-3, 1e-2, 3.16e-2, 1e-1, 3.16e-1]}
+
+
+def error_clipping_study(spec: dict | None = None) -> dict:
+    """Run ``ERROR_CLIPPING_STUDY``: :func:`error_clipping_directions` at the run's saved weights."""
+    spec = dict(ERROR_CLIPPING_STUDY if spec is None else spec)
+    config = RunConfig(task="torder", init=spec["init"], method="msgd_c", min_length=spec["length"],
+                       max_length=spec["length"], seed=spec["seed"], hidden=spec["hidden"], lr=spec["lr"],
+                       threshold=spec["threshold"], batch=spec["batch"], max_updates=spec["updates"],
+                       check_every=spec["updates"])
+    run = train_trajectory(config, snapshot_every=spec["every"])
+    found = error_clipping_directions(run.snapshots[:-1], config, spec["cutoffs"])
+    return {"format": "rnnbook-error-clipping-study/1", "spec": spec, "torch": torch.__version__,
+            "updates": run.snapshot_updates[:-1], **{k: v.tolist() for k, v in found.items()}}
+
+
 def _main(argv: list[str] | None = None) -> int:
     import argparse
     import json
@@ -392,16 +470,21 @@ def _main(argv: list[str] | None = None) -> int:
     from rnnbook import runtime
 
     parser = argparse.ArgumentParser(prog="python -m rnnbook.baselines",
-                                     description="Chapter 3.1's LSTM study: writes results/lstm_temporal_order/study.json")
-    parser.add_argument("what", choices=["lstm"])
-    parser.add_argument("--out", default="results/lstm_temporal_order/study.json")
+                                     description="Chapter 3.1's studies: the LSTM (writes "
+                                     "results/lstm_temporal_order/study.json) and Mikolov's per-step error clipping "
+                                     "(results/error_clipping_temporal_order/study.json)")
+    parser.add_argument("what", choices=["lstm", "error-clipping"])
+    parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     runtime.setup(quiet=True)
-    data = lstm_study()
-    out = Path(args.out)
+    if args.what == "lstm":
+        data, default = lstm_study(), "results/lstm_temporal_order/study.json"
+    else:
+        data, default = error_clipping_study(), "results/error_clipping_temporal_order/study.json"
+    out = Path(args.out or default)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data) + "\n")
-    print(f"wrote {out} ({len(data['runs'])} runs)", file=sys.stderr)
+    print(f"wrote {out}", file=sys.stderr)
     return 0
 
 

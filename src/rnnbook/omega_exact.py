@@ -75,6 +75,21 @@ class OmegaGradients:
         total = sum(float(g.double().square().sum()) for g in self.exact.tensors())
         return float(self.exact.W_hh.double().square().sum()) / total
 
+    def regularised_step_cosine(self, cost_grads: Params, weight: float) -> float:
+        """Cosine, over all parameters, between MSGD-CR's vector ``g_E + weight * d+Omega/dW_hh``
+        (Eq. 10, what the code clips and steps along) and the true gradient ``g_E + weight *
+        dOmega/dtheta`` of ``E + weight * Omega``. ``cost_grads``: ``dE/dtheta`` on the same
+        minibatch (``E = 1``). Negative: the step goes uphill on ``E + weight * Omega``."""
+        used, true = [], []
+        for name, g in cost_grads.items():
+            g = g.double().reshape(-1)
+            exact = getattr(self.exact, name).double().reshape(-1)
+            extra = self.immediate.double().reshape(-1) if name == "W_hh" else torch.zeros_like(g)
+            used.append(g + weight * extra)
+            true.append(g + weight * exact)
+        a, b = torch.cat(used), torch.cat(true)
+        return float(a @ b / (a.norm() * b.norm()))
+
 
 def _omega_terms(W_hh: torch.Tensor, hs: list[torch.Tensor], deltas: list[torch.Tensor], act: str,
                  bound: float) -> torch.Tensor:
@@ -191,3 +206,105 @@ def error_norms_through_chain(delta, s1: float, s2: float, steps: int, rng, *, p
         d = d @ J
         out.append(float(np.linalg.norm(d) / n0))
     return np.array(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# What Omega controls, and what it does not (Chapter 3.3, "What Omega can and cannot do")
+# ---------------------------------------------------------------------------------------------
+
+
+def several_costs_chain(T: int, *, direct: float = 1.0, far: float = 1.0, shrink: float = 0.1) -> dict:
+    """Back-propagation through ``J = diag(1, shrink)`` at every step, with costs at several steps.
+
+    Row vectors, as in Eq. (9): ``delta_k = delta_{k+1} J + d_k``. Every step ``k = 1..T`` has a
+    cost whose direct error is ``d_k = direct * e1``; the last step has, besides, a far cost
+    ``E_T`` whose error ``far * e2`` must travel back to every earlier step. Returned, for
+    ``k = T-1, ..., 1`` (index 0 is ``k = T-1``): ``omega_sq`` and ``omega_plain``, the terms
+    ``Omega_k`` of Eq. (10) (squared norms) and Eq. (9) (plain norms) for the total error
+    ``delta_{k+1}``; ``q``, the ratio ``||delta_{k+1} J|| / ||delta_{k+1}||``; ``long_term``,
+    the norm of ``E_T``'s own component ``far e2 J^{T-k}`` that Eq. (4) needs at step ``k``; and
+    ``total``, ``||delta_k||``. Omega is near 0 at every step while ``long_term`` decays like
+    ``shrink^(T-k)``: the penalty sees the total error, which the direct terms dominate.
+    """
+    import numpy as np
+
+    J = np.diag([1.0, shrink])
+    d = np.array([direct, 0.0])
+    delta = d + np.array([0.0, far])                       # delta_T: the last step's own cost and E_T
+    comp = np.array([0.0, far])                            # E_T's component, propagated alone
+    out = {k: [] for k in ("omega_sq", "omega_plain", "q", "long_term", "total")}
+    for _ in range(T - 1):
+        back = delta @ J
+        q = np.linalg.norm(back) / np.linalg.norm(delta)
+        out["q"].append(q)
+        out["omega_sq"].append((q**2 - 1) ** 2)
+        out["omega_plain"].append((q - 1) ** 2)
+        comp = comp @ J
+        out["long_term"].append(np.linalg.norm(comp))
+        delta = back + d
+        out["total"].append(np.linalg.norm(delta))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def penalty_slopes(q) -> dict:
+    """``d/dq`` of one step's penalty as a function of the ratio ``q = ||delta J|| / ||delta||``,
+    by autograd: ``(q - 1)^2`` (Eq. 9, plain norms) and ``(q^2 - 1)^2`` (Eq. 10, squared norms,
+    as the paper differentiates and the code computes). Near ``q = 0`` (an error that the step
+    all but kills) the first has slope ``-2``, the second ``4q(q^2 - 1) -> 0``."""
+    qs = torch.as_tensor(q, dtype=torch.float64).detach().clone().requires_grad_(True)
+    plain, squared = (qs - 1) ** 2, (qs**2 - 1) ** 2
+    (d_plain,) = torch.autograd.grad(plain.sum(), qs)
+    (d_squared,) = torch.autograd.grad(squared.sum(), qs)
+    return {"plain": d_plain.numpy(), "squared": d_squared.numpy()}
+
+
+def spread_shrinkage_penalty(total_log_shrink: float, T: int) -> dict:
+    """Omega for an error that shrinks by ``exp(-L)`` over ``T`` steps, evenly (``q = e^{-L/T}``).
+
+    ``sum`` is Eq. (9)'s sum over steps with squared norms, ``T (q^2 - 1)^2 ~ 4 L^2 / T``; ``mean``
+    is the code's mean over steps (:func:`rnnbook.regularizer.omega`), ``(q^2 - 1)^2 ~ 4 L^2 /
+    T^2``. The same total vanishing costs the mean-normalised penalty less and less as the
+    sequences grow."""
+    import math
+
+    q = math.exp(-total_log_shrink / T)
+    term = (q * q - 1) ** 2
+    return {"q": q, "sum": T * term, "mean": term}
+
+
+def omega_step_ratios(params: Params, act: str, task: Task, batch: Batch, step: float, *,
+                      bound: float = DEFAULT_BOUND) -> dict:
+    """What one step along ``-d+Omega/dW_hh`` (Eq. 10) does to the ratios Omega looks at.
+
+    Model 0 of ``params``, one minibatch. ``q_k = ||z_k W_hh^T|| / ||delta_k||`` for every counted
+    (step, sequence) pair, ``delta_k = dE/dh_k``: ``before``; ``after_fixed``, after
+    ``W_hh <- W_hh - step * d+Omega/dW_hh`` with the states and errors held as they were (what
+    Eq. 10 assumes); ``after``, with states and errors recomputed by a new forward and backward
+    pass (what really happens); and ``omega`` before and after (the code's mean, Eq. 10 form).
+    """
+    from rnnbook.engine.batched import loss_and_grads
+    from rnnbook.regularizer import omega_and_immediate_grad as omega_grad
+
+    def ratios(p, W_hh=None):
+        out = loss_and_grads(p, act, task, batch, reg_weight=torch.zeros(p.W_hh.shape[0], dtype=p.W_hh.dtype),
+                             keep_states=True)
+        h, dh = out.states, out.dh
+        z = dh * (1 - h * h if act == "tanh" else h * (1 - h))
+        W = p.W_hh if W_hh is None else W_hh
+        v = torch.einsum("etbi,eji->etbj", z, W)             # z W_hh^T
+        r, s = v.square().sum(-1)[0], dh.square().sum(-1)[0]
+        keep = s >= bound
+        return (r[keep] / s[keep]).sqrt(), z, dh, keep
+
+    q0, z, dh, keep = ratios(params)
+    value, grad = omega_grad(params.W_hh, z, dh, batch.start, bound)
+    new_W = params.W_hh - step * grad
+    v_fixed = torch.einsum("etbi,eji->etbj", z, new_W)
+    r_fixed, s0 = v_fixed.square().sum(-1)[0], dh.square().sum(-1)[0]
+    q_fixed = (r_fixed[keep] / s0[keep]).sqrt()
+    moved = params.clone()
+    moved.W_hh.copy_(new_W)
+    q1, z1, dh1, _ = ratios(moved)
+    value1, _ = omega_grad(moved.W_hh, z1, dh1, batch.start, bound)
+    return {"before": q0.numpy(), "after_fixed": q_fixed.numpy(), "after": q1.numpy(),
+            "omega": (float(value[0]), float(value1[0]))}

@@ -178,3 +178,51 @@ def from_engine(params, batch, e: int, act: str):
     elif target.dim() == 3:  # per-step 0/1 frames (T, B, n_out)
         target = target[start:].transpose(1, 2)
     return net, batch.u[e, start:].transpose(1, 2), target
+
+
+def slope(h: torch.Tensor, act: str) -> torch.Tensor:
+    """σ'(x) written with ``h = σ(x)``: ``1 - h²`` for tanh, ``h (1 - h)`` for the sigmoid."""
+    return 1 - h * h if act == "tanh" else h * (1 - h)
+
+
+def loss_and_grads_error_clipped(net: RNN, u: torch.Tensor, target: torch.Tensor, readout: str,
+                                 cutoff: float) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
+    """BPTT written out by hand, with Mikolov's clipping of the back-propagated error (§3.1).
+
+    The rule the paper contrasts with Algorithm 1 clips the *temporal* components: in Mikolov's
+    RNNLM the error arriving at the hidden layer is clipped element-wise at every step of the
+    backward pass (the toolkit's ``gradient_cutoff``; how exactly RNNLM places it is not in the
+    paper). Here, going back from ``t = T`` to 1, the error at the pre-activations ::
+
+        z_t = (∂E_t/∂σ(x_t) + W_rec^T z_{t+1}) ⊙ σ'(x_t)        (z_{T+1} = 0)
+
+    has each component clamped to ``[-cutoff, cutoff]``; the clamped ``z_t`` is both what step
+    ``t`` adds to the gradients (``z_t σ(x_{t-1})^T`` to ``W_rec``, ``z_t u_t^T`` to ``W_in``, ``z_t``
+    to ``b``) and what travels on to step ``t - 1``. With ``cutoff = inf`` this is exact BPTT (the
+    gradient of Eqs. 3-5, :func:`loss_and_grads`). The read-out's gradients and the direct errors
+    ``∂E_t/∂σ(x_t)`` come from autograd of :func:`cost` with the states held fixed.
+
+    Returns ``(loss, grads by name, number of clamped components over all steps and sequences)``.
+    """
+    states = [h.detach() for h in run(net, u)]
+    leaves = {name: net.params()[name].detach().requires_grad_(True) for name in ("W_out", "b_out")}
+    live_states = [h.clone().requires_grad_(True) for h in states]
+    loss = cost(replace(net, **leaves), live_states, target, readout)
+    found = torch.autograd.grad(loss, [*leaves.values(), *live_states], allow_unused=True)
+    grads = {"W_out": found[0], "b_out": found[1]}
+    direct = [torch.zeros_like(h) if d is None else d for h, d in zip(states, found[2:])]
+    W_rec = net.W_rec.detach()
+    g_rec, g_in, g_b = torch.zeros_like(W_rec), torch.zeros_like(net.W_in), torch.zeros_like(net.b)
+    z_next, clamped = None, 0
+    for t in range(len(states) - 1, -1, -1):
+        error = direct[t] if z_next is None else direct[t] + W_rec.T @ z_next   # ∂E/∂σ(x_t), all paths
+        z = error * slope(states[t], net.act)                                   # ∂E/∂x_t
+        clamped += int((z.abs() > cutoff).sum())
+        z = z.clamp(-cutoff, cutoff)
+        h_before = states[t - 1] if t > 0 else torch.zeros_like(states[0])      # σ(x_0) = 0
+        g_rec += z @ h_before.T
+        g_in += z @ u[t].T
+        g_b += z.sum(1)
+        z_next = z
+    grads.update(W_rec=g_rec, W_in=g_in, b=g_b)
+    return loss.detach(), {name: grads[name] for name in NAMES}, clamped
