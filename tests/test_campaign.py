@@ -287,3 +287,34 @@ def test_the_gpu_rate_follows_the_benchmark():
     assert ledger.gpu_updates_per_s(32, 200, True) == pytest.approx(measured[32]["engine_with_reg_updates_per_s"] / 2)
     lo, hi = measured[32]["engine_updates_per_s"], measured[128]["engine_updates_per_s"]
     assert lo < ledger.gpu_updates_per_s(64, 100, False) < hi
+
+
+def test_a_table1_item_trains_each_seed_as_natural_would(tmp_path, capsys):
+    queue = _queue(tmp_path / "q.toml",
+                   {"id": "music", "claim": "t1-music-clip", "why": "a test", "experiment": "music_jsb",
+                    "protocol": "quick", "seeds": [1], "epochs": 1},
+                   {"id": "later", "claim": "t1-music-clip", "why": "a test", "experiment": "music_not_yet",
+                    "protocol": "quick", "epochs": 1})
+    (item, later) = campaign.load_queue(queue)
+    assert campaign.status(item, tmp_path / "c") == {"runs": 1, "solved": 0, "diverged": 0, "censored": 0,
+                                                     "missing": 1, "updates": 0, "left": 1, "todo": 1}
+    with pytest.raises(campaign.Unavailable, match="no Table 1 experiment 'music_not_yet'"):
+        campaign.status(later, tmp_path / "c")
+    assert main(["campaign", "--queue", str(queue), "--results-dir", str(tmp_path / "c"), "--budget", "5m",
+                 "--nice", "0"]) == 0
+    assert "skipped: item later" in capsys.readouterr().out
+    assert campaign.status(item, tmp_path / "c")["todo"] == 0
+    assert main(["natural", "music_jsb", "--protocol", "quick", "--set", "epochs=1", "--set", "seed=1",
+                 "--results-dir", str(tmp_path / "r"), "--no-progress"]) == 0
+    by_campaign, by_hand = (json.loads((tmp_path / d / "music_jsb" / "quick-seed1.json").read_text())
+                            for d in ("c", "r"))
+    assert by_campaign.pop("provenance") and by_hand.pop("provenance")  # the sessions differ, nothing else
+    assert by_campaign == by_hand
+
+
+def test_the_gpu_script_refuses_a_budget_longer_than_a_device_call(tmp_path):
+    p = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_campaign.sh"), str(tmp_path / "out"), "10m"],
+                       cwd=ROOT, env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 2 and "over 9 minutes" in p.stderr
+    assert not (tmp_path / "out" / "campaign-base.json").exists()

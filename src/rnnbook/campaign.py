@@ -1,8 +1,8 @@
 """A compute campaign: an ordered queue of sweeps, advanced a wall-clock budget at a time.
 
 A claim of the paper stays *open* while its runs are censored at a fraction of the paper's
-5 x 10^6-update budget. Settling them takes hundreds of core-hours, far more than one sitting;
-the queue ``campaign.toml`` says, in order, what to train next and why. Each ``[[item]]`` is one
+5 x 10^6-update budget. Settling them takes far more compute than one sitting (the book's compute
+ledger, front/compute_ledger.ipynb, prices it); the queue ``campaign.toml`` says, in order, what to train next and why. Each ``[[item]]`` is one
 sweep, exactly the one ``python -m rnnbook run`` would do::
 
     [[item]]
@@ -22,8 +22,8 @@ with ``epochs = N`` instead of ``max_updates`` trains a Table 1 experiment (``rn
 :func:`rnnbook.sweeps.run_sweep` (its lock, its atomic saves), so the files are bit for bit what
 separate ``run`` commands give. Before the budget ends the sweep is given a deadline
 (``stop_at``): each run still training is checkpointed at its next check and stops, and the
-next sitting goes on from there bit for bit. A timer at the budget's end is the backstop
-(an interrupt: finished runs and the last checkpoints are kept). :mod:`rnnbook.transfer`
+next sitting goes on from there bit for bit. A timer a few seconds before the budget's end is
+the backstop (an interrupt: finished runs and the last checkpoints are kept). :mod:`rnnbook.transfer`
 carries a campaign to another machine (a lent GPU) and its results back.
 """
 
@@ -246,6 +246,16 @@ def check_interval_s(pending: list, workers: int, device: str) -> float:
     return every * share * mean_t / ledger.CPU_STEPS_PER_S
 
 
+def _margin(item: Item, results_dir: str | Path, left: float, workers: int, device: str) -> float:
+    """How long before the budget's end a sweep must be told to stop: one and a half check
+    intervals, the saves and the workers' start, at most half the time left. (A Table 1 item has
+    no deadline, only the timer: the saves.)"""
+    if item.natural:
+        return min(SAVE_S, 0.4 * left)
+    margin = 1.5 * check_interval_s(to_train(item, results_dir), workers, device) + SAVE_S
+    return min(margin + (WORKER_START_S if workers > 1 else 0.0), 0.5 * left)
+
+
 class _BudgetOver(KeyboardInterrupt):
     """The budget's backstop timer went off: unwinds like Ctrl-C (finished runs and checkpoints kept)."""
 
@@ -256,19 +266,20 @@ def _raise_budget_over(signum, frame) -> None:
 
 @dataclass
 class Moved:
-    """What one sitting did to one item (counts before and after)."""
+    """What one sitting did to one item: its counts before and after, the updates it trained."""
 
     item: Item
     before: dict[str, Any]
     after: dict[str, Any]
     note: str
+    trained: int = 0  #: model updates trained in this sitting (runs checkpointed on the way included)
 
     def line(self) -> str:
         b, a = self.before, self.after
         if self.item.natural:
             return f"{self.item.id}: {a['updates'] - b['updates']} epoch(s) trained, {a['updates']} done; {self.note}"
         solved, diverged = a["solved"] - b["solved"], a["diverged"] - b["diverged"]
-        return (f"{self.item.id} ({self.item.claim}): {a['updates'] - b['updates']:,} updates; +{solved} solved, "
+        return (f"{self.item.id} ({self.item.claim}): {self.trained:,} updates trained; +{solved} solved, "
                 f"+{diverged} diverged, {a['censored']} censored, {a['todo']} of {a['runs']} runs still to train "
                 f"(<= {a['left']:,} updates); {self.note}")
 
@@ -302,23 +313,21 @@ def advance(items: list[Item], results_dir: str | Path, budget_s: float, *, work
             if not before["todo"]:
                 continue
             left = end - time.time()
-            if item.natural:
-                margin = min(SAVE_S, 0.4 * left)
-            else:
-                exp = resolve(item)
-                margin = 1.5 * check_interval_s(to_train(item, results_dir), workers, device) + SAVE_S \
-                    + (WORKER_START_S if workers > 1 else 0.0)
-                margin = min(margin, 0.5 * left)
+            margin = _margin(item, results_dir, left, workers, device)
             if left <= margin:
                 say(f"budget spent before {item.id}")
                 break
-            note = "done"
+            note, trained = "done", [0]
+
+            def count(n: int) -> None:
+                trained[0] += n
+
             try:
                 if item.natural:
                     _natural(item, results_dir, checkpoint_every_s, argv)
                 else:
-                    sweeps.run_sweep(exp, item.protocol, results_dir, device=device, workers=workers,
-                                     cuda_graph=cuda_graph, max_parallel=max_parallel,
+                    sweeps.run_sweep(resolve(item), item.protocol, results_dir, device=device, workers=workers,
+                                     cuda_graph=cuda_graph, max_parallel=max_parallel, progress=count,
                                      checkpoint_every_s=checkpoint_every_s, argv=argv, stop_at=end - margin)
             except _BudgetOver:
                 note = "stopped by the budget's timer (runs go on from their last checkpoints)"
@@ -328,10 +337,12 @@ def advance(items: list[Item], results_dir: str | Path, budget_s: float, *, work
             after = status(item, results_dir)
             if note == "done" and after["todo"]:
                 note = "stopped at the budget (runs checkpointed, they go on next time)"
-            moved.append(Moved(item, before, after, note))
+            moved.append(Moved(item, before, after, note, trained[0]))
             say(moved[-1].line())
             if after["todo"]:
                 break
+    except _BudgetOver:  # between two items: nothing was training
+        say("the budget ran out")
     finally:
         if timer:
             signal.setitimer(signal.ITIMER_REAL, 0)

@@ -425,7 +425,7 @@ def cmd_campaign(args, argv: Sequence[str]) -> int:
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
-    spent = sum(m.after["updates"] - m.before["updates"] for m in moved if not m.item.natural)
+    spent = sum(m.trained for m in moved)
     print(f"this sitting: {spent:,} updates on {len(moved)} item(s), into {where}")
     print(f"next: {campaign.next_up(items, where)}")
     if args.out:
