@@ -346,10 +346,10 @@ def train_natural(
     """
     cfg = cfg.validate()
     path = Path(path)
-    data = data or load_data(exp, cfg)
-    with exclusive(path):
+    with exclusive(path):  # taken first: a second writer is refused before it loads a corpus
         for p in (path, state_path(path)):
             remove_stale_temps(p)  # left by a writer killed outright
+        data = data or load_data(exp, cfg)
         return _train_natural(exp, cfg, path, data, checkpoint_every_s, progress, argv, stop_after_updates)
 
 
