@@ -119,3 +119,14 @@ def test_error_clipping_by_hand_on_one_unit_two_steps():
     # ... and it is not the norm-clipped gradient: the clamped step turns the direction
     _, exact, _ = R.loss_and_grads(net, u, target, "last_linear")
     assert float(exact["b"][0]) != float(grads["b"][0])
+
+
+def test_runs_past_the_net_counts_only_certain_firings():
+    from rnnbook.clipping import runs_past_the_net, windows_past_the_net
+
+    assert windows_past_the_net([1.0, 2e10, float("nan"), None, 5e9, 3e12]) == 2
+    rec = lambda means, **kw: {"config": {"seed": 0}, "curves": {"grad_norm": means}, "success": False,
+                               "diverged": False, "updates": 10, **kw}
+    data = {"runs": [rec([1.0, 2.0]), rec([1.0, 4e10, float("nan")], diverged=True), None, rec([1e11], success=True)]}
+    found = runs_past_the_net(data)
+    assert [(r["windows"], r["largest"], r["outcome"]) for r in found] == [(1, 4e10, "diverged"), (1, 1e11, "solved")]

@@ -66,3 +66,32 @@ def apply_safety_net_(grads: Params, params: Params, norm: torch.Tensor) -> torc
         fallback = SAFETY_NET_SHRINK * params.W_hh if name == "W_hh" else torch.zeros_like(g)
         g.copy_(torch.where(_per_model(bad, g), fallback, g))
     return bad
+
+
+def windows_past_the_net(grad_norm_means) -> int:
+    """How many check intervals of a run certainly contain an update the safety net would replace.
+
+    ``grad_norm_means`` is a run's ``grad_norm`` curve: the mean norm over each interval between
+    two checks. A finite mean above 1e10 needs at least one norm above 1e10 in its interval, so
+    the authors' net must have fired there. (A NaN mean, the end of a diverged run, is not
+    counted: the net could have fired there or not.) The bound is one-sided: a single norm above
+    1e10 among 2,000 ordinary ones leaves the mean above 1e10 / 2,000 only.
+    """
+    return sum(1 for m in grad_norm_means if m is not None and m == m and m > SAFETY_NET_MAX_NORM)
+
+
+def runs_past_the_net(data) -> list[dict]:
+    """The runs of a loaded results file (:func:`rnnbook.results.load_results`) in which the
+    authors' safety net would certainly have fired (:func:`windows_past_the_net`), with their
+    configuration, how many intervals, the largest interval mean and the outcome."""
+    out = []
+    for rec in data["runs"]:
+        if rec is None:
+            continue
+        means = rec["curves"].get("grad_norm", [])
+        n = windows_past_the_net(means)
+        if n:
+            outcome = "solved" if rec["success"] else ("diverged" if rec["diverged"] else "censored")
+            out.append({"config": rec["config"], "windows": n, "largest": max(m for m in means if m is not None and m == m),
+                        "outcome": outcome, "updates": rec["updates"]})
+    return out
