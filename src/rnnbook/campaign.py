@@ -29,6 +29,7 @@ carries a campaign to another machine (a lent GPU) and its results back.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import signal
@@ -161,11 +162,23 @@ def results_file(item: Item, results_dir: str | Path) -> Path:
     return Path(results_dir) / item.experiment / f"{item.protocol}.json"
 
 
-def _records(item: Item, results_dir: str | Path) -> dict[str, dict[str, Any]]:
+def load(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A results file and its runs by key (read once while the file is unchanged; do not modify)."""
+    st = Path(path).stat()
+    return _load(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str, mtime_ns: int, size: int) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     from rnnbook.results import load_results, stored_key
 
+    data = load_results(path)
+    return data, {stored_key(r): r for r in data["runs"]}
+
+
+def _records(item: Item, results_dir: str | Path) -> dict[str, dict[str, Any]]:
     path = results_file(item, results_dir)
-    return {stored_key(r): r for r in load_results(path)["runs"]} if path.exists() else {}
+    return load(path)[1] if path.exists() else {}
 
 
 def to_train(item: Item, results_dir: str | Path) -> list:

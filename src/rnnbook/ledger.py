@@ -85,7 +85,6 @@ def paper_budget(item: Any) -> int:
 def item_row(item: Any, root: Path, queue_name: str = "campaign.toml") -> dict[str, Any]:
     """One line of the ledger for a sweep item of the queue (see the module's docstring)."""
     from rnnbook import campaign
-    from rnnbook.results import load_results
 
     results_dir = root / "results"
     st = campaign.status(item, results_dir)
@@ -99,7 +98,7 @@ def item_row(item: Any, root: Path, queue_name: str = "campaign.toml") -> dict[s
     to_paper = sum(paper_cap - done_of.get(c.key(), 0) for c in open_now)
     steps = sum(steps_per_update(c) for c in open_now) / len(open_now) if open_now else 0.0
     path = campaign.results_file(item, results_dir)
-    measured = measured_cpu_rate(load_results(path)) if path.exists() else None
+    measured = measured_cpu_rate(campaign.load(path)[0]) if path.exists() else None
     cpu_rate = measured[0] if measured else CPU_STEPS_PER_S
     omega = any(c.method == "msgd_cr" for c in configs)
     gpu_rate = gpu_updates_per_s(max(1, len(open_now)), steps, omega) if open_now else math.inf
