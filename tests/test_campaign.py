@@ -318,3 +318,35 @@ def test_the_gpu_script_refuses_a_budget_longer_than_a_device_call(tmp_path):
                        timeout=120)
     assert p.returncode == 2 and "over 9 minutes" in p.stderr
     assert not (tmp_path / "out" / "campaign-base.json").exists()
+
+
+def test_an_item_whose_file_another_command_writes_is_passed_over(tiny_config, part_config, tmp_path, capsys):
+    config = tiny_config()
+    results = tmp_path / "results"
+    run_sweep(load_config(config)["tiny"], "quick", results)
+    before = (results / "tiny" / "quick.json").read_bytes()
+    queue = _queue(tmp_path / "q.toml", _item("part-40", 40, part_config))
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom rnnbook.lock import exclusive\n"
+                               "with exclusive(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(120)",
+                               str(results / "tiny" / "quick.json")], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["campaign", "--queue", str(queue), "--results-dir", str(results), "--budget", "1m",
+                     "--nice", "0"]) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    out = capsys.readouterr().out
+    assert "skipped part-40:" in out and "being written by another process" in out
+    assert (results / "tiny" / "quick.json").read_bytes() == before
+
+
+def test_the_campaign_lowers_its_priority_unless_told_not_to(tiny_config, tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(os, "nice", calls.append)
+    queue = _queue(tmp_path / "q.toml", _item("whole-20", 20, tiny_config()))
+    assert main(["campaign", "--queue", str(queue), "--results-dir", str(tmp_path / "r"), "--budget", "1m"]) == 0
+    assert main(["campaign", "--queue", str(queue), "--results-dir", str(tmp_path / "r"), "--budget", "1m",
+                 "--nice", "0"]) == 0
+    assert calls == [10]
