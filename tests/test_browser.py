@@ -330,7 +330,8 @@ def _move(root, label: str, index: int) -> None:
 
 
 def _numbers(attr: str) -> list[float]:
-    return [float(v) for v in attr.split(",")]
+    """A data-x / data-w list of the page (``null`` where the value is not finite)."""
+    return [float("nan") if v == "null" else float(v) for v in attr.split(",")]
 
 
 def _finish(root, tab, outside, errors, name: str) -> None:

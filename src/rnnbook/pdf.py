@@ -111,8 +111,10 @@ def ready(tab, timeout_ms: int = 60_000) -> None:
 
 
 def page_title(tab) -> str:
+    """The page's heading with its number ("2.3. The geometrical interpretation"), as the HTML shows it."""
     return tab.evaluate(
-        "() => { const h = document.querySelector('article h1, main h1, h1'); if (!h) return document.title;"
+        "() => { const n = document.querySelector('h1 .section-number');"
+        " const h = n ? n.parentElement : document.querySelector('section h1, article h1, h1'); if (!h) return document.title;"
         " const c = h.cloneNode(true); c.querySelectorAll('.headerlink').forEach(a => a.remove());"
         " return c.textContent.replace(/\\s+/g, ' ').trim(); }"
     )
@@ -183,6 +185,9 @@ def build_pdf(html_dir: Path, out: Path, *, book: Path | None = None, pages: lis
             tab.add_style_tag(content=PRINT_CSS)
             ready(tab)
             e.title = page_title(tab)
+            # the theme prints the page's title without its number: give it the number the HTML shows
+            tab.evaluate("t => { const h = document.querySelector('#jb-print-docs-body h1'); if (h) h.textContent = t; }",
+                         e.title)
             path = tmp / f"{i:03d}.pdf"
             _pdf(tab, path)
             e.pages = len(PdfReader(path).pages)
@@ -227,11 +232,11 @@ def build_pdf(html_dir: Path, out: Path, *, book: Path | None = None, pages: lis
             parent = None
             if e.part:
                 if e.part not in parents:
-                    parents[e.part] = writer.add_outline_item(e.part, e.first_page - 1)
+                    parents[e.part] = writer.add_outline_item(title=e.part, page_number=e.first_page - 1)
                 parent = parents[e.part]
             if e.level > 0 and parents.get(("chapter", e.part)) is not None:
                 parent = parents[("chapter", e.part)]
-            item = writer.add_outline_item(e.title, e.first_page - 1, parent=parent)
+            item = writer.add_outline_item(title=e.title, page_number=e.first_page - 1, parent=parent)
             if e.level == 0:
                 parents[("chapter", e.part)] = item
         writer.add_metadata({"/Title": title, "/Creator": "rnnbook.pdf (Chromium print, pypdf merge)"})

@@ -298,7 +298,7 @@
     var marks = H("datalist", { id: root.id + "-marks" }, controls);
     d.trained_caps.forEach(function (c) { H("option", { value: String(d.caps.indexOf(c)) }, marks); });
     sc.input.setAttribute("list", marks.id);
-    var svg = S("svg", { viewBox: "0 0 900 300", class: "rw-svg", role: "img",
+    var svg = S("svg", { viewBox: "0 0 900 316", class: "rw-svg", role: "img",
       "aria-label": "rate of success against sequence length at the chosen update cap" }, root);
     var readout = H("p", { class: "rw-readout" }, root);
     var table = H("table", { class: "rw-table" }, root);
@@ -313,10 +313,10 @@
     });
     var lg = S("g", {}, stat);
     d.methods.forEach(function (m, j) {
-      S("circle", { cx: 60 + 150 * j, cy: 290, r: 4, fill: d.colors[m] }, lg);
-      T(lg, 68 + 150 * j, 294, d.labels.method[m], { class: "rw-tick" });
+      S("circle", { cx: 60 + 110 * j, cy: 302, r: 4, fill: d.colors[m] }, lg);
+      T(lg, 68 + 110 * j, 306, d.labels.method[m], { class: "rw-tick" });
     });
-    T(lg, 520, 294, "hollow: some runs censored at the cap (pale bar: if they all succeeded)", { class: "rw-tick" });
+    T(lg, 400, 306, "hollow: runs censored at this cap (pale bar: if they all succeeded)", { class: "rw-tick" });
 
     function draw() {
       while (dyn.firstChild) dyn.removeChild(dyn.firstChild);
@@ -348,7 +348,7 @@
       });
       while (table.firstChild) table.removeChild(table.firstChild);
       var head = H("tr", {}, H("thead", {}, table));
-      H("th", {}, head, "solved / runs at this cap");
+      H("th", {}, head, "solved / runs (cens.: censored, div.: diverged)");
       lengths.forEach(function (T_) { H("th", {}, head, "T = " + T_); });
       var body = H("tbody", {}, table);
       d.inits.forEach(function (init) {
@@ -359,8 +359,8 @@
             var key = [init, m, T_].join("|"), r = byKey[key], td = H("td", {}, tr);
             if (!r || !r[F.runs]) { td.textContent = "–"; return; }
             var txt = r[F.successes] + "/" + r[F.runs];
-            if (r[F.censored]) txt += " (" + r[F.censored] + " censored)";
-            if (r[F.diverged]) txt += " (" + r[F.diverged] + " diverged)";
+            if (r[F.censored]) txt += " (" + r[F.censored] + " cens.)";
+            if (r[F.diverged]) txt += " (" + r[F.diverged] + " div.)";
             td.textContent = txt;
             td.setAttribute("data-key", key);
             if (r[F.censored]) td.className = "rw-open";
