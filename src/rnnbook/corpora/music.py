@@ -1,4 +1,8 @@
-"""Bach's four-part chorales as 88-key piano rolls: an offline stand-in for JSB Chorales.
+"""Bach's four-part chorales as 88-key piano rolls: the book's first, offline stand-in for JSB Chorales.
+
+The benchmark's own JSB Chorales (and Table 1's Piano-midi.de, Nottingham and MuseData) now ship
+with the book: :mod:`rnnbook.corpora.poly_music`. This module remains for the results made on the
+stand-in (``music_chorales``) and the claims still judged on them.
 
 Table 1 of the paper uses the polyphonic music sets prepared by Boulanger-Lewandowski,
 Bengio & Vincent (2012): every time step is a binary vector over the 88 piano keys A0..C8,
