@@ -215,6 +215,8 @@ def test_a_merge_refuses_a_results_file_that_changed_since_the_snapshot(tiny_con
     ('[[item]]\nid = "a"\nclaim = "c"\nwhy = "w"\nexperiment = "e"\nmax_updates = 0\n', "positive integer"),
     ('[[item]]\nid = "a"\nclaim = "c"\nwhy = "w"\nexperiment = "e"\nmax_updates = 5\n' * 2, "unique"),
     ("[[item]\n", "malformed"),
+    ('[[item]]\nid = "a"\nclaim = "c"\nwhy = "w"\nexperiment = "e"\nmax_updates = 5\nconfig = 3\n', "must be a string"),
+    ('[[item]]\nid = "a"\nclaim = []\nwhy = "w"\nexperiment = "e"\nmax_updates = 5\n', "needs 'claim'"),
 ])
 def test_a_bad_queue_is_one_line_and_exit_2(tmp_path, capsys, body, needle):
     (tmp_path / "q.toml").write_text(body)
@@ -275,7 +277,8 @@ def test_the_ledger_counts_what_the_files_hold(tiny_config, part_config, tmp_pat
     steps = ledger.steps_per_update(campaign.resolve(campaign.load_queue(queue)[0]).runs("quick")[0])
     assert steps == pytest.approx(10 * (4 / 50) ** 2)  # T = 10 (its longest jittered sequence), 4 units
     assert row["cpu_core_hours_to_paper"] == pytest.approx(row["to_paper"] * steps / rate / 3600)
-    assert row["command"].startswith("python -m rnnbook campaign --only part-40")
+    hours = max(1, -(-row["cpu_core_hours_to_cap"] // min(2, row["runs_to_cap"])))
+    assert row["command"] == f"python -m rnnbook campaign --only part-40 --budget {hours:.0f}h --workers 2"
     (claim,) = ledger.claims([row])
     assert claim["to_paper"] == row["to_paper"] and claim["claim"] == "fig7-cr"
 

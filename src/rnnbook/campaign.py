@@ -103,6 +103,9 @@ def _item(path: Path, i: int, t: Mapping[str, Any]) -> Item:
     for key in ("id", "why", "experiment"):
         if not isinstance(t.get(key), str) or not t[key]:
             raise ConfigError(f"{where}: needs '{key}' (a string)")
+    for key in ("protocol", "config"):
+        if key in t and (not isinstance(t[key], str) or not t[key]):
+            raise ConfigError(f"{where} ({t['id']}): '{key}' must be a string, got {t[key]!r}")
     claims = [t["claim"]] if isinstance(t.get("claim"), str) else t.get("claim")
     if not isinstance(claims, list) or not claims or not all(isinstance(c, str) and c for c in claims):
         raise ConfigError(f"{where}: needs 'claim' (a scoreboard key, or a list of them)")
@@ -183,9 +186,15 @@ def _records(item: Item, results_dir: str | Path) -> dict[str, dict[str, Any]]:
 
 def to_train(item: Item, results_dir: str | Path) -> list:
     """The sweep item's runs still to train: missing, or censored below the item's cap."""
+    from rnnbook.results import is_censored
+
     records = _records(item, results_dir)
-    return [c for c in resolve(item).runs(item.protocol)
-            if c.key() not in records or (records[c.key()]["censored"] and records[c.key()]["updates"] < c.max_updates)]
+    out = []
+    for c in resolve(item).runs(item.protocol):
+        r = records.get(c.key())
+        if r is None or (is_censored(r) and r["updates"] < c.max_updates):
+            out.append(c)
+    return out
 
 
 def status(item: Item, results_dir: str | Path) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from typing import Any
 
 from rnnbook.experiments import STEPS_PER_CORE_SECOND
 
+WORKERS = 2  #: cores the commands use: this project's machine has two
 CPU_STEPS_PER_S = STEPS_PER_CORE_SECOND  #: the cost model's rate (rounded down: generous time estimates)
 CUDA_BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "results-cuda.json"
 
@@ -82,19 +83,20 @@ def paper_budget(item: Any) -> int:
     return int(table[item.experiment].protocol("paper").settings["max_updates"])
 
 
-def item_row(item: Any, root: Path, queue_name: str = "campaign.toml") -> dict[str, Any]:
+def item_row(item: Any, root: Path) -> dict[str, Any]:
     """One line of the ledger for a sweep item of the queue (see the module's docstring)."""
     from rnnbook import campaign
+    from rnnbook.results import is_censored
 
     results_dir = root / "results"
     st = campaign.status(item, results_dir)
     exp = campaign.resolve(item)
     configs = exp.runs(item.protocol)
     paper_cap = paper_budget(item)
-    open_cfgs = [c for c in campaign.to_train(item, results_dir)]
+    runs_to_cap = len(campaign.to_train(item, results_dir))
     records = campaign._records(item, results_dir)
     done_of = {k: r["updates"] for k, r in records.items()}
-    open_now = [c for c in configs if c.key() not in records or records[c.key()]["censored"]]
+    open_now = [c for c in configs if c.key() not in records or is_censored(records[c.key()])]
     to_paper = sum(paper_cap - done_of.get(c.key(), 0) for c in open_now)
     steps = sum(steps_per_update(c) for c in open_now) / len(open_now) if open_now else 0.0
     path = campaign.results_file(item, results_dir)
@@ -106,37 +108,44 @@ def item_row(item: Any, root: Path, queue_name: str = "campaign.toml") -> dict[s
         "item": item.id, "claim": item.claim, "experiment": item.experiment, "runs": st["runs"],
         "solved": st["solved"], "diverged": st["diverged"], "open": len(open_now),
         "updates_spent": st["updates"], "paper_budget": paper_cap * st["runs"], "cap": item.max_updates,
-        "to_cap": st["left"], "runs_to_cap": len(open_cfgs), "to_paper": to_paper,
+        "to_cap": st["left"], "runs_to_cap": runs_to_cap, "to_paper": to_paper,
         "cpu_rate_source": "measured" if measured else "cost model",
         "cpu_core_hours_to_cap": st["left"] * steps / cpu_rate / 3600,
         "cpu_core_hours_to_paper": to_paper * steps / cpu_rate / 3600,
         "gpu_hours_to_paper": to_paper / gpu_rate / 3600,
-        "command": f"python -m rnnbook campaign --only {item.id} --budget 2h --workers 2",
+        "command": command([item.id], st["left"] * steps / cpu_rate / 3600, runs_to_cap),
         "why": item.why,
         "_open": {c.key(): {"to_paper": paper_cap - done_of.get(c.key(), 0), "steps": steps_per_update(c),
                             "cpu_rate": cpu_rate, "omega": c.method == "msgd_cr"} for c in open_now},
     }
 
 
+def command(items: list[str], core_hours: float, runs: int) -> str:
+    """The command that trains ``items`` to the end: on up to :data:`WORKERS` cores, with a budget
+    the CPU estimate fits in (whole hours; a sitting that runs short is simply run again)."""
+    workers = max(1, min(WORKERS, runs))
+    hours = max(1, math.ceil(core_hours / workers))
+    return f"python -m rnnbook campaign --only {','.join(items)} --budget {hours}h --workers {workers}"
+
+
 def claims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The ledger per claim: the open runs of all its items (each run once) to the paper's budget."""
     out: dict[str, dict[str, Any]] = {}
     for row in rows:
-        c = out.setdefault(row["claim"], {"claim": row["claim"], "items": [], "_open": {}, "_spent": {}})
+        c = out.setdefault(row["claim"], {"claim": row["claim"], "items": [], "_open": {}})
         c["items"].append(row["item"])
         c["_open"].update(row["_open"])
     result = []
     for c in out.values():
         runs = c.pop("_open").values()
-        c.pop("_spent")
         n = len(runs)
         to_paper = sum(r["to_paper"] for r in runs)
         steps = sum(r["steps"] for r in runs) / n if n else 0.0
         omega = any(r["omega"] for r in runs)
-        c.update(open=n, to_paper=to_paper,
-                 cpu_core_hours=sum(r["to_paper"] * r["steps"] / r["cpu_rate"] for r in runs) / 3600,
+        cpu = sum(r["to_paper"] * r["steps"] / r["cpu_rate"] for r in runs) / 3600
+        c.update(open=n, to_paper=to_paper, cpu_core_hours=cpu,
                  gpu_hours=to_paper / gpu_updates_per_s(n, steps, omega) / 3600 if n else 0.0,
-                 command="python -m rnnbook campaign --only " + ",".join(c["items"]))
+                 command=command(c["items"], cpu, n))
         result.append(c)
     return result
 

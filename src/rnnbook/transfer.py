@@ -35,6 +35,8 @@ def snapshot(items: list[Item], results_dir: str | Path, out: str | Path) -> dic
     A folder made before keeps its copies (a second sitting goes on there); files of items it
     lacks are added. Returns the manifest (``out/campaign-base.json``).
     """
+    from rnnbook.lock import exclusive
+
     out = Path(out)
     mpath = out / MANIFEST
     manifest = json.loads(mpath.read_text(encoding="utf-8")) if mpath.exists() else {"files": {}}
@@ -43,14 +45,17 @@ def snapshot(items: list[Item], results_dir: str | Path, out: str | Path) -> dic
             files = item_files(item, results_dir)
         except Unavailable:
             continue  # the campaign says so when it reaches the item
-        for src in files:
-            rel = str(src.relative_to(results_dir))
-            if rel in manifest["files"]:
-                continue
-            manifest["files"][rel] = _sha(src)
-            if src.exists():
-                (out / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(src, out / rel)
+        for owner in dict.fromkeys(_owner(f) for f in files):
+            held = exclusive(owner) if owner.parent.is_dir() else contextlib.nullcontext()
+            with held:  # a results file and its states as their writer left them
+                for src in (f for f in files if _owner(f) == owner):
+                    rel = str(src.relative_to(results_dir))
+                    if rel in manifest["files"]:
+                        continue
+                    manifest["files"][rel] = _sha(src)
+                    if src.exists():
+                        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(src, out / rel)
     out.mkdir(parents=True, exist_ok=True)
     mpath.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return manifest
