@@ -219,7 +219,8 @@ CLAIMS: tuple[Claim, ...] = (
                  "(the settings have no fixed-weight option yet)", "no run with a fixed weight")),
     Claim("t1-ptb-sota", "§4.2, Table 1", "On Penn Treebank characters MSGD+CR matches the RNN state of the art",
           "ICML", "1.41 bits per character (test)", CH43,
-          NotAttempted("the Penn Treebank cannot be had offline; the book's text is a stand-in corpus")),
+          NotRun("python -m rnnbook natural ptb_next --protocol paper --data-dir DIR (Mikolov's ptb.char.*.txt files)",
+                 "the Penn Treebank does not ship with the book; its text rows are a stand-in corpus")),
 )
 
 _BY_KEY = {c.key: c for c in CLAIMS}
