@@ -120,11 +120,13 @@ class Runs:
     lengths: tuple[int, ...] | None = None  #: fixed lengths (``min_length``) to keep; None: all
     cap: int | None = None  #: read every run at this common cap (pooling runs trained to different caps)
     protocol: str = "paper"
+    seeds: tuple[int, ...] | None = None  #: seeds to keep; None: all
 
     def wants(self, cfg: Mapping[str, Any]) -> bool:
         return ((self.method is None or cfg["method"] == self.method)
                 and (self.init is None or cfg["init"] == self.init)
-                and (self.lengths is None or int(cfg["min_length"]) in self.lengths))
+                and (self.lengths is None or int(cfg["min_length"]) in self.lengths)
+                and (self.seeds is None or int(cfg["seed"]) in self.seeds))
 
     def planned(self) -> list[dict[str, Any]]:
         """The configs of the runs this selector will hold when the sweep is complete."""
