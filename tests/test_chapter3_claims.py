@@ -76,3 +76,30 @@ def test_norm_preserving_jacobians_carry_the_error_and_random_ones_do_not():
     assert np.allclose(np.linalg.svd(random_jacobian_2d(rng, 2.0, 0.5), compute_uv=False), [2.0, 0.5])
     with pytest.raises(Exception):
         norm_preserving_jacobian_2d(delta, 0.9, 0.3, 0.0)
+
+
+def test_the_declared_averages_of_the_threshold_studies_are_what_the_committed_runs_give():
+    """3.2: clip_threshold50_x* are declared as multiples of 0.743, the mean gradient norm of the
+    fifteen MSGD runs at length 50 (basic tanh, Fig. 7 and the extra-seeds study) over their
+    first 10^5 updates; the safety-net controls are the diverged runs with only the net switched on."""
+    from pathlib import Path
+
+    from rnnbook.experiments import get_experiment
+    from rnnbook.results import load_results
+
+    root = Path(__file__).resolve().parents[1] / "results"
+    runs = [r for name in ("temporal_order", "temporal_order_seeds")
+            for r in load_results(root / name / "paper.json")["runs"]
+            if r is not None and r["config"]["init"] == "basic_tanh" and r["config"]["method"] == "msgd"
+            and r["config"]["min_length"] == r["config"]["max_length"] == 50]
+    assert len(runs) == 15
+    g = np.mean([np.mean([v for u, v in zip(r["curves"]["update"], r["curves"]["grad_norm"]) if u <= 100_000])
+                 for r in runs])
+    for f in (0.5, 1.0, 2.0, 5.0, 10.0):
+        assert get_experiment(f"clip_threshold50_x{f:g}").protocol("paper").settings["threshold"] == round(f * round(g, 3), 4)
+    for name, original in (("safety_net_torder3", "temporal_order3"), ("safety_net_torder", "temporal_order")):
+        orig = [r for r in load_results(root / original / "paper.json")["runs"] if r is not None]
+        for cfg in get_experiment(name).runs("paper"):
+            twins = [r for r in orig if all(r["config"][k] == v for k, v in cfg.to_dict().items()
+                                            if k not in ("safety_net", "max_updates"))]
+            assert len(twins) == 1 and twins[0]["diverged"] and cfg.safety_net and not twins[0]["config"]["safety_net"]
