@@ -374,6 +374,12 @@ def cmd_run(args, argv: Sequence[str]) -> int:
 def cmd_campaign(args, argv: Sequence[str]) -> int:
     from rnnbook import campaign, runtime
 
+    if args.merge:  # needs no queue: the folder says what it holds
+        from rnnbook.transfer import merge
+
+        written = merge(args.merge, args.results_dir)
+        print("\n".join(f"merged {w}" for w in written) or f"nothing to merge from {args.merge}")
+        return EXIT_OK
     items = campaign.load_queue(args.queue)
     if args.only:
         wanted = [x.strip() for x in args.only.split(",") if x.strip()]
@@ -381,12 +387,6 @@ def cmd_campaign(args, argv: Sequence[str]) -> int:
         if unknown:
             raise ConfigError(f"--only: no item {', '.join(unknown)} in {args.queue}")
         items = [it for it in items if it.id in wanted]
-    if args.merge:
-        from rnnbook.transfer import merge
-
-        written = merge(args.merge, args.results_dir)
-        print("\n".join(f"merged {w}" for w in written) or f"nothing to merge from {args.merge}")
-        return EXIT_OK
     if args.status:
         for it in items:
             try:
