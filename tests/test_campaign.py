@@ -196,6 +196,17 @@ def test_a_merge_refuses_a_results_file_that_changed_since_the_snapshot(tiny_con
     queue = _queue(tmp_path / "q.toml", _item("part-40", 40, part_config))
     assert main(["campaign", "--queue", str(queue), "--results-dir", str(results), "--out", str(tmp_path / "out"),
                  "--budget", "2m", "--nice", "0"]) == 0
+    # a folder whose file is not a continuation of results/ (a run lost) is refused, nothing written
+    out_file = tmp_path / "out" / "tiny" / "quick.json"
+    good = out_file.read_bytes()
+    lost = json.loads(good)
+    lost["runs"] = lost["runs"][1:]
+    out_file.write_text(json.dumps(lost))
+    committed = (results / "tiny" / "quick.json").read_bytes()
+    assert main(["campaign", "--results-dir", str(results), "--merge", str(tmp_path / "out")]) == 2
+    assert "lacks or shortens 1 run(s)" in capsys.readouterr().err
+    assert (results / "tiny" / "quick.json").read_bytes() == committed
+    out_file.write_bytes(good)
     # meanwhile someone continued results/ by hand
     run_sweep(with_overrides(load_config(config)["tiny"], "quick", ["max_updates=30"]), "quick", results)
     changed = (results / "tiny" / "quick.json").read_bytes()
