@@ -451,3 +451,71 @@ class MusicOrdering(Test):
         return Verdict(verdict, why, "; ".join(f"{n}: {w}" for n, w, _ in parts),
                        f"the paper's music data (data/poly-music), {'/'.join(map(str, seeds))} seed(s) per data set, "
                        "paired over seeds, best validation epoch; results/music_*/paper*.json", points=table, flags=flags)
+
+
+def mean_grad_norm(selectors: Sequence[Runs], root: Path) -> float | None:
+    """The average gradient norm over whole runs (the mean of each run's check-interval means), the
+    paper's "average norm over a sufficiently large number of updates"."""
+    from rnnbook.results import load_results
+
+    means = []
+    for sel in selectors:
+        path = Path(root) / sel.file
+        if not path.exists():
+            continue
+        for rec in load_results(path)["runs"]:
+            if sel.wants(rec["config"]):
+                norms = [v for v in rec.get("curves", {}).get("grad_norm", []) if v is not None]
+                if norms:
+                    means.append(sum(norms) / len(norms))
+    return sum(means) / len(means) if means else None
+
+
+@dataclass(frozen=True)
+class ThresholdRange(Test):
+    """"Thresholds from ``low`` to ``high`` times the average norm still converge": the average is
+    measured over whole MSGD runs (``msgd``); each threshold experiment inside that range is compared
+    with the one nearest the average itself (two-sided Fisher, undecided runs tried every way);
+    thresholds outside the range are listed, not judged."""
+
+    studies: tuple[str, ...]  #: the threshold experiments (one threshold each)
+    msgd: tuple[Runs, ...]
+    low: float = 0.5
+    high: float = 10.0
+
+    def judge(self, root: Path, made_under: Mapping[str, Any]) -> Verdict:
+        gbar = mean_grad_norm(self.msgd, root)
+        files = [s for s in self.studies if (Path(root) / "results" / s / "paper.json").exists()]
+        if gbar is None or len(files) < 2:
+            return Verdict("not run", "no MSGD runs to measure the average norm, or fewer than two thresholds run",
+                           "—", "would run: " + " ; ".join(f"python -m rnnbook run {s} --protocol paper" for s in self.studies))
+        units = {s: Runs(s).settings()["threshold"] / gbar for s in files}
+        inside = [s for s in files if self.low <= units[s] <= self.high]
+        outside = [s for s in files if s not in inside]
+        note = (f"average norm over whole MSGD runs {gbar:.3g}; thresholds in its units: "
+                + ", ".join(f"{s} {units[s]:.2g}×" for s in files)
+                + (f"; outside the paper's range, not judged: {', '.join(outside)}" if outside else ""))
+        if len(inside) < 2:
+            return Verdict("inconclusive", f"fewer than two thresholds inside the paper's range; {note}", "—",
+                           ", ".join(f"results/{s}/paper.json" for s in files))
+        ref = min(inside, key=lambda s: abs(units[s] - 1.0))
+        parts = [(f"{units[s]:.2g}× vs {units[ref]:.2g}×", _RateAgainst((Runs(s),), (Runs(ref),)))
+                 for s in inside if s != ref]
+        v = Parts(tuple(parts)).judge(root, made_under)
+        v.why = f"{v.why} | {note}"
+        return v
+
+
+@dataclass(frozen=True)
+class _RateAgainst(Test):
+    """A setting's count against a reference setting's count so far (two-sided Fisher per point)."""
+
+    selectors: tuple[Runs, ...]
+    reference: tuple[Runs, ...]
+
+    def judge(self, root: Path, made_under: Mapping[str, Any]) -> Verdict:
+        ref = points(self.reference, root)
+        if ref is None:
+            return Verdict("not run", "no reference runs yet", "—", "—")
+        t = rules.Tally.of(ref)
+        return Rate(self.selectors, t.solved, t.n).judge(root, made_under)
