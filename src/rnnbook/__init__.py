@@ -19,7 +19,10 @@ One module per idea, in layers; a module uses only those on its own line or abov
     natural  natural_experiments             Table 1's problems: windows, scores, samples; their declared protocols
     natural_training                         the three methods of Table 1 trained side by side, by epochs
     gradients dynamics diagrams traces baselines omega_exact   the chapters' own computations
-    outcomes table1 scoreboard cli           what the results say against the paper; python -m rnnbook
+    verdicts/records  verdicts/rules          a stored run's outcome (solved, diverged, censored), typed selectors; the verdict rules
+    outcomes table1                          what the results say, point by point; Table 1 beside the book's runs
+    verdicts/evidence checks claims          kinds of test, the analytic checks, the registry of the paper's claims
+    scoreboard cli                           the verdicts laid out (scoreboard, chapters); python -m rnnbook
 """
 
 __version__ = "0.1.0"
