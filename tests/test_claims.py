@@ -16,7 +16,7 @@ from rnnbook.verdicts.records import Point, RunRecord, Runs, points
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def fake_results(root, experiment, outcomes, cap=100_000, safety_net=False, select=lambda cfg: True):
+def fake_results(root, experiment, outcomes, cap=100_000, safety_net=False, select=lambda cfg: True, norms=None):
     """A results file whose selected runs have the given outcomes, in grid order: ``"s"`` solved,
     ``"c"`` censored, ``"d"`` diverged (halfway to the cap)."""
     exp = get_experiment(experiment)
@@ -26,7 +26,8 @@ def fake_results(root, experiment, outcomes, cap=100_000, safety_net=False, sele
         d = cfg.to_dict() | {"max_updates": cap, "safety_net": safety_net}
         runs.append({"key": cfg.key(), "index": len(runs), "config": d, "success": o == "s", "diverged": o == "d",
                      "censored": o == "c", "updates": cap // 2 if o in "sd" else cap,
-                     "first_success_update": cap // 2 if o == "s" else None, "curves": {}})
+                     "first_success_update": cap // 2 if o == "s" else None,
+                     "curves": {} if norms is None else {"grad_norm": list(norms)}})
     proto = exp.protocol("paper")
     spec = {"task": exp.task, "task_params": dict(exp.task_params), "inits": list(exp.inits),
             "methods": list(exp.methods), "protocols": {"paper": {
@@ -236,3 +237,30 @@ def test_music_orderings_are_judged_over_paired_seeds(monkeypatch, tmp_path, mea
 
     monkeypatch.setattr(table1, "music_orderings", lambda root, protocol="paper": _music_rows(mean, se, n, verdict))
     assert claims.judge("t1-music-clip", tmp_path).verdict == expected
+
+
+def test_most_fail_is_a_binomial_test_with_undecided_runs_tried(tmp_path):
+    from rnnbook.verdicts.evidence import Majority
+
+    judge = lambda: Majority((Runs("temporal_order3"),)).judge(tmp_path, {}).verdict
+    fake_results(tmp_path, "temporal_order3", ["d"] * 5, safety_net=True)
+    assert judge() == "reproduced"       # 0/5: one-sided binomial p = 0.03 below 1/2
+    fake_results(tmp_path, "temporal_order3", ["s"] * 5)
+    assert judge() == "not reproduced"   # 5/5: p = 0.03 above 1/2
+    fake_results(tmp_path, "temporal_order3", ["s", "s", "c", "c", "c"])
+    assert judge() == "open"             # 2/5 now; 5/5 if the censored runs succeed
+
+
+def test_threshold_range_uses_the_whole_run_average_and_judges_only_thresholds_inside(tmp_path):
+    from rnnbook.verdicts.evidence import ThresholdRange
+
+    studies = tuple(f"clip_threshold_x{x}" for x in ("0.5", "1", "2", "5", "10"))
+    for name in studies:
+        fake_results(tmp_path, name, ["s"] * 10)
+    fake_results(tmp_path, "clip_threshold_none", ["c"] * 10, norms=[1.0, 3.0])   # average norm 2
+    v = ThresholdRange(studies, (Runs("clip_threshold_none"),)).judge(tmp_path, {})
+    # thresholds 0.31, 0.62, 1.25, 3.1, 6.2 are 0.16, 0.31, 0.62, 1.6, 3.1 times the average 2
+    assert "outside the paper's range, not judged: clip_threshold_x0.5, clip_threshold_x1" in v.why
+    assert v.verdict == "reproduced"
+    fake_results(tmp_path, "clip_threshold_x10", ["d"] * 10, safety_net=True)   # 0/10, decided: one part fails
+    assert ThresholdRange(studies, (Runs("clip_threshold_none"),)).judge(tmp_path, {}).verdict == "partly"
