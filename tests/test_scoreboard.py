@@ -75,7 +75,8 @@ def test_tally_separates_analytic_checks_from_experiments(rows):
 
 
 PAGES = ["front/scoreboard.ipynb", "chapters/05_conclusions.ipynb", "chapters/04_experiments/01_temporal_order.ipynb",
-         "chapters/04_experiments/02_other_tasks.ipynb", "chapters/03_remedies/02_clipping.ipynb"]
+         "chapters/04_experiments/02_other_tasks.ipynb", "chapters/03_remedies/02_clipping.ipynb",
+         "chapters/04_experiments/03_natural_problems.ipynb"]
 
 
 @pytest.mark.parametrize("page", PAGES)
