@@ -28,7 +28,7 @@ def test_points_count_successes_censored_and_diverged_runs():
     cr, plain = grid_points(data)
     assert (cr.method, cr.runs, cr.successes, cr.censored, cr.diverged) == ("msgd_cr", 4, 2, 1, 1)
     assert cr.rate == 0.5 and cr.rate_if_censored_succeed == 0.75 and cr.success_updates == [40, 80]
-    assert cr.interval == clopper_pearson(2, 4) and cr.length == "50"
+    assert cr.interval == pytest.approx(clopper_pearson(2, 4), abs=1e-12) and cr.length == "50"  # scipy vs the oracle
     assert plain.censored == 1 and plain.successes == 0
     km = cr.survival()
     assert km.updates == [40, 80] and km.solved[0] == pytest.approx(0.25)

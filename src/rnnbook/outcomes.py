@@ -5,7 +5,7 @@ runs (seeds) whose model misclassified fewer than 1 % of 10,000 freshly generate
 some check within the update cap. :func:`grid_points` turns a results file into those points
 and keeps what the single number hides: how many runs stopped at the cap still unsolved
 (*censored*: slow is not the same as never), how many diverged, the exact 95 % interval of the
-rate (:func:`rnnbook.stats.clopper_pearson`: five seeds say little), and when each successful
+rate (Clopper–Pearson, :func:`rnnbook.verdicts.rules.exact_interval`: five seeds say little), and when each successful
 run succeeded.
 
 :func:`plateau_end` measures the plateau people stall on when they re-implement the temporal
@@ -23,7 +23,6 @@ from typing import Any, Iterable, Mapping
 import torch
 
 from rnnbook.errors import ConfigError
-from rnnbook.stats import clopper_pearson
 from rnnbook.streams import Stream
 from rnnbook.survival import SurvivalCurve, kaplan_meier
 from rnnbook.tasks import Task, errors
@@ -58,7 +57,7 @@ class GridPoint:
     @property
     def interval(self) -> tuple[float, float]:
         """Exact (Clopper–Pearson) 95 % interval of the success rate."""
-        return clopper_pearson(self.successes, self.runs) if self.runs else (math.nan, math.nan)
+        return exact_interval(self.successes, self.runs) if self.runs else (math.nan, math.nan)
 
     @property
     def rate_if_censored_succeed(self) -> float:
@@ -176,7 +175,7 @@ def chance_error(task: Task, length: int, n: int = 10_000, seed: int = 0) -> flo
 # Verdicts against the paper's counts
 # ---------------------------------------------------------------------------------------------
 
-from rnnbook.verdicts.rules import VERDICTS  # noqa: E402  (one vocabulary for every page)
+from rnnbook.verdicts.rules import VERDICTS, exact_interval  # noqa: E402  (one vocabulary and one statistics for every page)
 
 
 def verdict(successes: int, runs: int, censored: int, paper_successes: int, paper_runs: int,

@@ -9,6 +9,11 @@ and, equivalently, the ``p`` where a binomial tail equals ``a/2``:
 ``P(X >= k | p) = a/2`` for the lower end and ``P(X <= k | p) = a/2`` for the upper end (lower
 = 0 when k = 0, upper = 1 when k = n). The tails are finite sums and increase (decrease)
 monotonically in ``p``, so bisection finds each end to machine precision without scipy.
+
+The book's verdicts use scipy's implementations (:mod:`rnnbook.verdicts.rules`:
+``scipy.stats.binomtest(...).proportion_ci(method="exact")`` and ``scipy.stats.fisher_exact``);
+these short, readable versions are kept to show how the numbers arise and as test oracles
+(``tests/test_claims.py`` checks that the two agree on every small table).
 """
 
 from __future__ import annotations
