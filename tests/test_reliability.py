@@ -492,6 +492,9 @@ def test_d9_run_refuses_a_damaged_results_or_states_file_in_one_line(tiny_config
             broken["states"] = {key: dict(states["states"][key], foo=1)}
         torch.save(broken, sp)
         _refused(capsys, _run_args(config, tmp_path, "--set", "max_updates=30"), "damaged")
+    sp.write_bytes(b"garbage")  # not even a torch file: named, without torch's advice to load it unsafely
+    line = _refused(capsys, _run_args(config, tmp_path, "--set", "max_updates=30"), "cannot read run states")
+    assert "weights_only" not in line
 
 
 # -- D10, D11: no leftovers; the user's umask -------------------------------------------------------

@@ -103,7 +103,7 @@ def load_states(path: str | Path) -> dict[str, RunState]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 -- any unreadable file is one clear error
-        raise ConfigError(f"cannot read run states {str(path)!r}: {exc}") from None
+        raise ConfigError(f"cannot read run states {str(path)!r}: {load_error(exc)}") from None
     if not isinstance(data, dict) or data.get("format") != STATES_FORMAT:
         raise ConfigError(f"{str(path)!r} is not an {STATES_FORMAT} file")
     raw, digests = data.get("states"), data.get("sha256")
@@ -125,6 +125,18 @@ def load_states(path: str | Path) -> dict[str, RunState]:
                               "away (or restore it from a copy): its runs then train again from the start")
         out[key] = state
     return out
+
+
+def load_error(exc: BaseException) -> str:
+    """What ``torch.load(..., weights_only=True)`` found wrong, in one short phrase: without torch's
+    advice to load with ``weights_only=False``, which would run whatever code a damaged or hostile
+    file holds."""
+    keep = []
+    for line in str(exc).splitlines():
+        line = line.split("WeightsUnpickler error:", 1)[-1].strip()
+        if line and not line.startswith(("Weights only load failed", "Check the documentation", "Please file")):
+            keep.append(line)
+    return " ".join(keep) or "not a file of plain values and tensors"
 
 
 def save_states(path: str | Path, states: dict[str, RunState]) -> None:

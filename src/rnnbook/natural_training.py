@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from rnnbook.atomic import remove_stale_temps, write_atomic
+from rnnbook.checkpoints import load_error
 from rnnbook.lock import exclusive
 from rnnbook.errors import ConfigError
 from rnnbook.model import Params, init_params
@@ -178,7 +179,7 @@ class TrainState:
         try:
             d = torch.load(path, weights_only=True)
         except Exception as exc:  # a damaged file must say so in one line
-            raise ConfigError(f"cannot read run state {str(path)!r}: {str(exc).splitlines()[0]}") from None
+            raise ConfigError(f"cannot read run state {str(path)!r}: {load_error(exc)}") from None
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ConfigError(f"{str(path)!r} is not an {FORMAT} state file")
         digest = d.pop("sha256", None)  # absent from states saved before digests (legacy): trusted as they are
