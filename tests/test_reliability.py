@@ -163,6 +163,28 @@ def test_d1_the_lock_is_taken_again_by_its_own_process(tmp_path):
     assert not lock_path(path).exists()
 
 
+def test_d1_merge_and_generalise_refuse_a_second_writer(tiny_config, tmp_path, capsys):
+    from rnnbook.generalisation import generalisation_path
+
+    exp = _exp(tiny_config, **MIXED)
+    for k in (1, 2):
+        run_sweep(exp, "quick", tmp_path, shard=(k, 2))
+    shards = sorted(str(p) for p in (tmp_path / "tiny").glob("quick.shard-*.json"))
+    merged = tmp_path / "tiny" / "quick.json"
+    for target, args in ((merged, ["merge", *shards, "--out", str(merged)]),
+                         (generalisation_path(shards[0]), ["generalise", shards[0], "--lengths", "10",
+                                                           "--sequences", "10"])):
+        holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(target)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            _refused(capsys, args, "being written by another process", f"pid {holder.pid}")
+        finally:
+            holder.kill()
+            holder.wait()
+        capsys.readouterr()
+        assert main(args) == 0
+
+
 # -- D2: a solved state is never resumed ---------------------------------------------------------
 
 
