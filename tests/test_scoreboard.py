@@ -39,7 +39,7 @@ def test_the_fig7_rows_count_what_the_results_file_holds(rows):
     runs = json.loads(path.read_text())["runs"]
     smart = [r for r in runs if r["config"]["method"] == "msgd_cr" and r["config"]["init"] == "smart_tanh"
              and r["config"]["min_length"] >= 100]
-    table = scoreboard.point_frames(rows)["fig7-cr-smart"]
+    (_, table), = scoreboard.point_frames(rows)["fig7-cr-smart"]
     for T in (100, 150, 200):
         row = table[table["T"] == str(T)].iloc[0]
         assert row["solved"] == sum(r["success"] for r in smart if r["config"]["min_length"] == T)
@@ -49,8 +49,10 @@ def test_the_fig7_rows_count_what_the_results_file_holds(rows):
 def test_pooled_rows_have_their_per_point_table(rows):
     frames = scoreboard.point_frames(rows)
     for key in ("fig7-cr-sigmoid", "fig7-cr-basic", "fig7-cr-smart", "fig7-sgdc", "mem5", "mem20", "threshold"):
-        assert key in frames and len(frames[key]) > 1, key
-        assert "verdict" in frames[key].columns or "one-sided p" in frames[key].columns
+        assert key in frames and sum(len(df) for _, df in frames[key]) > 1, key
+        for _, df in frames[key]:
+            assert "verdict" in df.columns or "one-sided p" in df.columns, key
+            assert not df.isna().any().any(), key   # one table per part: no column of another part's
 
 
 def test_verdicts_follow_the_counts(tmp_path):

@@ -92,11 +92,20 @@ def page_frame(root: str | Path, where: str):
     return frame([(c, _claims.judge(c, root)) for c in _claims.for_page(where)])
 
 
-def point_frames(rows: list[tuple[Claim, Verdict]]) -> dict[str, object]:
-    """Claim key -> the per-point DataFrame behind its row (claims with more than one point only)."""
+def point_frames(rows: list[tuple[Claim, Verdict]]) -> dict[str, list[tuple[str, object]]]:
+    """Claim key -> the per-point tables behind its row, one ``(part, DataFrame)`` per part of the
+    claim (``""`` for a claim of one part); claims with a single point are left out."""
     import pandas as pd
 
-    return {claim.key: pd.DataFrame(v.points) for claim, v in rows if len(v.points) > 1}
+    out = {}
+    for claim, v in rows:
+        if len(v.points) <= 1:
+            continue
+        parts: dict[str, list[dict]] = {}
+        for r in v.points:
+            parts.setdefault(r.get("part", ""), []).append({k: x for k, x in r.items() if k != "part"})
+        out[claim.key] = [(part, pd.DataFrame(rs).dropna(axis=1, how="all")) for part, rs in parts.items()]
+    return out
 
 
 _COLOURS = {"reproduced": "#d9f2d9", "consistent": "#eaf5ea", "not reproduced": "#f8d7d7", "partly": "#fbeacc",

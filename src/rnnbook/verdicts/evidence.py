@@ -214,8 +214,9 @@ class GrowsWithLength(Test):
         else:
             verdict = l.verdict
         why = f"long lengths: {l.verdict} ({l.why}) | shortest length: {s.verdict} ({s.why})"
+        pts = [r | {"part": "the shortest length"} for r in s.points] + [r | {"part": "the long lengths"} for r in l.points]
         return Verdict(verdict, why, f"short: {s.ours} | long: {l.ours}", l.protocol, l.caps, l.cap_fraction,
-                       s.points + l.points, s.flags + l.flags, l.value)
+                       pts, s.flags + l.flags, l.value)
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,8 @@ class Parts(Test):
         verdict, why = rules.combine_parts([(n, v.verdict, v.why) for n, v in got])
         first = got[0][1]
         return Verdict(verdict, why, " | ".join(f"{n}: {v.ours}" for n, v in got), first.protocol, first.caps,
-                       first.cap_fraction, [r | {"part": n} for n, v in got for r in v.points],
+                       first.cap_fraction,
+                       [r | {"part": f"{n}: {r['part']}" if r.get("part") else n} for n, v in got for r in v.points],
                        [f for _, v in got for f in v.flags], first.value)
 
 
