@@ -93,6 +93,7 @@ def test_a_claim_is_not_reproduced_while_one_point_disagrees_beyond_chance():
     assert rules.combine_points([_pv("reproduced")] * 3)[0] == "reproduced"
     assert rules.combine_points([_pv("reproduced"), _pv("open", if_none="not reproduced")])[0] == "open"
     assert rules.combine_points([_pv("uninformative")] * 2)[0] == "uninformative"
+    assert rules.combine_points([_pv("reproduced"), _pv("not run")])[0] == "open"  # a point still to run is undecided
 
 
 def test_pooling_no_longer_hides_a_failing_point(tmp_path):

@@ -169,7 +169,8 @@ def combine_points(judged: Sequence[PointVerdict], alpha: float = ALPHA) -> tupl
     """A claim that holds at every point, judged from its points (see the module's rules)."""
     if not judged or all(j.verdict == "not run" for j in judged):
         return "not run", "no finished run yet"
-    words = [j.verdict for j in judged if j.verdict != "not run"]
+    # a point with no finished run yet, beside points that have some, is undecided: its runs are to come
+    words = ["open" if j.verdict == "not run" else j.verdict for j in judged]
     tested = [j for j in judged if j.verdict not in ("not run", "uninformative")]
     bad = [j for j in judged if j.verdict == "not reproduced"]
     m = len(tested)
@@ -183,7 +184,7 @@ def combine_points(judged: Sequence[PointVerdict], alpha: float = ALPHA) -> tupl
                                 f"over {m} tests (probability up to {chance:.2g})")
     tally = ", ".join(f"{words.count(w)} {w}" for w in VERDICTS if w in words)
     if "open" in words:
-        opened = [j for j in judged if j.verdict == "open"]
+        opened = [j for j in judged if j.verdict in ("open", "not run")]
         worst = [j for j in opened if j.if_none == "not reproduced"]
         said = f"points: {tally}; the undecided runs of the open points decide"
         if worst:
