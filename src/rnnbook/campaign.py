@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from rnnbook import rates
 from rnnbook.errors import ConfigError
 
 SELECTION = ("inits", "methods", "lengths", "ranges", "seeds")
@@ -255,17 +256,15 @@ def parse_budget(text: str) -> float:
 def check_interval_s(pending: list, workers: int, device: str) -> float:
     """A generous estimate of the time between two checks of the ensembles training ``pending``
     (the time a clean stop may need): the cost model of ``rnnbook list`` on a CPU, the measured
-    GPU rate (:mod:`rnnbook.ledger`) on a GPU."""
-    from rnnbook import ledger
-
+    GPU rate (:mod:`rnnbook.rates`) on a GPU."""
     if not pending:
         return 0.0
     share = -(-len(pending) // max(1, workers))
     every = max(c.check_every for c in pending)
-    mean_t = sum(ledger.steps_per_update(c) for c in pending) / len(pending)
+    mean_t = sum(rates.steps_per_update(c) for c in pending) / len(pending)
     if str(device).startswith("cuda"):
-        return every * share / ledger.gpu_updates_per_s(share, mean_t, any(c.method == "msgd_cr" for c in pending))
-    return every * share * mean_t / ledger.CPU_STEPS_PER_S
+        return every * share / rates.gpu_updates_per_s(share, mean_t, any(c.method == "msgd_cr" for c in pending))
+    return every * share * mean_t / rates.CPU_STEPS_PER_S
 
 
 def _margin(item: Item, results_dir: str | Path, left: float, workers: int, device: str) -> float:
