@@ -131,8 +131,21 @@ def _one_ensemble(config):
     return config
 
 
-def test_the_budget_is_kept_and_a_cut_campaign_resumed_equals_one_uninterrupted(tiny_config, tmp_path):
-    config = _one_ensemble(tiny_config(check_every=50))  # ~10 s of training or more: a 6 s budget cuts it
+def _slow_checks(monkeypatch, seconds):
+    """Make every validation check take at least ``seconds`` of wall time (the numbers are untouched),
+    so that a run's length in seconds does not depend on how fast the machine is."""
+    validate = training._Ensemble._validation_errors
+
+    def slow(self, slots):
+        time.sleep(seconds)
+        return validate(self, slots)
+
+    monkeypatch.setattr(training._Ensemble, "_validation_errors", slow)
+
+
+def test_the_budget_is_kept_and_a_cut_campaign_resumed_equals_one_uninterrupted(tiny_config, tmp_path, monkeypatch):
+    _slow_checks(monkeypatch, 0.25)  # 40 checks: >= 10 s of training on any machine, so a 6 s budget cuts it
+    config = _one_ensemble(tiny_config(check_every=50))
     items = campaign.load_queue(_queue(tmp_path / "q.toml", _item("long", 2000, config)))
     t0 = time.monotonic()
     moved = campaign.advance(items, tmp_path / "cut", 6.0, say=lambda line: None)
