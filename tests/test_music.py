@@ -17,10 +17,11 @@ from rnnbook.engine import cpu_kernel
 from rnnbook.engine.backend import choose_backend
 from rnnbook.errors import ConfigError
 from rnnbook.model import init_params
-from rnnbook.natural import SequenceTask, frequency_nll, key_frequencies, make_batch, sequences_of
+from rnnbook.natural import SequenceTask, frequency_nll, key_frequencies, make_batch
 from rnnbook.natural_experiments import EXPERIMENTS, MIN_DELTA, PATIENCE, MAX_EPOCHS, NaturalConfig, get_experiment, results_file
 from rnnbook.tasks import Batch
-from rnnbook.natural_training import Data, TrainState, state_path, train_natural, without_provenance
+from rnnbook.natural_training import TrainState, state_path, train_natural, without_provenance
+from test_natural import small_data  # the synthetic music pieces of the trainer's tests
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,15 +131,6 @@ def test_the_compiled_bernoulli_pass_equals_the_torch_code(dtype, tol):
 
 
 # -- early stopping and seeds ------------------------------------------------------------------
-
-
-def small_data():
-    task = SequenceTask.music()
-    rng = np.random.default_rng(0)
-    pieces = [(rng.random((int(rng.integers(12, 45)), 88)) < 0.07).astype(np.uint8) for _ in range(24)]
-    scored = {"train": sequences_of(task, pieces[:16]), "valid": sequences_of(task, pieces[16:20]),
-              "test": sequences_of(task, pieces[20:])}
-    return Data(task, np.concatenate(pieces[:16]), scored, {"name": "synthetic"}, None, pieces[:16])
 
 
 CFG = NaturalConfig(hidden=10, seq_len=20, batch=1, epochs=40, lr_msgd=1.0, lr_msgd_c=1.0, lr_msgd_cr=1.0,
