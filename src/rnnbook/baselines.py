@@ -101,9 +101,9 @@ def _settings(config: RunConfig) -> tuple[float, float | None]:
     """(threshold, reg_weight or None) of a method: ``inf`` never clips, ``None`` skips Omega."""
     if config.method not in TRAJECTORY_METHODS:
         raise ConfigError(f"method must be one of {', '.join(TRAJECTORY_METHODS)}, got {config.method!r}")
-    threshold = math.inf if config.method in ("msgd", "msgd_r") else config.threshold
-    wants_omega = config.method in ("msgd_cr", "msgd_r") or config.track_omega
-    reg = (config.reg_weight if config.method in ("msgd_cr", "msgd_r") else 0.0) if wants_omega else None
+    threshold = config.effective_threshold
+    wants_omega = config.wants_omega
+    reg = config.effective_reg_weight if wants_omega else None
     return threshold, reg
 
 

@@ -16,15 +16,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from rnnbook.errors import check_choice
+from rnnbook.methods import DTYPES
 from rnnbook.natural import mean_cost_settings
 from rnnbook.settings import declared, parse_override, setting
 
-METHODS = ("msgd", "msgd_c", "msgd_cr")
 ACT = "sigmoid"  # the paper's units on both problems ([arXiv-2nd]; paper in numbers: pn-table1)
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 @dataclass(frozen=True)

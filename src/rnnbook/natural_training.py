@@ -45,7 +45,8 @@ from rnnbook.lock import exclusive
 from rnnbook.errors import ConfigError
 from rnnbook.model import Params, init_params
 from rnnbook.natural import SequenceTask, evaluate, epoch_plan, make_batch, piece_plan, sequences_of, stream_of
-from rnnbook.natural_experiments import ACT, DTYPES, METHODS, NaturalConfig, NaturalExperiment
+from rnnbook.methods import DTYPES, METHOD, METHODS
+from rnnbook.natural_experiments import ACT, NaturalConfig, NaturalExperiment
 from rnnbook.results import _now, code_version, downsample_curves, environment, mark_killed, write_json_atomic
 
 FORMAT = "rnnbook-natural-1"
@@ -287,7 +288,7 @@ def _end_epoch(state: TrainState, data: Data, cfg: NaturalConfig, updates: int, 
         s = state.sums
         row = {
             "epoch": state.epoch, "method": m, "lr": float(state.lr[e]),
-            "reg_weight": cfg.reg_weight / state.epoch if m == "msgd_cr" else 0.0,
+            "reg_weight": METHOD[m].reg_weight(cfg.reg_weight / state.epoch),
             "train_cost": s["loss"][e] / n, "grad_norm_mean": s["norm"][e] / n, "grad_norm_max": s["norm_max"][e],
             "clipped_fraction": s["clipped"][e] / n, "omega_mean": s["omega"][e] / n,
             **{split: scores[split][e] for split in scores},
@@ -381,7 +382,7 @@ def _train_natural(exp: NaturalExperiment, cfg: NaturalConfig, path: Path, data:
     start = (state.epoch, state.position)
     sessions.append(session)
     dtype = DTYPES[cfg.dtype]
-    threshold = torch.tensor([math.inf, cfg.threshold, cfg.threshold], dtype=dtype)
+    threshold = torch.tensor([METHOD[m].threshold(cfg.threshold) for m in METHODS], dtype=dtype)
     plans = {}
 
     def plan(epoch: int) -> np.ndarray:
@@ -405,7 +406,7 @@ def _train_natural(exp: NaturalExperiment, cfg: NaturalConfig, path: Path, data:
                 state.epoch_start = state.params.clone()
             if state.position == 0:
                 state.sums = {k: [0.0] * len(METHODS) for k in ("loss", "norm", "norm_max", "clipped", "omega")}
-            reg = torch.tensor([0.0, 0.0, cfg.reg_weight / state.epoch], dtype=dtype)
+            reg = torch.tensor([METHOD[m].reg_weight(cfg.reg_weight / state.epoch) for m in METHODS], dtype=dtype)
             frozen = torch.tensor(_idle(state))  # a stopped method takes steps of 0 as a diverged one does
             lr = torch.where(frozen, 0.0, state.lr)
             # a frozen model's step is 0 * gradient: the safety net keeps an infinite gradient from making it NaN

@@ -14,19 +14,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-import torch
-
 from rnnbook.checkpoints import RunState
 from rnnbook.errors import ConfigError, check_at_least, check_choice
+from rnnbook.methods import DTYPES, EXTRA_METHODS, METHOD, METHODS
 from rnnbook.model import INIT_VARIANTS, INITS, activation_of
 from rnnbook.settings import declared, setting
 from rnnbook.tasks import Task, get_task
 
-METHODS = ("msgd", "msgd_c", "msgd_cr")
-#: Not one of the paper's three methods: Omega without clipping (ICML footnote 4 says it usually
-#: fails through exploding gradients; Chapter 3.3 shows it). Accepted by RunConfig, kept out of METHODS.
-EXTRA_METHODS = ("msgd_r",)
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -68,6 +62,21 @@ class RunConfig:
         params = self.task_params
         items = params.items() if isinstance(params, Mapping) else params
         object.__setattr__(self, "task_params", tuple(sorted((str(k), v) for k, v in items)))
+
+    @property
+    def effective_threshold(self) -> float:
+        """The clipping threshold this run applies (infinity for a method that does not clip)."""
+        return METHOD[self.method].threshold(self.threshold)
+
+    @property
+    def effective_reg_weight(self) -> float:
+        """The weight of Omega this run applies (0 for a method without Omega)."""
+        return METHOD[self.method].reg_weight(self.reg_weight)
+
+    @property
+    def wants_omega(self) -> bool:
+        """Whether an update computes Omega: the method uses it, or ``track_omega`` records it."""
+        return METHOD[self.method].omega or self.track_omega
 
     def make_task(self) -> Task:
         return get_task(self.task, **dict(self.task_params))
@@ -123,7 +132,7 @@ class RunConfig:
         "Measurements behind the code's choices").
         """
         params = ",".join(f"{k}={v}" for k, v in self.task_params)
-        omega = "|omega" if self.method in ("msgd_cr", "msgd_r") or self.track_omega else ""
+        omega = "|omega" if self.wants_omega else ""
         return (f"{self.task}[{params}]|{activation_of(self.init)}|H{self.hidden}|B{self.batch}|{self.dtype}"
                 f"|valid{self.n_valid}/{self.valid_chunk}{omega}")
 

@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from rnnbook.errors import ConfigError
+from rnnbook.methods import METHODS
 
-METHODS = ("msgd", "msgd_c", "msgd_cr")
 METHOD_NAMES = {"msgd": "MSGD", "msgd_c": "MSGD+C", "msgd_cr": "MSGD+CR"}
 TIE = 0.005  # nats per frame or bits per character: smaller differences are called ties
 

@@ -53,7 +53,7 @@ class Trace:
     @property
     def threshold(self) -> float:
         """The clipping threshold in force (``inf`` for the methods without clipping)."""
-        return self.config.threshold if self.config.method in ("msgd_c", "msgd_cr") else math.inf
+        return self.config.effective_threshold
 
     @property
     def step_scale(self) -> np.ndarray:
@@ -83,9 +83,7 @@ class Trace:
 
 def _method_settings(config: RunConfig) -> tuple[float, float]:
     """Threshold and regularizer weight of a run's method, as training applies them."""
-    clips = config.method in ("msgd_c", "msgd_cr")
-    regularised = config.method in ("msgd_cr", "msgd_r")
-    return (config.threshold if clips else math.inf), (config.reg_weight if regularised else 0.0)
+    return config.effective_threshold, config.effective_reg_weight
 
 
 def trace_runs(configs: Sequence[RunConfig], *, stop_at_success: bool = False) -> list[Trace]:
@@ -111,7 +109,7 @@ def trace_runs(configs: Sequence[RunConfig], *, stop_at_success: bool = False) -
     settings = [_method_settings(c) for c in configs]
     lr = torch.tensor([c.lr for c in configs], dtype=dtype)
     threshold = torch.tensor([s[0] for s in settings], dtype=dtype)
-    wants_omega = any(c.method in ("msgd_cr", "msgd_r") or c.track_omega for c in configs)
+    wants_omega = any(c.wants_omega for c in configs)
     reg_weight = torch.tensor([s[1] for s in settings], dtype=dtype) if wants_omega else None
     safety = torch.tensor([c.safety_net for c in configs]) if any(c.safety_net for c in configs) else None
     backend = choose_backend("cpu", act, task.readout, dtype)  # the one train_runs chooses
@@ -132,7 +130,7 @@ def trace_runs(configs: Sequence[RunConfig], *, stop_at_success: bool = False) -
                 break
     loss, norm, clipped, omega = (torch.stack(column, 1).numpy() for column in zip(*records))
     valid = np.stack(checks, 1)
-    return [Trace(c, loss[e], norm[e], clipped[e], omega[e] if c.method in ("msgd_cr", "msgd_r") or c.track_omega
+    return [Trace(c, loss[e], norm[e], clipped[e], omega[e] if c.wants_omega
                   else None, np.array(check_at), valid[e]) for e, c in enumerate(configs)]
 
 

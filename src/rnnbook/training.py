@@ -175,9 +175,9 @@ class _Ensemble:
 
     def _refresh_settings(self) -> None:
         self.lr = self._per_member(lambda c: c.lr)
-        self.threshold = self._per_member(lambda c: c.threshold if c.method not in ("msgd", "msgd_r") else math.inf)
-        self.reg_weight = self._per_member(lambda c: c.reg_weight if c.method in ("msgd_cr", "msgd_r") else 0.0)
-        self.wants_omega = [c.method in ("msgd_cr", "msgd_r") or c.track_omega for c in (m.config for m in self.members)]
+        self.threshold = self._per_member(lambda c: c.effective_threshold)
+        self.reg_weight = self._per_member(lambda c: c.effective_reg_weight)
+        self.wants_omega = [m.config.wants_omega for m in self.members]
         safety = [m.config.safety_net for m in self.members]  # decided on the host: no device sync per update
         self.safety = torch.tensor(safety, device=self.device) if any(safety) else None
         # members or settings changed: a recorded update is recorded again, for their longest minibatch
