@@ -1,11 +1,14 @@
 """The declared grids and protocols, and the validation of user config files."""
 
+import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
 from rnnbook.errors import ConfigError
 from rnnbook.experiments import EXPERIMENTS, METHODS, get_experiment, load_config
+from rnnbook.natural_experiments import EXPERIMENTS as NATURAL
 
 PATHOLOGICAL = {
     "addition": "add",
@@ -192,3 +195,42 @@ def test_names_that_would_escape_the_results_folder(tmp_path):
     bad = _write(tmp_path, json.dumps({"experiments": {"x": {"base": "addition", "protocols": {"a/b": {}}}}}), "d.json")
     with pytest.raises(ConfigError, match="names files"):
         load_config(bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry resolves to exactly the runs it always did (committed results stay resumable)
+# ---------------------------------------------------------------------------------------------
+
+SNAPSHOT = Path(__file__).parent / "data" / "experiment_keys.json"
+
+
+def _sha(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def registry_snapshot() -> dict:
+    """Digests of every experiment, protocol (label, settings, provenance) and run key, and of every
+    natural experiment. ``tests/data/experiment_keys.json`` holds them as the Python registry made
+    them before the registry became TOML files; regenerate it only for a deliberate change:
+    ``python -c "import json, tests.test_experiments as t; json.dump(t.registry_snapshot(), open(t.SNAPSHOT, 'w'), indent=1)"``.
+    """
+    snap = {"experiments": {}, "natural": {}}
+    for name, e in EXPERIMENTS.items():
+        d = e.to_dict()
+        d.pop("protocols")
+        snap["experiments"][name] = {"experiment": _sha(d), "protocols": {
+            p: {"runs": e.n_runs(p), "keys": _sha([r.key() for r in e.runs(p)]),
+                "protocol": _sha(e.protocol(p).to_dict()), "provenance_order": _sha(list(e.protocol(p).provenance))}
+            for p in e.protocols}}
+    for name, e in NATURAL.items():
+        snap["natural"][name] = _sha([e.title, e.corpus, e.ahead, e.paper, list(e.sources.items()),
+                                      {p: repr(c) for p, c in e.protocols.items()}])
+    return snap
+
+
+def test_every_run_key_label_and_provenance_is_unchanged():
+    want, got = json.loads(SNAPSHOT.read_text()), registry_snapshot()
+    assert list(got["experiments"]) == list(want["experiments"])  # `rnnbook list` prints them in this order
+    for name, w in want["experiments"].items():
+        assert got["experiments"][name] == w, name
+    assert got["natural"] == want["natural"] and list(got["natural"]) == list(want["natural"])
