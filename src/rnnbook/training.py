@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import torch
 
 from rnnbook.checkpoints import RunState
-from rnnbook.engine import Backend, choose_backend
+from rnnbook.engine import Backend, UpdateSettings, choose_backend
 from rnnbook.errors import ConfigError, check_at_least
 from rnnbook.model import Params, activation_of, init_params
 from rnnbook.runs import DTYPES, EXTRA_METHODS, METHODS, RUN_SETTINGS, RunConfig, RunResult  # noqa: F401 (also importable from here)
@@ -174,12 +174,14 @@ class _Ensemble:
         return torch.tensor([value(m.config) for m in self.members], dtype=self.dtype, device=self.device)
 
     def _refresh_settings(self) -> None:
-        self.lr = self._per_member(lambda c: c.lr)
-        self.threshold = self._per_member(lambda c: c.effective_threshold)
-        self.reg_weight = self._per_member(lambda c: c.effective_reg_weight)
         self.wants_omega = [m.config.wants_omega for m in self.members]
         safety = [m.config.safety_net for m in self.members]  # decided on the host: no device sync per update
-        self.safety = torch.tensor(safety, device=self.device) if any(safety) else None
+        self.settings = UpdateSettings(
+            lr=self._per_member(lambda c: c.lr),
+            threshold=self._per_member(lambda c: c.effective_threshold),
+            reg_weight=self._per_member(lambda c: c.effective_reg_weight) if any(self.wants_omega) else None,
+            safety=torch.tensor(safety, device=self.device) if any(safety) else None,
+        )
         # members or settings changed: a recorded update is recorded again, for their longest minibatch
         self.backend.reset(max_steps=max((self.task.max_steps(m.config.max_length) for m in self.members), default=None))
 
@@ -193,9 +195,7 @@ class _Ensemble:
         lengths = [sample_length(m.stream, m.config.min_length, m.config.max_length) for m in self.members]
         batch = self.task.sample([m.stream for m in self.members], self.batch, lengths, dtype=self.dtype,
                                  device=self.device)
-        settings = {"lr": self.lr, "threshold": self.threshold, "safety": self.safety,
-                    "reg_weight": self.reg_weight if any(self.wants_omega) else None}
-        step = self.backend.update(self.params, self.task, batch, **settings)
+        step = self.backend.update(self.params, self.task, batch, self.settings)
         omega = step.omega if step.omega is not None else torch.zeros_like(step.loss)
         norm = step.grad_norm
         per_update = {"train_loss": step.loss, "grad_norm": norm, "clip_fraction": step.clipped.to(norm.dtype),

@@ -1,7 +1,7 @@
 """The fast engine: trains ensembles of the paper's RNN, many models as one computation.
 
     backend      which code computes an ensemble's passes, chosen once (choose_backend)
-    update       one training update: the backend's pass, clipping, an SGD step
+    update       one training update (UpdateSettings): a pass, clipping, an SGD step
     batched      the batched explicit BPTT in torch (a GPU's, and a CPU's without a compiler)
     cpu_kernel   the same pass compiled from csrc/ (a CPU's)
     cuda_graphs  an update recorded once and replayed on a GPU
@@ -15,7 +15,8 @@ import importlib
 
 _EXPORTS = {
     "Backend": "backend", "CompiledBackend": "backend", "CudaGraphBackend": "backend", "TorchBackend": "backend",
-    "choose_backend": "backend", "UpdateStats": "update", "sgd_step_": "update", "sgd_update_": "update",
+    "choose_backend": "backend", "UpdateSettings": "update", "UpdateStats": "update", "sgd_step_": "update",
+    "sgd_update_": "update",
 }
 __all__ = [*_EXPORTS, "batched", "cpu_kernel", "cuda_graphs", "workspace"]
 

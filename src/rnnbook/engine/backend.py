@@ -27,7 +27,8 @@ import copy
 import torch
 
 from rnnbook.engine import batched, cpu_kernel
-from rnnbook.engine.update import UpdateStats, sgd_update_
+from rnnbook.engine.cuda_graphs import CapturedUpdate
+from rnnbook.engine.update import GradTransform, UpdateSettings, UpdateStats, sgd_update_
 from rnnbook.engine.workspace import Workspace
 from rnnbook.errors import ConfigError, check_choice
 from rnnbook.model import Params, check_activation
@@ -56,11 +57,16 @@ class Backend:
         """Read-out logits of every model (the forward pass only: validation)."""
         raise NotImplementedError
 
-    def update(self, params: Params, task: Task, batch: Batch, *, lr: torch.Tensor, threshold: torch.Tensor,
-               reg_weight: torch.Tensor | None = None, safety: torch.Tensor | None = None) -> UpdateStats:
-        """One training update of every model, in place (:func:`rnnbook.engine.update.sgd_update_`)."""
-        return sgd_update_(params, self, task, batch, lr=lr, threshold=threshold, reg_weight=reg_weight,
-                           safety=safety)
+    def update(self, params: Params, task: Task, batch: Batch, settings: UpdateSettings | None = None, *,
+               grad_transform: GradTransform | None = None, **loose: torch.Tensor | None) -> UpdateStats:
+        """One training update of every model, in place: :func:`rnnbook.engine.update.sgd_update_`
+        around this backend's :meth:`loss_and_grads` (the one step a backend supplies).
+
+        ``settings``: an :class:`~rnnbook.engine.update.UpdateSettings` (or the loose keywords
+        ``lr=, threshold=, reg_weight=, safety=``); ``grad_transform`` replaces Algorithm 1.
+        """
+        return sgd_update_(params, self.loss_and_grads, task, batch, UpdateSettings.of(settings, loose),
+                           grad_transform=grad_transform)
 
     def reset(self, max_steps: int | None = None) -> None:
         """The ensemble's members changed; ``max_steps``: the longest minibatch they can draw now."""
@@ -136,13 +142,12 @@ class CudaGraphBackend(Backend):
     def reset(self, max_steps=None):
         self.captured, self.max_steps = None, max_steps
 
-    def update(self, params, task, batch, *, lr, threshold, reg_weight=None, safety=None):
-        from rnnbook.engine.cuda_graphs import CapturedUpdate
-
+    def update(self, params, task, batch, settings=None, *, grad_transform=None, **loose):
+        # recorded with these settings and transform: reset() (members or settings changed) records anew
         if self.captured is None or not self.captured.fits(batch):
             longest = self.max_steps or batch.u.shape[1]
-            self.captured = CapturedUpdate(params, self.inner.fresh(), task, batch, steps=longest, max_pad=longest,
-                                           lr=lr, threshold=threshold, reg_weight=reg_weight, safety=safety)
+            self.captured = CapturedUpdate(params, self.inner.fresh(), task, batch, UpdateSettings.of(settings, loose),
+                                           steps=longest, max_pad=longest, grad_transform=grad_transform)
         return self.captured(batch)
 
 

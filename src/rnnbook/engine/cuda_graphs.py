@@ -20,15 +20,10 @@ from __future__ import annotations
 
 import torch
 
-from typing import TYPE_CHECKING
-
-from rnnbook.engine.update import UpdateStats, sgd_update_
+from rnnbook.engine.update import GradTransform, UpdateSettings, UpdateStats, sgd_update_
 from rnnbook.errors import ConfigError
 from rnnbook.model import Params
 from rnnbook.tasks import Batch, Task
-
-if TYPE_CHECKING:
-    from rnnbook.engine.backend import Backend
 
 
 class CapturedUpdate:
@@ -38,12 +33,15 @@ class CapturedUpdate:
     size and dtype, at most the example's ``T_max`` steps, and at most ``max_pad`` padding
     steps once left-padded to that length (default: the example's ``pad``; give ``T_max`` to
     accept any minibatch that fits, at the cost of one more element-wise op per step and the
-    padded steps' work). Left padding changes no model's numbers (tests/test_model_gradients.py). ``lr``, ``threshold``, ``reg_weight`` and ``safety`` are read by address at
-    every replay: change them in place (``lr.copy_(...)``), never rebind them. Calling the
+    padded steps' work). Left padding changes no model's numbers (tests/test_model_gradients.py). The
+    tensors of ``settings`` (:class:`~rnnbook.engine.update.UpdateSettings`; or the loose keywords
+    ``lr=, threshold=, reg_weight=, safety=``) are read by address at every replay: change them in
+    place (``settings.lr.copy_(...)``), never rebind them. Calling the
     object performs one update of ``params`` (in place) and returns the per-model statistics
     in static tensors that the next call overwrites. ``steps`` records for minibatches of up to
     that many steps (default: the example's ``T_max``). ``backend`` computes the pass (a
     :class:`~rnnbook.engine.backend.TorchBackend` on a GPU); it is used by this object alone.
+    ``grad_transform`` replaces Algorithm 1, as in :func:`~rnnbook.engine.update.sgd_update_`.
 
     Recording needs a few eager warm-up updates on a side stream (``warmup``); the parameters
     are restored afterwards, so constructing the object changes nothing.
@@ -52,17 +50,16 @@ class CapturedUpdate:
     def __init__(
         self,
         params: Params,
-        backend: "Backend",
+        backend,
         task: Task,
         example: Batch,
+        settings: UpdateSettings | None = None,
         *,
-        lr: torch.Tensor,
-        threshold: torch.Tensor,
-        reg_weight: torch.Tensor | None = None,
-        safety: torch.Tensor | None = None,
         max_pad: int | None = None,
         steps: int | None = None,
         warmup: int = 3,
+        grad_transform: GradTransform | None = None,
+        **loose: torch.Tensor | None,
     ) -> None:
         E, T, B, n_in = example.u.shape
         T = T if steps is None else steps  # record for minibatches of up to `steps` steps
@@ -70,7 +67,7 @@ class CapturedUpdate:
         if not 0 <= self.max_pad <= T:
             raise ConfigError(f"max_pad must be between 0 and T_max = {T}, got {self.max_pad}")
         self.params, self.backend, self.task = params, backend, task
-        self.settings = {"lr": lr, "threshold": threshold, "reg_weight": reg_weight, "safety": safety}
+        self.settings, self.grad_transform = UpdateSettings.of(settings, loose), grad_transform
         u_tm = torch.empty(T, E, B, n_in, dtype=example.u.dtype, device=example.u.device)
         target = example.target
         if task.readout == "softmax":  # per-step targets (E, T, B)
@@ -84,7 +81,8 @@ class CapturedUpdate:
             self._record(warmup)
 
     def _update(self) -> UpdateStats:
-        return sgd_update_(self.params, self.backend, self.task, self.batch, **self.settings)
+        return sgd_update_(self.params, self.backend.loss_and_grads, self.task, self.batch, self.settings,
+                           grad_transform=self.grad_transform)
 
     def _record(self, warmup: int) -> None:
         saved = self.params.clone()

@@ -1,17 +1,21 @@
 """One training update of every model of an ensemble: BPTT, clipping, an SGD step (§3.2-3.3).
 
-The update is the same whatever computes the pass: the ``backend`` (:mod:`rnnbook.engine.backend`)
-returns the loss and the exact gradients, Omega's immediate gradient already added for the
-models that use it; then every model's gradient is clipped by its own threshold (Algorithm 1),
-the code's safety net replaces a non-finite or huge step where asked, and the weights move by
-``-lr * g``. Nothing here waits for the device, so on a GPU the whole update can be recorded once
-and replayed (:mod:`rnnbook.engine.cuda_graphs`).
+The update is the same whatever computes the pass: a ``loss_and_grads`` callable (a backend's,
+:mod:`rnnbook.engine.backend`) returns the loss and the exact gradients, Omega's immediate
+gradient already added for the models that use it; then every model's gradient is clipped by
+its own threshold (Algorithm 1), the code's safety net replaces a non-finite or huge step where
+asked, and the weights move by ``-lr * g``. Nothing here waits for the device, so on a GPU the
+whole update can be recorded once and replayed (:mod:`rnnbook.engine.cuda_graphs`).
+
+The per-model settings travel together, as one :class:`UpdateSettings`. This module knows no
+backend: it is handed the one function it needs (``loss_and_grads``), so the calls go one way,
+``Backend.update -> sgd_update_ -> loss_and_grads``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 
@@ -19,8 +23,36 @@ from rnnbook.clipping import apply_safety_net_, clip_grad_norm_
 from rnnbook.model import Params
 from rnnbook.tasks import Batch, Task
 
-if TYPE_CHECKING:
-    from rnnbook.engine.backend import Backend
+#: ``grad_transform(grads, params, threshold) -> (norm, clipped)``: what is done to the gradients
+#: between the pass and the SGD step, in place. The default is Algorithm 1 (:func:`norm_clipping`).
+GradTransform = Callable[[Params, Params, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class UpdateSettings:
+    """The per-model settings of an update, each ``(E,)``, in one object.
+
+    ``lr``; ``threshold`` (``inf``: plain MSGD); ``reg_weight`` (0: no Omega term; ``None``:
+    Omega not computed at all); ``safety`` (bool: the code's NaN/Inf fallback for those models;
+    ``None``: for none). A recorded update (:class:`~rnnbook.engine.cuda_graphs.CapturedUpdate`)
+    reads these tensors *by address* at every replay: change their values in place
+    (``settings.lr.copy_(...)``), never rebind them — which a frozen object already forbids.
+    """
+
+    lr: torch.Tensor
+    threshold: torch.Tensor
+    reg_weight: torch.Tensor | None = None
+    safety: torch.Tensor | None = None
+
+    @classmethod
+    def of(cls, settings: "UpdateSettings | None", loose: Mapping[str, torch.Tensor | None]) -> "UpdateSettings":
+        """``settings``, or one built from the loose keywords ``lr=, threshold=, reg_weight=, safety=``
+        of the older call form (still accepted by :func:`sgd_update_` and the backends)."""
+        if settings is None:
+            return cls(**loose)
+        if loose:
+            raise TypeError(f"give the settings once: an UpdateSettings or keywords, not both ({', '.join(loose)})")
+        return settings
 
 
 @dataclass
@@ -34,6 +66,11 @@ class UpdateStats:
     omega: torch.Tensor | None
 
 
+def norm_clipping(grads: Params, params: Params, threshold: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The default ``grad_transform``: Algorithm 1 (:func:`rnnbook.clipping.clip_grad_norm_`)."""
+    return clip_grad_norm_(grads, threshold)
+
+
 def sgd_step_(params: Params, grads: Params, lr: torch.Tensor) -> None:
     """``theta <- theta - lr * g`` for every model, in place (``lr`` is ``(E,)``)."""
     for p, g in zip(params.tensors(), grads.tensors()):
@@ -42,24 +79,26 @@ def sgd_step_(params: Params, grads: Params, lr: torch.Tensor) -> None:
 
 def sgd_update_(
     params: Params,
-    backend: "Backend",
+    loss_and_grads,
     task: Task,
     batch: Batch,
+    settings: UpdateSettings | None = None,
     *,
-    lr: torch.Tensor,
-    threshold: torch.Tensor,
-    reg_weight: torch.Tensor | None = None,
-    safety: torch.Tensor | None = None,
+    grad_transform: GradTransform | None = None,
+    **loose: torch.Tensor | None,
 ) -> UpdateStats:
-    """One training update of every model, in place; the pass is computed by ``backend``.
+    """One training update of every model, in place, with ``settings`` (:class:`UpdateSettings`).
 
-    ``lr``, ``threshold`` (``inf``: plain MSGD) and ``reg_weight`` (0: no Omega term; ``None``:
-    Omega not computed at all) are ``(E,)``. ``safety`` ``(E,)`` bool switches the code's
-    NaN/Inf fallback on for those models (``None``: for none).
+    ``loss_and_grads(params, task, batch, reg_weight=...)`` computes the pass (a backend's
+    method; a backend itself is accepted too). ``grad_transform`` replaces Algorithm 1 between
+    the pass and the step (e.g. an L2 term and element-wise clipping, :mod:`rnnbook.baselines`).
+    The settings may also come as the loose keywords ``lr=, threshold=, reg_weight=, safety=``.
     """
-    step = backend.loss_and_grads(params, task, batch, reg_weight=reg_weight)
-    norm, clipped = clip_grad_norm_(step.grads, threshold)
-    if safety is not None:  # only models that asked for it can trigger the fallback
-        apply_safety_net_(step.grads, params, torch.where(safety, norm, 0.0))
-    sgd_step_(params, step.grads, lr)
+    settings = UpdateSettings.of(settings, loose)
+    loss_and_grads = getattr(loss_and_grads, "loss_and_grads", loss_and_grads)
+    step = loss_and_grads(params, task, batch, reg_weight=settings.reg_weight)
+    norm, clipped = (grad_transform or norm_clipping)(step.grads, params, settings.threshold)
+    if settings.safety is not None:  # only models that asked for it can trigger the fallback
+        apply_safety_net_(step.grads, params, torch.where(settings.safety, norm, 0.0))
+    sgd_step_(params, step.grads, settings.lr)
     return UpdateStats(step.loss, norm, clipped, step.omega)
