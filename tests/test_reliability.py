@@ -17,7 +17,7 @@ import zipfile
 import pytest
 import torch
 
-from rnnbook import results, training
+from rnnbook import results_file, training
 from rnnbook.checkpoints import load_states, save_states, states_path
 from rnnbook.cli import main
 from rnnbook.errors import ConfigError
@@ -73,12 +73,13 @@ def _run_args(config, out, *more):
 # states write and the JSON write of the first save that holds a solved run (either order).
 KILLER = textwrap.dedent("""
     import os, signal, sys
-    from rnnbook import results
+    from rnnbook import results_file
     from rnnbook.experiments import load_config
     from rnnbook.sweeps import run_sweep
 
     config, out, when = sys.argv[1:4]
-    real_json, real_states, real_save = results.write_json_atomic, results.save_states, results.ResultsFile.save
+    real_json, real_states, real_save = (results_file.write_json_atomic, results_file.save_states,
+                                         results_file.ResultsFile.save)
 
     def save(self, states=True):
         if any(s.kind == "solved" for s in self.states.values()):
@@ -90,10 +91,10 @@ KILLER = textwrap.dedent("""
                         os.kill(os.getpid(), signal.SIGKILL)
                     return real(*a, **k)
                 return write
-            results.write_json_atomic, results.save_states = die_second(real_json), die_second(real_states)
+            results_file.write_json_atomic, results_file.save_states = die_second(real_json), die_second(real_states)
         return real_save(self, states)
 
-    results.ResultsFile.save = save
+    results_file.ResultsFile.save = save
     run_sweep(load_config(config)["tiny"], "quick", out)
 """)
 
@@ -396,7 +397,7 @@ def test_d7_natural_refuses_a_flipped_bit_in_its_state_and_trusts_a_legacy_one(t
 def test_d8_a_full_disk_mid_sweep_is_one_line_with_a_resume_hint_and_loses_nothing(tiny_config, tmp_path,
                                                                                      monkeypatch, capsys):
     config = tiny_config(**MIXED)
-    real, calls = results.write_json_atomic, []
+    real, calls = results_file.write_json_atomic, []
 
     def fill_up(path, obj):
         calls.append(1)
@@ -404,10 +405,10 @@ def test_d8_a_full_disk_mid_sweep_is_one_line_with_a_resume_hint_and_loses_nothi
             raise OSError(28, "No space left on device", str(path))
         real(path, obj)
 
-    monkeypatch.setattr(results, "write_json_atomic", fill_up)
+    monkeypatch.setattr(results_file, "write_json_atomic", fill_up)
     _refused(capsys, _run_args(config, tmp_path / "full"), "No space left on device",
              "resume with: python -m rnnbook run tiny")
-    monkeypatch.setattr(results, "write_json_atomic", real)
+    monkeypatch.setattr(results_file, "write_json_atomic", real)
     assert main(_run_args(config, tmp_path / "full")) == 0
     run_sweep(_exp(tiny_config, **MIXED), "quick", tmp_path / "ref")
     assert strip_volatile(_json(tmp_path / "full")) == strip_volatile(_json(tmp_path / "ref"))

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from rnnbook import results, training
+from rnnbook import provenance, results, training
 from rnnbook.errors import ConfigError
 from rnnbook.experiments import load_config
 from rnnbook.sweeps import run_sweep
@@ -179,10 +179,10 @@ def test_workers_are_for_cpus(tiny_config, tmp_path):
 
 def test_code_version_of_a_copy_sent_elsewhere(monkeypatch):
     """A tree copied to another machine is told its commit; what git says there is kept beside it."""
-    monkeypatch.delenv(results.COMMIT_ENV, raising=False)
-    here = results.code_version()
+    monkeypatch.delenv(provenance.COMMIT_ENV, raising=False)
+    here = provenance.code_version()
     assert "commit_from" not in here
-    monkeypatch.setenv(results.COMMIT_ENV, "0123abc")
-    sent = results.code_version()
-    assert sent["git_commit"] == "0123abc" and sent["commit_from"] == results.COMMIT_ENV
+    monkeypatch.setenv(provenance.COMMIT_ENV, "0123abc")
+    sent = provenance.code_version()
+    assert sent["git_commit"] == "0123abc" and sent["commit_from"] == provenance.COMMIT_ENV
     assert sent["git_in_copy"] == {"commit": here["git_commit"], "dirty": here["git_dirty"]}

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from rnnbook import results, training
+from rnnbook import results, results_file, training
 from rnnbook.checkpoints import load_states, states_path
 from rnnbook.cli import main
 from rnnbook.experiments import load_config, with_overrides
@@ -92,7 +92,7 @@ def test_a_cap_off_the_check_grid_keeps_no_state_and_trains_again(tiny_config, t
 @pytest.mark.parametrize("workers", [1, 2])
 def test_checkpoints_let_a_killed_sweep_go_on_where_each_run_was(tiny_config, tmp_path, monkeypatch, workers):
     exp = _tiny(tiny_config, max_updates=60, check_every=10)
-    real = results.ResultsFile.checkpoint
+    real = results_file.ResultsFile.checkpoint
     seen = []
 
     def checkpoint_then_die(self, state):
@@ -101,7 +101,7 @@ def test_checkpoints_let_a_killed_sweep_go_on_where_each_run_was(tiny_config, tm
         if len(seen) == 6:
             raise KeyboardInterrupt  # as if killed right after the 6th checkpoint
 
-    monkeypatch.setattr(results.ResultsFile, "checkpoint", checkpoint_then_die)
+    monkeypatch.setattr(results_file.ResultsFile, "checkpoint", checkpoint_then_die)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(exp, "quick", tmp_path / "killed", checkpoint_every_s=1e-9, workers=workers)
     states = load_states(states_path(tmp_path / "killed" / "tiny" / "quick.json"))
@@ -109,7 +109,7 @@ def test_checkpoints_let_a_killed_sweep_go_on_where_each_run_was(tiny_config, tm
     assert kept and all(0 < s.updates < 60 and s.updates % 10 == 0 for s in kept.values())
     assert _file(tmp_path / "killed")["provenance"]["sessions"][-1]["interrupted"]
 
-    monkeypatch.setattr(results.ResultsFile, "checkpoint", real)
+    monkeypatch.setattr(results_file.ResultsFile, "checkpoint", real)
     run_sweep(exp, "quick", tmp_path / "killed", workers=workers)
     run_sweep(exp, "quick", tmp_path / "clean")
     resumed, clean = _file(tmp_path / "killed"), _file(tmp_path / "clean")

@@ -34,16 +34,9 @@ from rnnbook.checkpoints import load_states, save_states, states_path
 from rnnbook.errors import ConfigError
 from rnnbook.lock import exclusive
 from rnnbook.experiments import Experiment
-from rnnbook.results import (
-    FORMAT,
-    ResultsFile,
-    ResultsMismatchError,
-    _first_difference,
-    _grid_index,
-    load_results,
-    results_path,
-    write_json_atomic,
-)
+from rnnbook.jsonio import write_json_atomic
+from rnnbook.results import FORMAT, ResultsMismatchError, load_results, results_path
+from rnnbook.results_file import ResultsFile, first_difference, grid_index
 
 CHECKPOINT_EVERY_S = 300.0  #: default: a killed sweep loses at most ~5 minutes of each run's training
 
@@ -176,7 +169,7 @@ def merge_shards(paths: Iterable[str | Path], out: str | Path) -> dict[str, Any]
             if d[field] != first[field]:
                 raise ResultsMismatchError(f"{str(p)!r} holds {field} {d[field]!r}, not {first[field]!r}")
         # the whole spec: the task and settings, the cap, and the grid (inits, methods, lengths, seeds)
-        diff = _first_difference(_merge_spec(d["spec"]), _merge_spec(first["spec"]))
+        diff = first_difference(_merge_spec(d["spec"]), _merge_spec(first["spec"]))
         if diff:
             raise ResultsMismatchError(f"{str(p)!r} was made with another grid or settings than {str(paths[0])!r} "
                                        f"({diff}); shards of one sweep are made by one command")
@@ -186,7 +179,7 @@ def merge_shards(paths: Iterable[str | Path], out: str | Path) -> dict[str, Any]
     for p, d in zip(paths, datas):
         k, n = d["shard"]
         for rec in d["runs"]:  # every run in its grid place, in its own shard
-            at = _grid_index(d["spec"], rec["config"])
+            at = grid_index(d["spec"], rec["config"])
             if rec["index"] is not None and (at != rec["index"] or rec["index"] % n != k - 1):
                 raise ResultsMismatchError(f"{str(p)!r}: run {rec['key']} is not run {rec['index']} of shard {k} of "
                                            f"{n} of its grid")
@@ -224,7 +217,7 @@ def merge_shards(paths: Iterable[str | Path], out: str | Path) -> dict[str, Any]
             states.update(load_states(states_path(p)))
         for p in (out, states_path(out)):
             remove_stale_temps(p)
-        save_states(states_path(out), states)  # the states first, the JSON last (rnnbook.results)
+        save_states(states_path(out), states)  # the states first, the JSON last (rnnbook.results_file)
         write_json_atomic(out, merged)
     return json.loads(out.read_text(encoding="utf-8"))
 

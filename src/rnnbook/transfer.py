@@ -106,7 +106,7 @@ def _owner(path: Path) -> Path:
 
 def _check_continuation(old: Path, new: Path) -> None:
     """``new`` must be ``old`` trained further: same experiment, protocol and settings, no run lost or shortened."""
-    from rnnbook.results import _comparable_spec, _first_difference
+    from rnnbook.results_file import comparable_spec, first_difference
 
     a, b = (json.loads(p.read_text(encoding="utf-8")) for p in (old, new))
     if any(a.get(k) != b.get(k) for k in ("format", "experiment", "protocol")):
@@ -115,7 +115,7 @@ def _check_continuation(old: Path, new: Path) -> None:
         if b.get("epochs_done", 0) < a.get("epochs_done", 0):
             raise ConfigError(f"{new} has fewer epochs than {old}: merge refused")
         return
-    diff = _first_difference(_comparable_spec(a["spec"]), _comparable_spec(b["spec"]))
+    diff = first_difference(comparable_spec(a["spec"]), comparable_spec(b["spec"]))
     if diff:
         raise ConfigError(f"{new} was trained with other settings than {old} ({diff}): merge refused")
     ups = {r["key"]: r["updates"] for r in b["runs"]}
