@@ -218,26 +218,55 @@ def test_point_table_keeps_tasks_apart(tmp_path):
     assert isinstance(pts[0], Point) and pts[0].n == 5
 
 
-def _music_rows(mean, se, n, verdict="agrees", sign="lower"):
-    return [{"dataset": d, "row": r, "split": s, "ordering": o, "claim": "", "paper_sign": sign, "n": n,
-             "mean_diff": mean, "se": se, "ours": "", "verdict": verdict}
+def _music_rows(diffs, sign="lower", converged=True):
+    """music_orderings' rows, each judged by the registry's rule from the same paired differences."""
+    from rnnbook.verdicts import rules
+
+    word, why, p = rules.paired_seeds_verdict(diffs, sign)
+    if not diffs:
+        word = "not run"
+    elif not converged and word != "uninformative":
+        word = "open"
+    mean, sd = rules.mean_sd(diffs) if diffs else (None, None)
+    return [{"dataset": d, "row": r, "split": s, "ordering": o, "claim": "", "paper_sign": sign, "n": len(diffs),
+             "mean_diff": mean, "se": None if sd is None else sd / len(diffs) ** 0.5, "ours": "", "p": p, "why": why,
+             "verdict": word}
             for d, r in (("piano_midi", "Piano-midi.de"), ("nottingham", "Nottingham"), ("musedata", "MuseData"))
             for s in ("train", "test") for o in ("clip", "reg")]
 
 
-@pytest.mark.parametrize("mean,se,n,verdict,expected", [
-    (-0.5, 0.05, 5, "agrees", "reproduced"),            # paired seeds, clearly below: the paper's direction
-    (+0.5, 0.05, 5, "disagrees", "not reproduced"),     # clearly the other way
-    (-0.01, 0.05, 5, "tie", "inconclusive"),            # within the seed spread
-    (-0.5, None, 1, "agrees (1 seed)", "inconclusive"),  # one seed: no seed-aware test
-    (-0.5, 0.05, 5, "open (not converged)", "open"),
-    (None, None, 0, "not run", "not run"),
+@pytest.mark.parametrize("diffs,converged,expected", [
+    ([-0.5, -0.45, -0.55, -0.5, -0.48], True, "reproduced"),   # paired seeds, clearly below: the paper's direction
+    ([0.5, 0.45, 0.55, 0.5, 0.48], True, "not reproduced"),    # clearly the other way
+    ([-0.1, 0.1, 0.05, -0.02, 0.0], True, "inconclusive"),     # within the seed spread
+    ([-0.5], True, "uninformative"),                           # one seed: no seed-aware test, never a pass
+    ([-0.5], False, "uninformative"),                          # ... and finishing it cannot change that
+    ([-0.5, -0.45, -0.55], False, "open"),
+    ([], True, "not run"),
 ])
-def test_music_orderings_are_judged_over_paired_seeds(monkeypatch, tmp_path, mean, se, n, verdict, expected):
+def test_music_orderings_are_judged_over_paired_seeds(monkeypatch, tmp_path, diffs, converged, expected):
     from rnnbook import table1
 
-    monkeypatch.setattr(table1, "music_orderings", lambda root, protocol="paper": _music_rows(mean, se, n, verdict))
+    monkeypatch.setattr(table1, "music_orderings", lambda root, protocol="paper": _music_rows(diffs, converged=converged))
     assert claims.judge("t1-music-clip", tmp_path).verdict == expected
+
+
+def test_paired_seeds_rule_needs_two_seeds_and_is_a_t_test():
+    from scipy import stats as st
+
+    from rnnbook.verdicts import rules
+
+    assert rules.paired_seeds_verdict([-3.0], "lower")[0] == "uninformative"
+    d = [-0.2, -0.1, -0.15]
+    word, _, p = rules.paired_seeds_verdict(d, "lower")
+    assert p == pytest.approx(st.ttest_1samp(d, 0.0, alternative="less").pvalue) and word == "reproduced"
+    assert rules.paired_seeds_verdict(d, "higher")[0] == "not reproduced"
+    assert rules.seeds_against_value([7.0], 7.5)[0] == "uninformative (one seed)"
+    vals = [7.0, 7.1, 7.05]
+    word, p = rules.seeds_against_value(vals, 7.6)
+    m, sd = rules.mean_sd(vals)
+    t = (7.6 - m) / (sd * (1 + 1 / 3) ** 0.5)
+    assert p == pytest.approx(2 * st.t.sf(abs(t), 2)) and word == ("ours lower" if p < 0.05 else "matches (within the seed spread)")
 
 
 def test_most_fail_is_a_binomial_test_with_undecided_runs_tried(tmp_path):
@@ -265,3 +294,31 @@ def test_threshold_range_uses_the_whole_run_average_and_judges_only_thresholds_i
     assert v.verdict == "reproduced"
     fake_results(tmp_path, "clip_threshold_x10", ["d"] * 10, safety_net=True)   # 0/10, decided: one part fails
     assert ThresholdRange(studies, (Runs("clip_threshold_none"),)).judge(tmp_path, {}).verdict == "partly"
+
+
+@pytest.mark.parametrize("page", ["01_previous_solutions", "03_regularizer"])
+def test_chapter3_claims_tables_are_views_of_the_registry(page):
+    """3.1 and 3.3 show the registry's rows (issue 24: no chapter re-derives or types a verdict)."""
+    nb = json.loads((ROOT / "chapters" / "03_remedies" / f"{page}.ipynb").read_text())
+    text = lambda kind: "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == kind)
+    where = f"/chapters/03_remedies/{page}"
+    assert f'scoreboard.page_frame(book_root(), "{where}")' in text("code")
+    assert "| verdict |" not in text("markdown")
+    assert len(claims.for_page(where)) >= 5
+
+
+def test_a_stored_study_check_is_not_run_until_its_file_exists(tmp_path):
+    assert claims.judge("elementwise-direction", tmp_path).verdict == "not run"
+    v = claims.judge("elementwise-direction", ROOT)
+    assert v.verdict == "reproduced" and v.value < 1
+
+
+def test_combine_parts_keeps_a_unanimous_word_and_table1_uses_it():
+    from rnnbook import table1
+
+    assert rules.combine_parts([("a", "tie", ""), ("b", "tie", "")])[0] == "tie"
+    assert rules.combine_parts([("a", "reproduced", ""), ("b", "tie", "")])[0] == "partly"
+    assert rules.combine_parts([("a", "not reproduced", ""), ("b", "tie", "")])[0] == "not reproduced"
+    s = lambda a, b: {"msgd": {"train": b, "test": b, "valid": b}, "msgd_c": {"train": a, "test": a, "valid": a}}
+    assert table1.ordering_verdict("clip", {"x": s(1.0, 1.0)})[0] == "tie"
+    assert table1.ordering_verdict("clip", {"x": s(0.5, 1.0), "y": s(1.0, 1.0)})[0] == "partly"

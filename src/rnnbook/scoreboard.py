@@ -22,7 +22,8 @@ from rnnbook.verdicts.rules import VERDICTS
 #: the words, with what each means, as the scoreboard page states them
 MEANINGS = {
     "reproduced": "the book's count equals the paper's at every point, the runs show the claimed ordering "
-                  "significantly (one-sided Fisher, p < 0.05), or the check the claim implies holds",
+                  "significantly (one-sided Fisher, p < 0.05; for Table 1 on the paper's music data, a one-sided "
+                  "paired t-test over seeds, p < 0.05), or the check the claim implies holds",
     "consistent": "a different count that Fisher's exact test cannot tell from the paper's, at a sample size "
                   "where some count could have been told apart",
     "not reproduced": "a significant disagreement (p < 0.05) at a point, with more such points than chance gives "
@@ -30,7 +31,8 @@ MEANINGS = {
     "partly": "a claim of several parts holds for some and fails for others",
     "open": "censored runs (stopped at the cap unsolved), runs not finished yet, or runs that diverged only "
             "because the authors' safety net was off, could still change the verdict",
-    "uninformative": "no possible outcome at this sample size could disagree significantly with the paper's number",
+    "uninformative": "no possible outcome at this sample size could disagree significantly with the paper's "
+                     "number, or a Table 1 comparison rests on one seed per method (no seed-to-seed spread)",
     "inconclusive": "the evidence cannot carry a verdict: one run per method, a comparison that changes more than "
                     "one setting, a claim tested under settings other than its own, or no more disagreeing points "
                     "than chance gives",

@@ -32,7 +32,8 @@ The music rows are now also trained on the paper's own data (``music_piano_midi`
 *can* be set beside the paper's: :func:`music_table` gives, per data set x split x method, the
 paper's value, our mean and spread over seeds, the number of seeds, whether every seed converged
 (stopped early) and a verdict judged by the seed spread (:func:`cell_verdict`);
-:func:`music_orderings` judges the paper's orderings on paired seed differences.
+:func:`music_orderings` judges the paper's orderings on paired seed differences. Both rules are
+the claims registry's (:mod:`rnnbook.verdicts.rules`), so the page and the scoreboard judge alike.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from typing import Any
 
 from rnnbook.errors import ConfigError
 from rnnbook.methods import METHODS
+from rnnbook.verdicts import rules
 
 METHOD_NAMES = {"msgd": "MSGD", "msgd_c": "MSGD+C", "msgd_cr": "MSGD+CR"}
 TIE = 0.005  # nats per frame or bits per character: smaller differences are called ties
@@ -115,6 +117,11 @@ def progress(data: dict[str, Any]) -> tuple[int, int]:
     return data["epochs_done"], data["protocol"]["settings"]["epochs"]
 
 
+#: one comparison's word as a part of a claim (:func:`rnnbook.verdicts.rules.combine_parts` combines them:
+#: every comparison lower -> reproduced, every one higher -> not reproduced, some lower -> partly, all ties -> tie)
+_AS_VERDICT = {"lower": "reproduced", "higher": "not reproduced", "tie": "tie"}
+
+
 def compare(a: float, b: float, tie: float = TIE) -> str:
     """``"lower"`` if ``a`` is below ``b`` by more than ``tie``, ``"higher"``, or ``"tie"``."""
     if a < b - tie:
@@ -154,14 +161,7 @@ def ordering_verdict(claim: str, scores: dict[str, dict[str, dict[str, float] | 
             where = ", ".join(map(str, c["clipped_epochs"][:5])) + (", ..." if len(c["clipped_epochs"]) > 5 else "")
             parts.append(f"{name}: MSGD+C clipped {c['clipped_updates']} updates ({c['clipped']:.2%})"
                          + (f", in epoch(s) {where}" if c["clipped_updates"] else ""))
-    if all(w == "lower" for w in words):
-        verdict = "reproduced"
-    elif all(w == "higher" for w in words):
-        verdict = "not reproduced"
-    elif any(w == "lower" for w in words):
-        verdict = "partly"
-    else:
-        verdict = "not reproduced" if any(w == "higher" for w in words) else "tie"
+    verdict, _ = rules.combine_parts([(str(i), _AS_VERDICT[w], "") for i, w in enumerate(words)])
     return verdict, f"{METHOD_NAMES[lo]} vs {METHOD_NAMES[hi]}: " + "; ".join(parts)
 
 
@@ -191,10 +191,6 @@ def claim_verdict(claim: str, files: dict[str, dict[str, Any] | None]) -> tuple[
 
 #: data set (rnnbook.corpora.poly_music) -> its row name in the paper's Table 1 (None: not in the paper)
 MUSIC_ROWS = {"piano_midi": "Piano-midi.de", "nottingham": "Nottingham", "musedata": "MuseData", "jsb": None}
-#: how many seed-spreads apart two numbers must be to differ (below: within the spread)
-SPREAD_FACTOR = 2.0
-
-
 def music_seed_files(root: Path, name: str, protocol: str = "paper") -> list[Path]:
     """The results files of data set ``name`` under ``protocol``: seed 0's, then ``-seed<k>`` by k."""
     folder = Path(root) / "results" / f"music_{name}"
@@ -216,30 +212,18 @@ def _method_runs(files: list[dict[str, Any]], method: str) -> list[dict[str, Any
     return out
 
 
-def _stats(values: list[float]) -> tuple[float, float | None]:
-    n = len(values)
-    mean = sum(values) / n
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
-    return mean, sd
-
-
-def cell_verdict(mean: float, sd: float | None, n: int, paper: float | None, converged: bool) -> str:
-    """Our mean over seeds against the paper's number, judged by the spread of our seeds.
-
-    ``matches`` when the paper's number lies within ``SPREAD_FACTOR`` standard deviations of our
-    seeds' mean (the paper's number is one run, and a run of ours falls that far from our mean);
-    ``ours lower`` / ``ours higher`` otherwise. With one seed there is no spread: the verdict
-    says so. A cell with a run still training is ``open``; no paper number: ``no paper value``.
+def cell_verdict(values: list[float], paper: float | None, converged: bool) -> str:
+    """Our seeds against the paper's number: the registry's rule,
+    :func:`rnnbook.verdicts.rules.seeds_against_value` (is the paper's one run a plausible further
+    seed of ours? a two-sided t prediction test): ``matches (within the seed spread)``, ``ours lower`` or
+    ``ours higher``; ``uninformative (one seed)`` with one seed, which has no spread. A cell with a
+    run still training is ``open``; no paper number: ``no paper value``.
     """
     if not converged:
         return "open (not converged)"
     if paper is None:
         return "no paper value"
-    if n < 2 or sd is None:
-        return f"ours {'lower' if mean < paper else 'higher'} (1 seed: no spread)"
-    if abs(mean - paper) <= SPREAD_FACTOR * sd:
-        return "matches (within the seed spread)"
-    return "ours lower" if mean < paper else "ours higher"
+    return rules.seeds_against_value(values, paper)[0]
 
 
 def music_table(root: Path, protocol: str = "paper") -> list[dict[str, Any]]:
@@ -249,8 +233,8 @@ def music_table(root: Path, protocol: str = "paper") -> list[dict[str, Any]]:
     ``paper`` (ICML Table 1, from back/paper_in_numbers.md; None for JSB), ``mean``, ``sd`` (sample
     standard deviation over seeds; None for one seed), ``lo``/``hi`` (smallest and largest seed),
     ``n`` (seeds with a finished epoch), ``seeds``, ``converged`` (every seed's method stopped early;
-    False while any still trains or reached the cap), ``diff`` (mean - paper), ``verdict``
-    (:func:`cell_verdict`), and, once per data set and split, the paper's state-of-the-art columns
+    False while any still trains or reached the cap), ``diff`` (mean - paper), ``p`` (the prediction
+    test's two-sided p; None for one seed), ``verdict`` (:func:`cell_verdict`), and, once per data set and split, the paper's state-of-the-art columns
     (``sota_rnn``, ``sota``). Data sets with no results file yet give rows with ``n = 0``.
     All numbers in nats per frame.
     """
@@ -267,15 +251,16 @@ def music_table(root: Path, protocol: str = "paper") -> list[dict[str, Any]]:
                         "n": len(runs), "seeds": [r["seed"] for r in runs]}
                 if not runs:
                     rows.append({**base, "mean": None, "sd": None, "lo": None, "hi": None, "converged": False,
-                                 "diff": None, "verdict": "not run"})
+                                 "diff": None, "p": None, "verdict": "not run"})
                     continue
                 values = [r[split] for r in runs]
-                mean, sd = _stats(values)
+                mean, sd = rules.mean_sd(values)
                 converged = all(r["converged"] for r in runs)
+                p = None if base["paper"] is None else rules.seeds_against_value(values, base["paper"])[1]
                 rows.append({**base, "mean": mean, "sd": sd, "lo": min(values), "hi": max(values),
-                             "converged": converged,
+                             "converged": converged, "p": p,
                              "diff": None if base["paper"] is None else mean - base["paper"],
-                             "verdict": cell_verdict(mean, sd, len(runs), base["paper"], converged)})
+                             "verdict": cell_verdict(values, base["paper"], converged)})
     return rows
 
 
@@ -285,14 +270,15 @@ MUSIC_ORDERINGS = {"clip": ("msgd_c", "msgd", "clipping helps (MSGD+C below MSGD
 
 
 def music_orderings(root: Path, protocol: str = "paper") -> list[dict[str, Any]]:
-    """Per data set x split x ordering: the paper's sign, ours over seeds, and a verdict.
+    """Per data set x split x ordering: the paper's sign, ours over seeds, and the registry's verdict.
 
     The three methods of one seed share initial weights and chunk order, so their differences are
-    paired: ``d_s = ours[lo](seed s) - ours[hi](seed s)``. Ours is ``lower`` when the mean of
-    ``d`` is below ``-SPREAD_FACTOR`` standard errors (sd of d / sqrt(n)), ``higher`` when above
-    ``+SPREAD_FACTOR`` standard errors, else ``within the spread``; one seed gives only the sign.
-    The verdict: ``agrees`` / ``disagrees`` with the paper's sign, ``tie`` (within the spread),
-    ``open`` while a run is still training, ``not run``.
+    paired: ``d_s = ours[lo](seed s) - ours[hi](seed s)``. The verdict is the registry's rule for
+    them, :func:`rnnbook.verdicts.rules.paired_seeds_verdict` (a one-sided paired t-test in the
+    paper's direction): ``reproduced``, ``not reproduced``, ``inconclusive``, or ``uninformative``
+    with one seed (no spread, whatever its sign); ``open`` while a run of two or more seeds is still
+    training; ``not run``; ``no paper value``. ``ours`` is the sign of the mean difference, ``p`` the
+    test's one-sided p. The claims ``t1-music-clip`` / ``t1-music-reg`` read these rows.
     """
     paper = paper_table(Path(root))
     out = []
@@ -309,32 +295,23 @@ def music_orderings(root: Path, protocol: str = "paper") -> list[dict[str, Any]]
                 row = {"dataset": name, "row": row_name, "split": split, "ordering": key, "claim": claim,
                        "paper_sign": paper_sign, "n": len(seeds)}
                 if not seeds:
-                    out.append({**row, "mean_diff": None, "se": None, "ours": None, "verdict": "not run"})
+                    out.append({**row, "mean_diff": None, "se": None, "ours": None, "p": None, "why": "not run yet",
+                                "verdict": "not run"})
                     continue
                 d = [a[s][split] - b[s][split] for s in seeds]
-                mean, sd = _stats(d)
+                mean, sd = rules.mean_sd(d)
                 se = None if sd is None else sd / math.sqrt(len(d))
-                if se is None:
-                    ours_sign = ("lower" if mean < 0 else "higher" if mean > 0 else "equal") + " (1 seed)"
-                elif mean < -SPREAD_FACTOR * se:
-                    ours_sign = "lower"
-                elif mean > SPREAD_FACTOR * se:
-                    ours_sign = "higher"
-                else:
-                    ours_sign = "within the spread"
+                ours_sign = "lower" if mean < 0 else "higher" if mean > 0 else "equal"
+                word, why, p = rules.paired_seeds_verdict(d, paper_sign or "lower")
                 converged = all(a[s]["converged"] and b[s]["converged"] for s in seeds)
-                if not converged:
-                    verdict = "open (not converged)"
-                elif paper_sign is None:
+                if paper_sign is None:
                     verdict = "no paper value"
-                elif ours_sign == "within the spread":
-                    verdict = "tie"
-                elif ours_sign.startswith("equal"):
-                    verdict = "tie (1 seed)"
+                elif not converged and word != "uninformative":
+                    verdict, why = "open", f"{why}; a run is still training"
                 else:
-                    verdict = ("agrees" if ours_sign.split()[0] == paper_sign else "disagrees") + (
-                        " (1 seed)" if se is None else "")
-                out.append({**row, "mean_diff": mean, "se": se, "ours": ours_sign, "verdict": verdict})
+                    verdict = word
+                out.append({**row, "mean_diff": mean, "se": se, "ours": ours_sign, "p": p, "why": why,
+                            "verdict": verdict})
     return out
 
 

@@ -96,3 +96,67 @@ def clipped_descent() -> tuple[bool, str, str, float]:
     ok = worst_norm > 1 - 1e-12
     return (ok, f"cosine with the gradient ≥ {worst_norm:.12f} (element-wise clipping: down to {worst_elem:.2f})",
             "100 random heavy-tailed 500-dimensional gradients, threshold 1 (element-wise: 0.05)", worst_norm)
+
+
+def omega_gradient() -> tuple[bool, str, str, float]:
+    """Eq. (10)'s gradient of Ω as the engine computes it, against the slow reference model's."""
+    import torch
+
+    from rnnbook import reference
+    from rnnbook.engine.batched import loss_and_grads
+    from rnnbook.model import init_params
+    from rnnbook.regularizer import omega_immediate_grad
+    from rnnbook.streams import Stream
+    from rnnbook.tasks import get_task
+
+    task = get_task("torder")
+    params = init_params("smart_tanh", task.n_in, 50, task.n_out, [torch.Generator().manual_seed(0)], dtype=torch.float64)
+    batch = task.sample([Stream(7)], 20, [50], dtype=torch.float64)
+    step = loss_and_grads(params, "tanh", task, batch, reg_weight=torch.zeros(1, dtype=torch.float64), keep_states=True)
+    engine = omega_immediate_grad(params.W_hh, step.states, step.dh, "tanh", batch.start)[0]
+    net, u, target = reference.from_engine(params, batch, 0, "tanh")
+    _, plain, _ = reference.loss_and_grads(net, u, target, task.readout)
+    _, reg, _ = reference.loss_and_grads(net, u, target, task.readout, reg_weight=1.0)
+    err = float(((reg["W_rec"] - plain["W_rec"]).T - engine).norm() / engine.norm())
+    return (err < 1e-8, f"engine and reference model agree to {err:.1e} (relative)",
+            "50 smart-tanh units, temporal order at length 50, 20 sequences, float64", err)
+
+
+def omega_direction() -> tuple[bool, str, str, float]:
+    """Ω asks for norm preservation along the error only: a 2×2 Jacobian with singular values 1.3 and
+    0.2 can have Ω_k = 0 along δ; a chain of such Jacobians carries the norm 50 steps back, while
+    the same singular values in random orientations let it vanish."""
+    import math
+
+    import numpy as np
+
+    from rnnbook.omega_exact import error_norms_through_chain, norm_preserving_jacobian_2d
+
+    s1, s2 = 1.3, 0.2
+    delta = np.array([math.cos(0.5), math.sin(0.5)])
+    J = norm_preserving_jacobian_2d(delta, s1, s2, 1.2)
+    omega = (np.linalg.norm(delta @ J) ** 2 - 1) ** 2
+    kept = error_norms_through_chain(delta, s1, s2, 50, np.random.default_rng(0), preserving=True)
+    lost = error_norms_through_chain(delta, s1, s2, 50, np.random.default_rng(1), preserving=False)
+    ok = omega < 1e-24 and max(abs(np.array(kept) - 1)) < 1e-9 and lost[-1] < 1e-3
+    return (ok, f"Ω_k = {omega:.0e} along δ; after 50 steps the error keeps norm {kept[-1]:.3f} "
+            f"(random orientations: {lost[-1]:.1e})", "exact 2×2 construction, singular values 1.3 and 0.2", float(lost[-1]))
+
+
+def error_clipping_direction(study: dict) -> tuple[bool, str, str, float]:
+    """Norm clipping keeps the gradient's direction (cosine 1 by construction); Mikolov's per-step
+    error clipping, at the cutoffs that clamp as many minibatches as norm clipping, turns it."""
+    import numpy as np
+
+    spec = study["spec"]
+    clipped = np.array(study["norm"]) > spec["threshold"]
+    modified, cosine = np.array(study["modified"]), np.array(study["cosine"])
+    matched = [j for j in range(len(modified)) if (modified[j] == clipped).all() and clipped.any()]
+    if not matched:
+        return False, "no cutoff clamps the same minibatches as norm clipping", "-", float("nan")
+    medians = [float(np.median(cosine[j][modified[j]])) for j in matched]
+    ok = max(medians) < 1 - 1e-6
+    return (ok, f"per-step error clipping: median cosine with the gradient {min(medians):.2f}–{max(medians):.2f} "
+            f"on the clamped minibatches; norm clipping: 1",
+            f"one MSGD-C run (length {spec['length']}, {spec['init']}, seed {spec['seed']}), a minibatch every "
+            f"{spec['every']} updates of {spec['updates']:,}", max(medians))

@@ -17,7 +17,8 @@ from typing import Any, Iterable, Mapping
 
 from rnnbook.verdicts import checks
 from rnnbook.verdicts.evidence import (Check, Generalises, GrowsWithLength, Majority, MusicOrdering, NotAttempted,
-                                       NotRun, Ordering, Parts, Rate, Table1Ordering, Test, ThresholdRange, Verdict)
+                                       NotRun, Ordering, Parts, Rate, RateAgainst, StudyCheck, Table1Ordering, Test,
+                                       ThresholdRange, Verdict)
 from rnnbook.verdicts.records import Runs
 from rnnbook.verdicts.rules import VERDICTS
 
@@ -122,6 +123,16 @@ CLAIMS: tuple[Claim, ...] = (
           NotRun("python -m rnnbook.baselines (results/lstm_temporal_order/study.json) with runs that learn the task",
                  "the stored LSTM study (3 seeds, length 20, 5,000 updates) never learned the task, so it cannot "
                  "show explosions at the qualitative changes the claim is about")),
+    Claim("teacher-forcing", "§3.1", "Teacher forcing and pre-programmed initial weights help, but need targets "
+          "at every step", "ICML", "an argument (no numbers)", CH31,
+          NotAttempted("the pathological tasks have no per-step targets to force")),
+    Claim("alternatives", "§3.1", "Hessian-free optimisation with structural damping, echo state networks and leaky "
+          "integration units also address the problems", "ICML", "cited results (no numbers)", CH31,
+          NotAttempted("outside the book's scope: other optimisers and architectures, cited only")),
+    Claim("elementwise-direction", "§3.2", "Only norm clipping keeps the gradient's direction; Mikolov's element-wise "
+          "clipping of the back-propagated errors turns it", "ICML", "an argument (no numbers)", CH31,
+          StudyCheck("results/error_clipping_temporal_order/study.json", checks.error_clipping_direction,
+                     "python -m rnnbook.baselines (the error-clipping study)")),
     Claim("elementwise", "§3.2", "Mikolov's element-wise clipping and norm clipping behave alike in practice",
           "ICML", "said, no numbers", CH31,
           NotRun("a stored comparison of training outcomes under the two clipping rules",
@@ -129,6 +140,18 @@ CLAIMS: tuple[Claim, ...] = (
                  "(results/error_clipping_temporal_order/study.json), not training outcomes")),
     Claim("threshold", "§3.2", "Thresholds from 0.5 to 10 times the average gradient norm still converge (only the "
           "speed may change)", "ICML", "a heuristic (no numbers)", CH32, _threshold_test()),
+    Claim("omega-grad", "§3.3, Eqs. (9)-(10)", "Ω's gradient with the errors and states held constant (Eq. 10)",
+          "ICML", "a formula", CH33, Check(checks.omega_gradient)),
+    Claim("omega-direction", "§3.3", "Ω asks the Jacobian to preserve the norm only in the relevant direction, which "
+          "suffices for the error to travel (a single cost at the last step)", "ICML", "an argument (no numbers)",
+          CH33, Check(checks.omega_direction)),
+    Claim("omega-approx", "§3.3", "Treating the back-propagated error and the state as constants is a usable "
+          "approximation of Ω's gradient", "ICML", "an argument (no numbers)", CH33,
+          NotRun("a stored comparison of Eq. 10 with the exact gradient of Ω over training runs",
+                 "Chapter 3.3 compares them along one live MSGD-CR run on the page; nothing is stored")),
+    Claim("omega-weight", "§3.3, §4.1.1", "The regularizer's weight 2 (the code, arXiv) works like ICML's 4", "code",
+          "α = 2 (code, arXiv); α = 4 (ICML)", CH33,
+          RateAgainst((Runs("omega_weight_2"),), (Runs("omega_clipping", "msgd_cr"),))),
     Claim("omega-vanish", "§3.3, §5", "Ω keeps the error signal from vanishing", "ICML", "an argument (no numbers)",
           CH33, NotRun("a stored study of error-signal norms with and without Ω",
                        "Chapter 3.3 measures three seeds on the page; nothing is stored")),

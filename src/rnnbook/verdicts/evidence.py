@@ -335,6 +335,24 @@ class Check(Test):
 
 
 @dataclass(frozen=True)
+class StudyCheck(Test):
+    """A check on a stored study file (``results/<name>/study.json``) that is not a set of training runs:
+    ``run(data) -> (holds, the book's number, how it was computed, a headline value)``."""
+
+    file: str  #: the study file, relative to the book's folder
+    run: Callable[[dict], tuple[bool, str, str, float]]
+    command: str = ""  #: what writes the file
+
+    def judge(self, root: Path, made_under: Mapping[str, Any]) -> Verdict:
+        path = Path(root) / self.file
+        if not path.exists():
+            return Verdict("not run", "no study file yet", "—", f"would run: {self.command}", command=self.command)
+        ok, ours, protocol, value = self.run(json.loads(path.read_text()))
+        return Verdict(rules.check_verdict(ok), "the check holds" if ok else "the check fails", ours,
+                       f"{protocol}; {self.file}", value=value)
+
+
+@dataclass(frozen=True)
 class NotRun(Test):
     """No stored result tests this claim yet; ``command`` says what would."""
 
@@ -400,16 +418,14 @@ class MusicOrdering(Test):
     """A Table 1 ordering on the paper's music data, over seeds (:func:`rnnbook.table1.music_orderings`).
 
     The methods of one seed share initial weights and data order, so the test is paired: per data
-    set and split, a one-sided t-test of the mean seed difference in the paper's direction
-    (p < 0.05: reproduced; significant the other way: not reproduced; else inconclusive). One seed
-    cannot be tested (inconclusive); a run still training makes the point open."""
+    set and split, :func:`rnnbook.verdicts.rules.paired_seeds_verdict` (a one-sided t-test of the
+    mean seed difference in the paper's direction; one seed: uninformative), read from the rows
+    Chapter 4.3 shows; a run still training makes the point open."""
 
     ordering: str  #: a key of :data:`rnnbook.table1.MUSIC_ORDERINGS`
     splits: tuple[str, ...]
 
     def judge(self, root: Path, made_under: Mapping[str, Any]) -> Verdict:
-        from scipy.stats import t as student
-
         from rnnbook import table1
         from rnnbook.natural_experiments import get_experiment
 
@@ -420,26 +436,13 @@ class MusicOrdering(Test):
         if not rows or all(r["n"] == 0 for r in rows):
             return Verdict("not run", "no run on the paper's music data yet", "—", f"would run: {cmd}", command=cmd)
         parts, table = [], []
-        for r in rows:
-            name = f"{r['row']} {r['split']}"
-            if r["n"] == 0:
-                word, why, p = "open", "not run yet", None
-            elif r["se"] is None or r["se"] == 0:
-                word, why, p = "inconclusive", f"one seed (difference {r['mean_diff']:+.3f} nats): no seed-aware test", None
-            else:
-                tstat = r["mean_diff"] / r["se"]
-                df = r["n"] - 1
-                p = float(student.cdf(tstat, df) if r["paper_sign"] == "lower" else student.sf(tstat, df))
-                p_other = float(student.sf(tstat, df) if r["paper_sign"] == "lower" else student.cdf(tstat, df))
-                word = "reproduced" if p < rules.ALPHA else "not reproduced" if p_other < rules.ALPHA else "inconclusive"
-                why = f"mean paired difference {r['mean_diff']:+.3f} ± {r['se']:.3f} (se) over {r['n']} seeds, one-sided p = {p:.2g}"
-                if r["verdict"].startswith("open"):
-                    word, why = "open", f"{why}; a run is still training"
-            parts.append((name, word, why))
+        for r in rows:  # each row already judged by the registry's rule (rules.paired_seeds_verdict)
+            word = "open" if r["verdict"] == "not run" else r["verdict"]  # its runs are to come
+            parts.append((f"{r['row']} {r['split']}", word, r["why"]))
             table.append({"data set": r["row"], "split": r["split"], "paper": r["paper_sign"], "seeds": r["n"],
                           "mean difference": "-" if r["mean_diff"] is None else f"{r['mean_diff']:+.3f}",
-                          "se": "-" if r["se"] is None else f"{r['se']:.3f}", "p": "-" if p is None else f"{p:.2g}",
-                          "verdict": word})
+                          "se": "-" if r["se"] is None else f"{r['se']:.3f}",
+                          "p": "-" if r["p"] is None else f"{r['p']:.2g}", "verdict": word})
         verdict, why = rules.combine_parts(parts)
         flags = []
         for n in ("piano_midi", "nottingham", "musedata"):
@@ -501,7 +504,7 @@ class ThresholdRange(Test):
             return Verdict("inconclusive", f"fewer than two thresholds inside the paper's range; {note}", "—",
                            ", ".join(f"results/{s}/paper.json" for s in files))
         ref = min(inside, key=lambda s: abs(units[s] - 1.0))
-        parts = [(f"{units[s]:.2g}× vs {units[ref]:.2g}×", _RateAgainst((Runs(s),), (Runs(ref),)))
+        parts = [(f"{units[s]:.2g}× vs {units[ref]:.2g}×", RateAgainst((Runs(s),), (Runs(ref),)))
                  for s in inside if s != ref]
         v = Parts(tuple(parts)).judge(root, made_under)
         v.why = f"{v.why} | {note}"
@@ -509,7 +512,7 @@ class ThresholdRange(Test):
 
 
 @dataclass(frozen=True)
-class _RateAgainst(Test):
+class RateAgainst(Test):
     """A setting's count against a reference setting's count so far (two-sided Fisher per point)."""
 
     selectors: tuple[Runs, ...]

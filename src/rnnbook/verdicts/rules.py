@@ -23,7 +23,8 @@ change is ``open``. The words (:data:`VERDICTS`):
     the undecided runs could still change the verdict, for some way they might end;
 ``uninformative``
     no possible outcome at this sample size could disagree significantly with the paper's
-    number (2/5 against the paper's 2/5 at n = 5, for example): the runs cannot test the claim;
+    number (2/5 against the paper's 2/5 at n = 5, for example), or a number measured once per
+    seed rests on one seed (no seed-to-seed spread): the runs cannot test the claim;
 ``inconclusive``
     the evidence cannot carry a verdict for a reason of design: one run per method where the
     seed-to-seed spread is unknown, a comparison that changes more than one setting, a claim
@@ -32,6 +33,11 @@ change is ``open``. The words (:data:`VERDICTS`):
 ``not run`` / ``not attempted``
     no result yet (the claim says which command would make one) / outside what the book does.
 
+Numbers measured once per seed (Table 1 on the paper's music data) have their own two rules,
+both t-tests over seeds: :func:`paired_seeds_verdict` for an ordering of two methods (paired,
+one-sided, in the paper's direction) and :func:`seeds_against_value` for our seeds against the
+paper's single number (a prediction test). One seed is never a pass.
+
 The statistics are scipy's: :func:`scipy.stats.fisher_exact`, :func:`scipy.stats.binomtest`
 (``proportion_ci(method="exact")``, the Clopper–Pearson interval) and :data:`scipy.stats.binom`.
 :mod:`rnnbook.stats` keeps the book's own implementations, used only as test oracles.
@@ -39,6 +45,7 @@ The statistics are scipy's: :func:`scipy.stats.fisher_exact`, :func:`scipy.stats
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -243,14 +250,15 @@ def ordering_verdict(better: Tally, worse: Tally, alpha: float = ALPHA) -> tuple
 
 
 def combine_parts(parts: Sequence[tuple[str, str, str]]) -> tuple[str, str]:
-    """A claim of several parts ``(name, verdict, why)``: reproduced if every part is, not reproduced
-    if every decided part fails, partly if some hold and some fail; otherwise the weakest word."""
+    """A claim of several parts ``(name, verdict, why)``: the parts' word if they all say the same
+    (reproduced, not reproduced, ...), partly if some hold and some fail, partly if some hold and the
+    rest say something outside :data:`VERDICTS` (a tie); otherwise the weakest word."""
     words = [v for _, v, _ in parts]
-    why = " | ".join(f"{name}: {v} ({w})" for name, v, w in parts)
-    if not words or all(v == "not run" for v in words):
+    why = " | ".join(f"{name}: {v} ({w})" if w else f"{name}: {v}" for name, v, w in parts)
+    if not words:
         return "not run", why
-    if all(v == "reproduced" for v in words):
-        return "reproduced", why
+    if len(set(words)) == 1:  # every part says the same
+        return words[0], why
     if "reproduced" in words and "not reproduced" in words:
         return "partly", why
     for v in ("not reproduced", "open", "inconclusive", "uninformative", "consistent", "not run"):
@@ -259,10 +267,67 @@ def combine_parts(parts: Sequence[tuple[str, str, str]]) -> tuple[str, str]:
     return "partly", why
 
 
+# ---------------------------------------------------------------------------------------------
+# Seeds: a number measured once per seed (Table 1 on the paper's music data)
+# ---------------------------------------------------------------------------------------------
+
+
+def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (None for one value)."""
+    n = len(values)
+    mean = sum(values) / n
+    sd = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5 if n > 1 else None
+    return mean, sd
+
+
+def paired_seeds_verdict(diffs: Sequence[float], paper_sign: str, alpha: float = ALPHA) -> tuple[str, str, float | None]:
+    """``(verdict, why, p)`` of "method A is ``paper_sign`` (lower/higher) than method B" from the paired
+    differences ``A - B``, one per seed (the methods of a seed share weights and data order).
+
+    A one-sided t-test of the mean difference (df = n - 1) in the paper's direction: reproduced if
+    p < alpha, not reproduced if the test in the other direction is significant, inconclusive if
+    neither. One seed has no seed-to-seed spread and cannot be tested: uninformative, whatever its sign.
+    """
+    n = len(diffs)
+    if n == 0:
+        return "not run", "no seed with both methods yet", None
+    mean, sd = mean_sd(diffs)
+    if n == 1:
+        return "uninformative", f"one seed (difference {mean:+.3f}): no seed-to-seed spread, so no test", None
+    se = sd / n ** 0.5
+    if se:
+        t = mean / se
+    else:  # every seed gives the same difference: its sign is certain
+        t = math.copysign(math.inf, mean) if mean else 0.0
+    lower, higher = float(_st.t.cdf(t, n - 1)), float(_st.t.sf(t, n - 1))
+    p, p_other = (lower, higher) if paper_sign == "lower" else (higher, lower)
+    word = "reproduced" if p < alpha else "not reproduced" if p_other < alpha else "inconclusive"
+    return word, (f"mean paired difference {mean:+.3f} ± {se:.3f} (se) over {n} seeds, "
+                  f"one-sided p = {p:.2g}"), p
+
+
+def seeds_against_value(values: Sequence[float], value: float, alpha: float = ALPHA) -> tuple[str, float | None]:
+    """``(word, p)``: is ``value`` (the paper's number, itself one run) a plausible further seed of ours?
+
+    The two-sided t prediction test, t = (value - mean) / (sd * sqrt(1 + 1/n)), df = n - 1:
+    ``matches (within the seed spread)`` if p >= alpha, else ``ours lower`` / ``ours higher``. One seed has no
+    spread: ``uninformative (one seed)``.
+    """
+    n = len(values)
+    mean, sd = mean_sd(values)
+    if n < 2 or not sd:
+        return "uninformative (one seed)" if n < 2 else "uninformative (no spread)", None
+    t = (value - mean) / (sd * (1 + 1 / n) ** 0.5)
+    p = float(2 * _st.t.sf(abs(t), n - 1))
+    if p >= alpha:
+        return "matches (within the seed spread)", p
+    return ("ours lower" if mean < value else "ours higher"), p
+
+
 def check_verdict(ok: bool) -> str:
     return "reproduced" if ok else "not reproduced"
 
 
 __all__ = ["ALPHA", "PointVerdict", "Tally", "VERDICTS", "chance_of_disagreements", "check_verdict",
-           "combine_parts", "combine_points", "count_verdict", "exact_interval", "fisher_p", "judge_point", "point_row",
-           "ordering_verdict", "rejectable"]
+           "combine_parts", "combine_points", "count_verdict", "exact_interval", "fisher_p", "judge_point", "mean_sd", "point_row",
+           "ordering_verdict", "paired_seeds_verdict", "rejectable", "seeds_against_value"]
