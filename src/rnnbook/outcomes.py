@@ -99,6 +99,42 @@ def grid_points(data: Mapping[str, Any], runs: Iterable[Mapping[str, Any]] | Non
     return list(points.values())
 
 
+def success_table(data: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Rows (init / method) x columns (length): "successes/finished" for each point of :func:`grid_points`."""
+    points = grid_points(data)
+    cols = sorted({p.length for p in points}, key=lambda c: tuple(int(x) for x in c.split("-")))
+    rows: dict[str, dict[str, str]] = {}
+    for p in points:
+        rows.setdefault(f"{p.init} / {p.method}", {})[p.length] = f"{p.successes}/{p.runs}"
+    return cols, [(r, [cells.get(c, "-") for c in cols]) for r, cells in rows.items()]
+
+
+def format_table(data: Mapping[str, Any]) -> str:
+    """A short plain-text success-rate table of a results file (what ``rnnbook show`` prints)."""
+    cols, rows = success_table(data)
+    head = ["init / method", *[f"T={c}" for c in cols]]
+    body = [[r, *cells] for r, cells in rows]
+    widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
+    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    success_error = data["spec"]["protocols"][data["protocol"]]["settings"].get("success_error", 0.01)
+    out = [
+        f"{data['experiment']} / {data['protocol']}: {data['completed']} of {data['planned']} runs finished"
+        f" (successes/finished per cell; success = validation error < {success_error:g})",
+        line(head),
+        line(["-" * w for w in widths]),
+        *[line(b) for b in body],
+    ]
+    prov = data.get("provenance", {})
+    sessions = prov.get("sessions", [])
+    if sessions:
+        devices = sorted({str(s.get("device")) for s in sessions})
+        out.append(
+            f"wall time {prov.get('total_wall_time_s', 0):.1f} s in {len(sessions)} session(s) on "
+            f"{', '.join(devices)}; code {sessions[-1].get('code', {}).get('git_commit', 'unknown')}"
+        )
+    return "\n".join(out)
+
+
 def plateau_end(rec: Mapping[str, Any], chance: float = CHANCE_LOSS_4, margin: float = 0.1) -> int | None:
     """The first check at which the mean training loss since the last check fell below
     ``chance - margin`` (the end of the plateau at chance level); ``None`` if it never did."""

@@ -227,7 +227,10 @@ def load_results(path: str | Path) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Summaries
+# Summaries: now rnnbook.outcomes.success_table / format_table, built on outcomes.grid_points.
+# These copies stay only while rnnbook.cli imports them from here (cmd_show, cmd_merge); delete
+# them once it imports rnnbook.outcomes' (this module cannot import outcomes: outcomes ->
+# verdicts -> results would be a circle).
 # ---------------------------------------------------------------------------------------------
 
 
