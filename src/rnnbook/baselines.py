@@ -14,7 +14,8 @@ recurrent weights, element-wise clipping, an LSTM. This module provides them:
 * :func:`validation_error` measures a set of weights on fresh sequences, like the engine.
 * :func:`autonomous_endpoints` iterates the input-free map ``h <- act(h W_hh + b_h)`` from
   many starting states and counts the distinct states they end at (the attractors, §2.2).
-* :func:`clip_elementwise` and :func:`clip_by_norm` act on one flat gradient vector.
+* :func:`clip_elementwise` acts on one flat gradient vector (Algorithm 1's counterpart is
+  :func:`rnnbook.clipping.clip_by_norm`).
 * :func:`error_clipping_directions` compares Mikolov's per-step clipping of the back-propagated
   error (:func:`rnnbook.reference.loss_and_grads_error_clipped`) with the true gradient.
 * :func:`train_lstm` trains a ``torch.nn.LSTM`` on the same task and data stream and records
@@ -31,13 +32,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-from rnnbook.clipping import clip_grad_norm_, grad_norm
+from rnnbook.clipping import clip_by_norm, clip_grad_norm_, grad_norm  # noqa: F401 (clip_by_norm: also importable from here)
 from rnnbook.errors import ConfigError, check_at_least
 from rnnbook.engine import batched, choose_backend, sgd_step_
 from rnnbook.model import Params, activation_of, init_params
 from rnnbook.streams import Stream
 from rnnbook.tasks import Batch, Task, errors, get_task, sample_length
 from rnnbook.runs import DTYPES, EXTRA_METHODS, METHODS, RunConfig
+from rnnbook.validation import validation_errors
 
 #: Methods :func:`train_trajectory` knows: the engine's (the paper's three, and Omega without clipping).
 TRAJECTORY_METHODS = METHODS + EXTRA_METHODS
@@ -48,12 +50,6 @@ def flatten(grads: Params) -> torch.Tensor:
     if grads.n_models != 1:
         raise ConfigError(f"flatten() takes a single model, got {grads.n_models}")
     return torch.cat([g.reshape(-1) for g in grads.tensors()]).to(torch.float64)
-
-
-def clip_by_norm(g: torch.Tensor, threshold: float) -> torch.Tensor:
-    """Algorithm 1 on one flat vector: ``g * threshold / ||g||`` when ``||g|| > threshold``."""
-    norm = torch.linalg.vector_norm(g)
-    return g * (threshold / norm) if norm > threshold else g.clone()
 
 
 def clip_elementwise(g: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -242,17 +238,9 @@ def validation_error(params: Params, config: RunConfig, n_valid: int = 1000, *, 
     task = config.make_task()
     act, dtype = activation_of(config.init), DTYPES[config.dtype]
     streams = [Stream(config.seed if seed is None else seed) for _ in range(params.n_models)]
-    backend = choose_backend("cpu", act, task.readout, dtype)
-    wrong = torch.zeros(params.n_models, dtype=torch.float64)
-    done = 0
-    while done < n_valid:
-        chunk = min(500, n_valid - done)
-        lengths = [length or sample_length(s, config.min_length, config.max_length, "valid_length") for s in streams]
-        batch = task.sample(streams, chunk, lengths, purpose="valid", dtype=dtype)
-        out = backend.predict(params, task, batch.u, batch.start, pad=batch.pad)
-        wrong += errors(task, out, batch.target, batch.start) * chunk
-        done += chunk
-    return wrong / n_valid
+    lengths = (length, length) if length else (config.min_length, config.max_length)
+    return validation_errors(choose_backend("cpu", act, task.readout, dtype), task, params, streams,
+                             [lengths] * params.n_models, n_valid, 500, dtype=dtype, budget=None)
 
 
 def error_signal_norms(params: Params, config: RunConfig, *, length: int | None = None, batch: int = 100,
@@ -337,15 +325,21 @@ class LSTMRun:
     model: LSTMClassifier | None = None
 
 
+class _LSTMPredictor:
+    """An LSTM as a validation backend (:func:`rnnbook.validation.validation_errors`): the logits
+    of its last state, for the one model it is (``params`` is not used)."""
+
+    def __init__(self, model: LSTMClassifier) -> None:
+        self.model = model
+
+    def predict(self, params, task: Task, u: torch.Tensor, start: torch.Tensor, pad: int | None = None) -> torch.Tensor:
+        with torch.no_grad():
+            return self.model(u[0]).unsqueeze(0)
+
+
 def _lstm_errors(model: LSTMClassifier, task: Task, stream: Stream, length: int, n: int) -> float:
-    wrong = 0.0
-    with torch.no_grad():
-        for lo in range(0, n, 500):
-            chunk = min(500, n - lo)
-            batch = task.sample([stream], chunk, [length], purpose="valid")
-            out = model(batch.u[0])
-            wrong += float(errors(task, out.unsqueeze(0), batch.target, batch.start)[0]) * chunk
-    return wrong / n
+    return float(validation_errors(_LSTMPredictor(model), task, None, [stream], [(length, length)], n, 500,
+                                   dtype=torch.float32, budget=None)[0])
 
 
 def train_lstm(

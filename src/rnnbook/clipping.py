@@ -54,6 +54,12 @@ def clip_grad_norm_(grads: Params, threshold: torch.Tensor) -> tuple[torch.Tenso
     return norm, clipped
 
 
+def clip_by_norm(g: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Algorithm 1 on one flat vector (a new tensor): ``g * threshold / ||g||`` when ``||g|| > threshold``."""
+    norm = torch.linalg.vector_norm(g)
+    return g * (threshold / norm) if norm > threshold else g.clone()
+
+
 def apply_safety_net_(grads: Params, params: Params, norm: torch.Tensor) -> torch.Tensor:
     """The code's fallback (§10.4, code only): replace unusable updates, in place.
 

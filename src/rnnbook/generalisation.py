@@ -28,9 +28,8 @@ from rnnbook.engine import choose_backend
 from rnnbook.model import Params, activation_of
 from rnnbook.results import code_version, environment, load_results, write_json_atomic
 from rnnbook.streams import Stream
-from rnnbook.tasks import errors
 from rnnbook.runs import DTYPES, RunConfig
-from rnnbook.training import VALIDATION_BUDGET
+from rnnbook.validation import VALIDATION_BUDGET, validation_errors
 
 TEST_SEED_OFFSET = 1_000_003  #: test stream seed = run seed + this (far from any seed a sweep uses)
 FORMAT = "rnnbook-generalisation/1"
@@ -55,19 +54,12 @@ def error_at_length(config: RunConfig, weights: dict[str, torch.Tensor], length:
         raise ConfigError(f"n_sequences must be >= 1, got {n_sequences}")
     dtype = DTYPES[config.dtype]
     params = Params(**{k: v.unsqueeze(0).to(dtype=dtype, device=device) for k, v in weights.items()})
-    hidden = params.W_hh.shape[-1]
-    steps = task.max_steps(length)
-    chunk = max(1, min(n_sequences, VALIDATION_BUDGET // (steps * (task.n_in + hidden + task.n_out))))
-    stream = Stream(config.seed + TEST_SEED_OFFSET)
+    per_sequence = task.max_steps(length) * (task.n_in + params.W_hh.shape[-1] + task.n_out)
+    chunk = max(1, min(n_sequences, VALIDATION_BUDGET // per_sequence))
     backend = choose_backend(device, activation_of(config.init), task.readout, dtype)
-    wrong, done = 0.0, 0
-    while done < n_sequences:
-        b = min(chunk, n_sequences - done)
-        batch = task.sample([stream], b, [length], purpose="valid", dtype=dtype, device=device)
-        out = backend.predict(params, task, batch.u, batch.start, pad=batch.pad)
-        wrong += float(errors(task, out, batch.target, batch.start)[0]) * b
-        done += b
-    return wrong / n_sequences
+    wrong = validation_errors(backend, task, params, [Stream(config.seed + TEST_SEED_OFFSET)], [(length, length)],
+                              n_sequences, chunk, dtype=dtype, device=device, budget=None)
+    return float(wrong[0])
 
 
 def solved_runs(results_file: str | Path) -> list[tuple[dict[str, Any], RunState]]:

@@ -29,8 +29,9 @@ from rnnbook.errors import ConfigError
 from rnnbook.engine import choose_backend
 from rnnbook.model import Params, activation_of, init_params
 from rnnbook.streams import Stream
-from rnnbook.tasks import errors, sample_length
+from rnnbook.tasks import sample_length
 from rnnbook.runs import DTYPES, RunConfig
+from rnnbook.validation import validation_errors
 
 
 @dataclass
@@ -137,13 +138,5 @@ def trace_runs(configs: Sequence[RunConfig], *, stop_at_success: bool = False) -
 def _validation_errors(task, backend, dtype, params, streams, configs) -> np.ndarray:
     """Error fraction of every run on ``n_valid`` fresh sequences, chunk by chunk, as training draws them."""
     first = configs[0]
-    chunks = [first.valid_chunk] * (first.n_valid // first.valid_chunk)
-    if first.n_valid % first.valid_chunk:
-        chunks.append(first.n_valid % first.valid_chunk)
-    wrong = torch.zeros(len(configs), dtype=torch.float64)
-    for chunk in chunks:
-        lengths = [sample_length(s, c.min_length, c.max_length, "valid_length") for s, c in zip(streams, configs)]
-        batch = task.sample(streams, chunk, lengths, purpose="valid", dtype=dtype)
-        output = backend.predict(params, task, batch.u, batch.start, pad=batch.pad)
-        wrong += errors(task, output, batch.target, batch.start) * chunk
-    return (wrong / first.n_valid).numpy()
+    return validation_errors(backend, task, params, streams, [(c.min_length, c.max_length) for c in configs],
+                             first.n_valid, first.valid_chunk, dtype=dtype, budget=None).numpy()

@@ -34,7 +34,8 @@ from rnnbook.errors import ConfigError, check_at_least
 from rnnbook.model import Params, activation_of, init_params
 from rnnbook.runs import DTYPES, EXTRA_METHODS, METHODS, RUN_SETTINGS, RunConfig, RunResult  # noqa: F401 (also importable from here)
 from rnnbook.streams import Stream
-from rnnbook.tasks import Task, errors, sample_length
+from rnnbook.tasks import Task, sample_length
+from rnnbook.validation import VALIDATION_BUDGET, validation_errors  # noqa: F401 (VALIDATION_BUDGET: also importable from here)
 
 
 CURVE_NAMES = (
@@ -42,7 +43,6 @@ CURVE_NAMES = (
 )
 #: What an ensemble sums over the updates between two checks (the curves record their means).
 SUMMED = ("train_loss", "grad_norm", "clip_fraction", "omega")
-VALIDATION_BUDGET = 2**25  # numbers per validation batch of inputs + states (~128 MiB in float32)
 
 
 @dataclass
@@ -282,31 +282,13 @@ class _Ensemble:
         self._refresh_settings()
 
     def _validation_errors(self, slots: list[int]) -> torch.Tensor:
-        """Error fraction of each member in ``slots`` on ``n_valid`` fresh sequences (forward only).
-
-        Members are validated in sub-groups small enough to keep the inputs within
-        ``VALIDATION_BUDGET`` numbers; each draws its chunks from its own stream.
-        """
+        """Error fraction of each member in ``slots`` on ``n_valid`` fresh sequences (forward only),
+        each member drawing from its own stream (:func:`rnnbook.validation.validation_errors`)."""
         config = self.members[slots[0]].config
-        chunks = [config.valid_chunk] * (config.n_valid // config.valid_chunk)
-        if config.n_valid % config.valid_chunk:
-            chunks.append(config.n_valid % config.valid_chunk)
-        longest = max(self.task.max_steps(self.members[s].config.max_length) for s in slots)
-        per_model = longest * config.valid_chunk * (self.task.n_in + self.hidden + self.task.n_out)
-        size = max(1, VALIDATION_BUDGET // per_model)
-        wrong = torch.zeros(len(slots), dtype=torch.float64)
-        for lo in range(0, len(slots), size):
-            group = slots[lo:lo + size]
-            members = [self.members[s] for s in group]
-            params = self.params.select(group)
-            for chunk in chunks:
-                lengths = [sample_length(m.stream, m.config.min_length, m.config.max_length, "valid_length")
-                           for m in members]
-                batch = self.task.sample([m.stream for m in members], chunk, lengths, purpose="valid",
-                                         dtype=self.dtype, device=self.device)
-                output = self.backend.predict(params, self.task, batch.u, batch.start, pad=batch.pad)
-                wrong[lo:lo + len(group)] += errors(self.task, output, batch.target, batch.start).cpu() * chunk
-        return wrong / config.n_valid
+        members = [self.members[s] for s in slots]
+        return validation_errors(self.backend, self.task, self.params.select(slots), [m.stream for m in members],
+                                 [(m.config.min_length, m.config.max_length) for m in members],
+                                 config.n_valid, config.valid_chunk, dtype=self.dtype, device=self.device)
 
 
 def train_runs(
