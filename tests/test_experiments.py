@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from rnnbook import config_file, experiments
 from rnnbook.errors import ConfigError
 from rnnbook.experiments import EXPERIMENTS, METHODS, get_experiment, load_config
 from rnnbook.natural_experiments import EXPERIMENTS as NATURAL
+from rnnbook.runs import RunConfig
 
 PATHOLOGICAL = {
     "addition": "add",
@@ -197,6 +199,48 @@ def test_names_that_would_escape_the_results_folder(tmp_path):
         load_config(bad)
 
 
+def test_shared_protocols_in_a_user_file(tmp_path):
+    """A protocol may start from one of the file's ``protocols`` tables, or from the registry's (``paper``)."""
+    path = _write(tmp_path, """
+[protocols.long]
+base = "quick"
+max_updates = 50_000
+[protocols.long.provenance]
+max_updates = "mine"
+[experiments.a]
+task = "torder"
+inits = ["basic_tanh"]
+methods = ["msgd_c", "msgd_r"]
+[experiments.a.protocols.quick]
+base = "long"
+lengths = [20]
+[experiments.a.protocols.paper]
+base = "paper"
+lengths = [50]
+[experiments.b]
+base = "a"
+""")
+    exps = load_config(path)
+    quick, paper = exps["a"].protocol("quick"), exps["a"].protocol("paper")
+    assert quick.settings["max_updates"] == 50_000 and quick.settings["n_valid"] == 1_000 and quick.seeds == (0, 1)
+    assert quick.provenance["max_updates"] == "mine" and quick.provenance["source"] == "user config file"
+    assert paper.settings == get_experiment("temporal_order").protocol("paper").settings
+    assert exps["b"].runs("paper") == exps["a"].runs("paper")  # base: an experiment earlier in the file
+    with pytest.raises(ConfigError, match="unknown shared protocol 'huge'"):
+        load_config(_write(tmp_path, '[experiments.x]\nbase = "addition"\n[experiments.x.protocols.quick]\n'
+                                     'base = "huge"', "d.toml"))
+
+
+def test_the_registry_is_read_by_the_users_loader():
+    """Every built-in experiment comes from registry/*.toml through config_file, and says no "source"."""
+    again = {}
+    for name in experiments.REGISTRY_FILES:
+        again.update(config_file.load_config(experiments.REGISTRY / name, known=again,
+                                             shared=experiments.SHARED_PROTOCOLS, source=None))
+    assert {n: e.to_dict() for n, e in again.items()} == {n: e.to_dict() for n, e in EXPERIMENTS.items()}
+    assert not any("source" in p.provenance for e in EXPERIMENTS.values() for p in e.protocols.values())
+
+
 # ---------------------------------------------------------------------------------------------
 # The registry resolves to exactly the runs it always did (committed results stay resumable)
 # ---------------------------------------------------------------------------------------------
@@ -234,3 +278,4 @@ def test_every_run_key_label_and_provenance_is_unchanged():
     for name, w in want["experiments"].items():
         assert got["experiments"][name] == w, name
     assert got["natural"] == want["natural"] and list(got["natural"]) == list(want["natural"])
+
