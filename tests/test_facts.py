@@ -1,0 +1,51 @@
+"""rnnbook.facts: the counts and words the chapters glue, on small hand-made runs."""
+
+import math
+
+from rnnbook import facts, outcomes
+
+
+def run(init="smart_tanh", method="msgd", T=50, seed=0, success=False, diverged=False, updates=1000, first=None,
+        best=0.5, final=0.5, cap=1000):
+    return {"config": {"init": init, "method": method, "min_length": T, "max_length": T, "seed": seed,
+                       "max_updates": cap},
+            "success": success, "diverged": diverged, "censored": not success and not diverged, "updates": updates,
+            "first_success_update": first, "best_valid_error": best, "final_valid_error": final,
+            "curves": {"update": [500, 1000], "valid_error": [0.6, best], "grad_norm": [1.0, 2.0]}}
+
+
+RUNS = [run(method="msgd", seed=0), run(method="msgd_c", seed=0),
+        run(method="msgd_c", seed=1, success=True, first=800, best=0.0),
+        run(method="msgd_cr", seed=0, success=True, first=400, best=0.0),
+        run(method="msgd_cr", seed=1, diverged=True, updates=600)]
+
+
+def test_tally_and_clipping_gain_count_runs_per_point():
+    points = outcomes.grid_points({"runs": RUNS})
+    assert facts.tally(points, method="msgd_c") == (1, 2, 1)
+    assert facts.clipping_gain(points) == {50: (1, 2)}
+
+
+def test_sweep_status_words_progress_caps_and_methods():
+    data = {"runs": RUNS, "provenance": {"total_wall_time_s": 5400}}
+    s = facts.sweep_status(data, planned=6, in_progress=1, paper_cap=5_000_000, methods=("msgd", "msgd_c", "msgd_cr"))
+    assert (s["finished"], s["planned"], s["inprogress"], s["caps"], s["budget"]) == (5, 6, 1, "1,000", "0 %")
+    assert s["diverged"] == 1 and "seed 1, after 600 updates" in s["diverged_list"]
+    assert s["hours"] == "1.5" and s["missing"] == "none"
+
+
+def test_unsolved_pairs_and_seed_study():
+    assert facts.unsolved_pairs(RUNS, init="smart_tanh") == [{"msgd": 0.5, "msgd_c": 0.5}]
+    more = [run(method=m, seed=s + 5, success=m == "msgd_cr", first=300 if m == "msgd_cr" else None)
+            for m in ("msgd", "msgd_c", "msgd_cr") for s in range(3)]
+    study = facts.seed_study(RUNS, more, [50], cap=1000, methods=("msgd", "msgd_c", "msgd_cr"))
+    assert study["tanh_at"] == {"msgd": [0, 4], "msgd_c": [1, 5], "msgd_cr": [4, 5]}
+    assert study["msgd_censored"] == 4 and study["long_length"] == 50 and not study["apart"]
+
+
+def test_run_rules_relapse_near_chance_and_solved_within():
+    assert facts.relapsed(run(best=0.1, final=0.5)) and not facts.relapsed(run(best=0.45, final=0.5))
+    assert facts.near_chance([run(final=0.7), run(final=0.2)], chance=0.75) == [run(final=0.7)]
+    assert facts.solved_within("temporal_order", RUNS, 500) == 1
+    assert facts.best_within([run(best=0.1)], 500) == [0.6]
+    assert math.isclose(facts.last_norm(RUNS[0]), 2.0)
