@@ -5,6 +5,8 @@ import json
 import pytest
 import torch
 
+from rnnbook import training
+
 torch.set_num_threads(1)
 torch.set_flush_denormal(True)
 
@@ -41,3 +43,17 @@ def tiny_config(tmp_path):
         return path
 
     return make
+
+
+@pytest.fixture
+def trained(monkeypatch):
+    """Every call of ``training.train_runs``, in order: the keys it trained and the keys it resumed."""
+    calls = []
+    real = training.train_runs
+
+    def counting(runs, **kw):
+        calls.append(([r.key() for r in runs], sorted((kw.get("resume") or {}).keys())))
+        return real(runs, **kw)
+
+    monkeypatch.setattr(training, "train_runs", counting)
+    return calls

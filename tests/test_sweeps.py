@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from rnnbook import results, results_file, training
+from rnnbook import results, results_file
 from rnnbook.checkpoints import load_states, states_path
 from rnnbook.cli import main
 from rnnbook.experiments import load_config, with_overrides
@@ -23,20 +23,6 @@ def _tiny(tiny_config, **over):
 
 def _file(out):
     return json.loads((out / "tiny" / "quick.json").read_text())
-
-
-@pytest.fixture
-def trained(monkeypatch):
-    """Every call of train_runs: the keys it trained and the keys it resumed."""
-    calls = []
-    real = training.train_runs
-
-    def counting(runs, **kw):
-        calls.append(([r.key() for r in runs], sorted((kw.get("resume") or {}).keys())))
-        return real(runs, **kw)
-
-    monkeypatch.setattr(training, "train_runs", counting)
-    return calls
 
 
 def test_raising_the_cap_continues_exactly_the_censored_runs(tiny_config, tmp_path, trained):

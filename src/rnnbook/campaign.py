@@ -42,6 +42,7 @@ from typing import Any, Callable, Mapping
 
 from rnnbook import rates
 from rnnbook.errors import ConfigError
+from rnnbook.jsonio import parse_file
 
 SELECTION = ("inits", "methods", "lengths", "ranges", "seeds")
 _ITEM_KEYS = ("id", "claim", "why", "experiment", "protocol", "config", "max_updates", "epochs", *SELECTION)
@@ -80,12 +81,7 @@ class Unavailable(ConfigError):
 def load_queue(path: str | Path) -> list[Item]:
     """Read a queue file (TOML, ``[[item]]`` tables in order); every problem is a one-line ConfigError."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read campaign file {str(path)!r}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"malformed campaign file {str(path)!r}: {exc}") from None
+    data = parse_file(path, tomllib.loads, "campaign file")
     if set(data) - {"item"} or not isinstance(data.get("item", []), list):
         raise ConfigError(f"{path.name}: expected only [[item]] tables")
     items = [_item(path, i, t) for i, t in enumerate(data.get("item", []))]

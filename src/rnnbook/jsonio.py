@@ -7,6 +7,8 @@ written as canonical text (sorted keys, one-space indent, no NaN) and atomically
 It is read back by :func:`read_json`, which checks the ``format`` field and, given the format's
 own ``check``, every field the code goes on to read: a missing, unreadable, foreign or damaged
 file is one line of error (:class:`~rnnbook.errors.ConfigError`), never a traceback later.
+Under it, :func:`parse_file` is how any file the package is handed is read (the campaign's TOML
+queue too): a missing, unreadable or malformed file is one line naming what it should have been.
 """
 
 from __future__ import annotations
@@ -53,6 +55,21 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
     write_atomic(path, dumps(obj).encode("utf-8"))
 
 
+def parse_file(path: str | Path, parse: Callable[[str], Any], what: str,
+               bad: str = "malformed {what} {where}") -> Any:
+    """``parse`` (``json.loads``, ``tomllib.loads``) of the text of ``path``: the one way the package
+    reads a file it is given. A file that cannot be read, is not UTF-8 text or that ``parse``
+    refuses is a one-line ConfigError naming ``what`` it should have been (``bad`` words the
+    last case, from ``what`` and the quoted path ``where``)."""
+    where = repr(str(path))
+    try:
+        return parse(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {where}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError
+        raise ConfigError(f"{bad.format(what=what, where=where)}: {exc}") from None
+
+
 def read_json(path: str | Path, format: str, *, what: str = "results file",
               check: Callable[[Mapping[str, Any], str], None] | None = None) -> dict[str, Any]:
     """The JSON object in ``path``, whose ``"format"`` field must be ``format``.
@@ -61,14 +78,8 @@ def read_json(path: str | Path, format: str, *, what: str = "results file",
     structure check, raises a one-line ConfigError for a damaged file. Every other problem (no
     file, not JSON, another format) is a one-line ConfigError too.
     """
-    path = Path(path)
     where = str(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what} {where!r}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{where!r} is not a JSON {what}: {exc}") from None
+    data = parse_file(path, json.loads, what, bad="{where} is not a JSON {what}")
     if not isinstance(data, dict) or data.get("format") != format:
         raise ConfigError(f"{where!r} is not an {format} {what}")
     if check is not None:
