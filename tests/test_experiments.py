@@ -279,3 +279,20 @@ def test_every_run_key_label_and_provenance_is_unchanged():
         assert got["experiments"][name] == w, name
     assert got["natural"] == want["natural"] and list(got["natural"]) == list(want["natural"])
 
+
+
+def test_chapter_protocols_are_the_runs_the_cells_declared():
+    """The live protocols of registry/live.toml are exactly the runs Chapters 3.2 and 3.3 spelled out in cells."""
+    trace = dict(task="torder", init="basic_tanh", min_length=20, max_length=20, lr=0.01, threshold=1.0, batch=20,
+                 hidden=50, max_updates=4000, check_every=250, n_valid=1000, valid_chunk=500)
+    traces = get_experiment("clipping_traces")
+    assert traces.runs("live") == [RunConfig(method=m, seed=s, **trace) for m in ("msgd", "msgd_c") for s in (0, 1, 2)]
+    assert traces.runs("sweep") == [RunConfig(method=m, seed=s, **trace) for m in ("msgd", "msgd_c") for s in range(6)]
+    assert get_experiment("clip_threshold_average").runs("live") == [
+        RunConfig(task="torder", init="basic_tanh", method="msgd", min_length=30, max_length=30, seed=s,
+                  max_updates=2000, check_every=2000, n_valid=1000, valid_chunk=500) for s in range(8)]
+    assert get_experiment("omega_trajectories").runs("live") == [
+        RunConfig(task="torder", init="smart_tanh", method=m, min_length=50, max_length=50, seed=s, max_updates=3000,
+                  check_every=3000) for m in ("msgd_c", "msgd_cr", "msgd_r") for s in (0, 1, 2)]
+    assert not set(experiments.LIVE) & set(EXPERIMENTS)  # `rnnbook list` and the campaign leave them out
+

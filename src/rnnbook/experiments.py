@@ -57,6 +57,11 @@ def _registry() -> dict[str, Experiment]:
 
 EXPERIMENTS: dict[str, Experiment] = _registry()
 
+#: The protocols chapter cells run live (registry/live.toml, protocol ``live``): :func:`get_experiment`
+#: finds them, but they are not sweeps, so ``EXPERIMENTS`` (``rnnbook list``, the campaign) leaves them out.
+LIVE: dict[str, Experiment] = config_file.load_config(REGISTRY / "live.toml", known=EXPERIMENTS,
+                                                      shared=SHARED_PROTOCOLS, source=None)
+
 #: What the authors' code does for each of Fig. 7's settings (protocols.toml's ``paper``; HEAD 3f5df3f, `RNN.py`; paper in
 #: numbers: Fig. 7, code), as (value, how it does it) [code]. Chapter 4 prints it beside the book's
 #: protocol, so that every setting in which the book differs from the paper or the code is on the page.
@@ -79,8 +84,8 @@ AUTHORS_CODE_SETTINGS: dict[str, tuple[Any, str]] = {
 
 
 def get_experiment(name: str, extra: Mapping[str, Experiment] | None = None) -> Experiment:
-    """A built-in experiment, or one from ``extra`` (e.g. :func:`load_config`'s result)."""
-    table = {**EXPERIMENTS, **(extra or {})}
+    """A built-in experiment (or a chapter's live one), or one from ``extra`` (e.g. :func:`load_config`'s result)."""
+    table = {**EXPERIMENTS, **LIVE, **(extra or {})}
     try:
         return table[name]
     except KeyError:
