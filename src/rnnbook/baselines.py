@@ -34,11 +34,13 @@ import torch
 
 from rnnbook.clipping import clip_by_norm, clip_grad_norm_, grad_norm  # noqa: F401 (clip_by_norm: also importable from here)
 from rnnbook.errors import ConfigError, check_at_least
-from rnnbook.engine import batched, choose_backend, sgd_step_
-from rnnbook.model import Params, activation_of, init_params
+from rnnbook.engine import batched, choose_backend
+from rnnbook.engine.update import UpdateStats
+from rnnbook.model import Params, activation_of
 from rnnbook.streams import Stream
 from rnnbook.tasks import Batch, Task, errors, get_task, sample_length
 from rnnbook.runs import DTYPES, EXTRA_METHODS, METHODS, RunConfig
+from rnnbook.training import Ensemble, Hooks
 from rnnbook.validation import validation_errors
 
 #: Methods :func:`train_trajectory` knows: the engine's (the paper's three, and Omega without clipping).
@@ -93,14 +95,29 @@ class Trajectory:
         return self.snapshots[-1]
 
 
-def _settings(config: RunConfig) -> tuple[float, float | None]:
-    """(threshold, reg_weight or None) of a method: ``inf`` never clips, ``None`` skips Omega."""
-    if config.method not in TRAJECTORY_METHODS:
-        raise ConfigError(f"method must be one of {', '.join(TRAJECTORY_METHODS)}, got {config.method!r}")
-    threshold = config.effective_threshold
-    wants_omega = config.wants_omega
-    reg = config.effective_reg_weight if wants_omega else None
-    return threshold, reg
+def _grad_transform(threshold: float, l2: float, clip: str, kept: list[torch.Tensor] | None):
+    """The update's ``grad_transform`` (:mod:`rnnbook.engine.update`) for :func:`train_trajectory`:
+    add the L2 term, keep the raw direction if asked, then clip by the norm or element-wise.
+    ``None`` where nothing differs from the engine's Algorithm 1."""
+    elementwise = clip == "elementwise" and math.isfinite(threshold)
+    if not (l2 or elementwise or kept is not None):
+        return None
+
+    def transform(grads: Params, params: Params, thr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if l2:
+            grads.W_hh.add_(params.W_hh, alpha=l2)
+        if kept is not None:
+            kept.append(flatten(grads))
+        if not elementwise:
+            return clip_grad_norm_(grads, thr)
+        norm = grad_norm(grads)
+        was = torch.zeros(1, dtype=torch.bool)
+        for g in grads.tensors():
+            was |= (g.abs() > threshold).flatten(1).any(1)
+            g.clamp_(-threshold, threshold)
+        return norm, was
+
+    return transform
 
 
 def train_trajectory(
@@ -113,10 +130,10 @@ def train_trajectory(
 ) -> Trajectory:
     """Train ``config`` for ``config.max_updates`` updates (no validation, no early stop).
 
-    The same initial weights (``init_params`` from ``torch.Generator().manual_seed(seed)``)
-    and the same training minibatches (the run's :class:`~rnnbook.streams.Stream`) as
-    :func:`rnnbook.training.train_runs`; with ``l2 = 0`` and ``clip = "norm"`` the same
-    updates. ``l2`` adds ``l2 * W_hh`` to ``W_hh``'s gradient (the gradient of
+    A one-member :class:`rnnbook.training.Ensemble`, so the same initial weights, minibatches
+    and update as :func:`rnnbook.training.train_runs`; the loop is driven here, update by
+    update, with a snapshot hook (``on_update``) and, for ``l2`` or ``clip="elementwise"``, a
+    ``grad_transform``. ``l2`` adds ``l2 * W_hh`` to ``W_hh``'s gradient (the gradient of
     ``l2/2 ||W_hh||^2``) before clipping. ``clip="elementwise"`` clamps every component of
     the update direction to ``[-threshold, threshold]`` instead of rescaling it (for the
     clipping methods). ``method="msgd_r"``: Omega with weight ``reg_weight`` and no clipping.
@@ -128,49 +145,29 @@ def train_trajectory(
     check_at_least("l2", l2, 0.0)
     every = snapshot_every or config.max_updates
     check_at_least("snapshot_every", every, 1)
-    task = config.make_task()
-    act, dtype = activation_of(config.init), DTYPES[config.dtype]
-    gen = torch.Generator().manual_seed(config.seed)
-    params = init_params(config.init, task.n_in, config.hidden, task.n_out, [gen], dtype=dtype,
-                         variant=config.init_variant)
-    stream = Stream(config.seed)
-    threshold, reg = _settings(config)
-    thr = torch.tensor([threshold], dtype=dtype)
-    lr = torch.tensor([config.lr], dtype=dtype)
-    reg_t = None if reg is None else torch.tensor([reg], dtype=dtype)
-    backend = choose_backend("cpu", act, task.readout, dtype)
     n = config.max_updates
     loss, norms, clipped, omegas = (torch.full((n,), math.nan, dtype=torch.float64) for _ in range(4))
-    snaps, snap_at, grads = [params.clone()], [0], ([] if keep_grads else None)
-    diverged = False
-    for k in range(n):
-        length = sample_length(stream, config.min_length, config.max_length)
-        batch = task.sample([stream], config.batch, [length], dtype=dtype)
-        step = backend.loss_and_grads(params, task, batch, reg_weight=reg_t)
-        if l2:
-            step.grads.W_hh.add_(params.W_hh, alpha=l2)
-        if keep_grads:
-            grads.append(flatten(step.grads))
-        if clip == "elementwise" and math.isfinite(threshold):
-            norm = grad_norm(step.grads)
-            was = torch.zeros(1, dtype=torch.bool)
-            for g in step.grads.tensors():
-                was |= (g.abs() > threshold).flatten(1).any(1)
-                g.clamp_(-threshold, threshold)
-        else:
-            norm, was = clip_grad_norm_(step.grads, thr)
-        sgd_step_(params, step.grads, lr)
-        loss[k], norms[k], clipped[k] = float(step.loss[0]), float(norm[0]), float(was[0])
+    grads: list[torch.Tensor] | None = [] if keep_grads else None
+    done = 0
+
+    def record(step: UpdateStats) -> None:
+        loss[done], norms[done], clipped[done] = float(step.loss[0]), float(step.grad_norm[0]), float(step.clipped[0])
         if step.omega is not None:
-            omegas[k] = float(step.omega[0])
-        if (k + 1) % every == 0 or k + 1 == n:
-            snaps.append(params.clone())
-            snap_at.append(k + 1)
-        if not bool(params.is_finite()[0]):
+            omegas[done] = float(step.omega[0])
+
+    hooks = Hooks(on_update=record, grad_transform=_grad_transform(config.effective_threshold, l2, clip, grads))
+    ensemble = Ensemble(config.make_task(), [(0, config)], 1, "cpu", hooks, until="cap")
+    snaps, snap_at, diverged = [ensemble.params.clone()], [0], False
+    for done in range(n):
+        ensemble.update()  # no check: a trajectory is not validated
+        if (done + 1) % every == 0 or done + 1 == n:
+            snaps.append(ensemble.params.clone())
+            snap_at.append(done + 1)
+        if not bool(ensemble.params.is_finite()[0]):
             diverged = True
-            if snap_at[-1] != k + 1:
-                snaps.append(params.clone())
-                snap_at.append(k + 1)
+            if snap_at[-1] != done + 1:
+                snaps.append(ensemble.params.clone())
+                snap_at.append(done + 1)
             break
     return Trajectory(config, l2, clip, loss, norms, clipped, omegas, snap_at, snaps, grads, diverged)
 

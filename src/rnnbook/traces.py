@@ -4,7 +4,8 @@
 the individual updates, to see the spikes of the gradient norm and the updates that Algorithm 1
 rescales. :func:`trace_runs` trains runs exactly as ``train_runs`` does — the same initial
 weights, the same minibatches and the same validation sequences, drawn from each run's own
-stream, the same update (:func:`rnnbook.engine.update.sgd_update_`) — and records every update.
+stream, the same update — because it *is* ``train_runs``' loop (:class:`rnnbook.training.Ensemble`) with a
+recorder on its ``on_update`` hook — and records every update.
 ``tests/test_traces.py`` checks that the averages of a trace over each check interval are the
 curves that ``train_runs`` reports for the same run.
 
@@ -25,13 +26,11 @@ import numpy as np
 import torch
 
 from rnnbook.clipping import SAFETY_NET_MAX_NORM
+from rnnbook.engine.update import UpdateStats
 from rnnbook.errors import ConfigError
-from rnnbook.engine import choose_backend
-from rnnbook.model import Params, activation_of, init_params
-from rnnbook.streams import Stream
-from rnnbook.tasks import sample_length
-from rnnbook.runs import DTYPES, RunConfig
-from rnnbook.validation import validation_errors
+from rnnbook.model import activation_of
+from rnnbook.runs import RunConfig
+from rnnbook.training import Ensemble, Hooks
 
 
 @dataclass
@@ -82,17 +81,15 @@ class Trace:
         return int(self.check_update[ok[0]]) if ok.size else None
 
 
-def _method_settings(config: RunConfig) -> tuple[float, float]:
-    """Threshold and regularizer weight of a run's method, as training applies them."""
-    return config.effective_threshold, config.effective_reg_weight
-
-
 def trace_runs(configs: Sequence[RunConfig], *, stop_at_success: bool = False) -> list[Trace]:
     """Train ``configs`` (one group, see the module docstring) and record every update.
 
     Every run gets ``config.max_updates`` updates (all must be equal) and is validated every
     ``check_every`` updates, as in training. ``stop_at_success``: stop once every run has
     succeeded (the traces are then as long as the slowest run's).
+
+    The training loop is :class:`rnnbook.training.Ensemble`'s, all runs in one ensemble, with a
+    recorder on its ``on_update`` hook; the checks are the curves it keeps.
     """
     if not configs:
         raise ConfigError("trace_runs needs at least one run")
@@ -103,40 +100,20 @@ def trace_runs(configs: Sequence[RunConfig], *, stop_at_success: bool = False) -
     if len({(activation_of(c.init), *(getattr(c, f) for f in shared)) for c in configs}) > 1:
         raise ConfigError(f"traced runs must share the activation and {', '.join(shared)}")
     torch.set_flush_denormal(True)  # as train_runs does: the same numbers
-    task, act, dtype = first.make_task(), activation_of(first.init), DTYPES[first.dtype]
-    params = Params.cat([init_params(c.init, task.n_in, c.hidden, task.n_out, [torch.Generator().manual_seed(c.seed)],
-                                     dtype=dtype, variant=c.init_variant) for c in configs])
-    streams = [Stream(c.seed) for c in configs]
-    settings = [_method_settings(c) for c in configs]
-    lr = torch.tensor([c.lr for c in configs], dtype=dtype)
-    threshold = torch.tensor([s[0] for s in settings], dtype=dtype)
-    wants_omega = any(c.wants_omega for c in configs)
-    reg_weight = torch.tensor([s[1] for s in settings], dtype=dtype) if wants_omega else None
-    safety = torch.tensor([c.safety_net for c in configs]) if any(c.safety_net for c in configs) else None
-    backend = choose_backend("cpu", act, task.readout, dtype)  # the one train_runs chooses
     records: list[tuple[torch.Tensor, ...]] = []
-    checks: list[np.ndarray] = []
-    check_at: list[int] = []
-    for update in range(1, first.max_updates + 1):
-        lengths = [sample_length(s, c.min_length, c.max_length) for s, c in zip(streams, configs)]
-        batch = task.sample(streams, first.batch, lengths, dtype=dtype)
-        stats = backend.update(params, task, batch, lr=lr, threshold=threshold, reg_weight=reg_weight, safety=safety)
+
+    def record(stats: UpdateStats) -> None:
         omega = stats.omega if stats.omega is not None else torch.full_like(stats.loss, math.nan)
         records.append(tuple(t.detach().to(torch.float64 if t.is_floating_point() else t.dtype, copy=True)
-                            for t in (stats.loss, stats.grad_norm, stats.clipped, omega)))
-        if update % first.check_every == 0 or update == first.max_updates:
-            checks.append(_validation_errors(task, backend, dtype, params, streams, configs))
-            check_at.append(update)
-            if stop_at_success and (np.stack(checks) < np.array([c.success_error for c in configs])).any(0).all():
-                break
+                             for t in (stats.loss, stats.grad_norm, stats.clipped, omega)))
+
+    ensemble = Ensemble(first.make_task(), list(enumerate(configs)), len(configs), "cpu", Hooks(on_update=record),
+                        until="all_succeed" if stop_at_success else "cap")
+    results = ensemble.run()
     loss, norm, clipped, omega = (torch.stack(column, 1).numpy() for column in zip(*records))
-    valid = np.stack(checks, 1)
-    return [Trace(c, loss[e], norm[e], clipped[e], omega[e] if c.wants_omega
-                  else None, np.array(check_at), valid[e]) for e, c in enumerate(configs)]
-
-
-def _validation_errors(task, backend, dtype, params, streams, configs) -> np.ndarray:
-    """Error fraction of every run on ``n_valid`` fresh sequences, chunk by chunk, as training draws them."""
-    first = configs[0]
-    return validation_errors(backend, task, params, streams, [(c.min_length, c.max_length) for c in configs],
-                             first.n_valid, first.valid_chunk, dtype=dtype, budget=None).numpy()
+    traces = []
+    for e, c in enumerate(configs):
+        curves = results[e].curves
+        traces.append(Trace(c, loss[e], norm[e], clipped[e], omega[e] if c.wants_omega else None,
+                            np.array(curves["update"]), np.array(curves["valid_error"])))
+    return traces

@@ -17,6 +17,22 @@ members. A run's initial weights come from a :class:`torch.Generator` seeded wit
 validated does not change the data it trains on): a run's trajectory does not depend on
 which other runs share the batch. (Two runs with the same seed and init start from the same
 weights and see the same minibatches — a paired comparison of methods, like the authors' seeds.)
+
+:class:`Ensemble` is the book's one training loop (:meth:`Ensemble.run`: update, then check the
+members that are due). What differs between its users is plugged in, as minGPT's ``Trainer``
+takes callbacks, through :class:`Hooks`:
+
+* ``on_update(stats)`` after every batched update, with its
+  :class:`~rnnbook.engine.update.UpdateStats` (one entry per member, in slot order):
+  :func:`rnnbook.traces.trace_runs` records every update with it, and
+  :func:`rnnbook.baselines.train_trajectory` keeps snapshots of the weights;
+* ``grad_transform(grads, params, threshold)`` replaces Algorithm 1 inside the update (an L2
+  term, element-wise clipping: :func:`rnnbook.baselines.train_trajectory`);
+* ``on_result`` and ``on_checkpoint`` receive finished runs and the states of unfinished ones.
+
+``until`` says when a member is done: at its first success (``"success"``, :func:`train_runs`),
+at its cap whatever happens (``"cap"``), or once every member has succeeded (``"all_succeed"``).
+Validation is :func:`rnnbook.validation.validation_errors`.
 """
 
 from __future__ import annotations
@@ -30,6 +46,8 @@ import torch
 
 from rnnbook.checkpoints import RunState
 from rnnbook.engine import Backend, UpdateSettings, choose_backend
+from rnnbook.engine.update import GradTransform, UpdateStats
+from rnnbook.errors import check_choice
 from rnnbook.errors import ConfigError, check_at_least
 from rnnbook.model import Params, activation_of, init_params
 from rnnbook.runs import DTYPES, EXTRA_METHODS, METHODS, RUN_SETTINGS, RunConfig, RunResult  # noqa: F401 (also importable from here)
@@ -117,18 +135,30 @@ def _matrix_stat(W_hh: torch.Tensor, stat: Callable[[torch.Tensor], torch.Tensor
     return out
 
 
-class _Ensemble:
-    """One group of compatible runs trained as a single batched computation."""
+@dataclass
+class Hooks:
+    """What a caller plugs into :class:`Ensemble`'s loop (see the module docstring); all optional."""
+
+    on_update: Callable[[UpdateStats], None] | None = None  #: after every batched update
+    on_result: Callable[[RunResult], None] | None = None  #: once per finished run
+    on_checkpoint: Callable[[RunState], None] | None = None  #: states of unfinished runs
+    grad_transform: GradTransform | None = None  #: replaces Algorithm 1 in the update
+
+
+UNTIL = ("success", "cap", "all_succeed")
+
+
+class Ensemble:
+    """One group of compatible runs trained as a single batched computation: the training loop."""
 
     def __init__(self, task: Task, pending: list[tuple[int, RunConfig]], max_parallel: int, device: str,
-                 on_result: Callable[[RunResult], None] | None, cuda_graph: bool = False,
-                 resume: Mapping[str, RunState] | None = None,
-                 on_checkpoint: Callable[[RunState], None] | None = None, checkpoint_every_s: float = 300.0,
-                 stop_at: float | None = None) -> None:
+                 hooks: Hooks | None = None, *, cuda_graph: bool = False, resume: Mapping[str, RunState] | None = None,
+                 checkpoint_every_s: float = 300.0, stop_at: float | None = None, until: str = "success") -> None:
+        check_choice("until", until, UNTIL)
         first = pending[0][1]
-        self.resume = resume or {}
-        self.on_checkpoint, self.checkpoint_every_s, self.stop_at = on_checkpoint, checkpoint_every_s, stop_at
-        self.task, self.device, self.on_result = task, torch.device(device), on_result
+        self.hooks, self.until, self.resume = hooks or Hooks(), until, resume or {}
+        self.checkpoint_every_s, self.stop_at = checkpoint_every_s, stop_at
+        self.task, self.device = task, torch.device(device)
         self.act, self.dtype = activation_of(first.init), DTYPES[first.dtype]
         # chosen once for the ensemble: which code computes its passes (and owns their scratch memory)
         self.backend: Backend = choose_backend(self.device, self.act, task.readout, self.dtype, cuda_graph=cuda_graph)
@@ -190,12 +220,24 @@ class _Ensemble:
         for slot in slots:
             self.steps_since_check[slot] = 0
 
+    def run(self, progress: Callable[[int], None] | None = None) -> dict[int, RunResult]:
+        """Train until every member is done; the results by run index (``progress(E)`` per update)."""
+        while self.members:
+            self.update()
+            if progress is not None:
+                progress(len(self.members))
+            self.check_due()
+        return self.results
+
     def update(self) -> None:
-        """One SGD update of every member (sample, BPTT, clip, step)."""
+        """One SGD update of every member (sample, BPTT, clip, step), then ``on_update``."""
         lengths = [sample_length(m.stream, m.config.min_length, m.config.max_length) for m in self.members]
         batch = self.task.sample([m.stream for m in self.members], self.batch, lengths, dtype=self.dtype,
                                  device=self.device)
-        step = self.backend.update(self.params, self.task, batch, self.settings)
+        step = self.backend.update(self.params, self.task, batch, self.settings,
+                                   grad_transform=self.hooks.grad_transform)
+        if self.hooks.on_update is not None:
+            self.hooks.on_update(step)
         omega = step.omega if step.omega is not None else torch.zeros_like(step.loss)
         norm = step.grad_norm
         per_update = {"train_loss": step.loss, "grad_norm": norm, "clip_fraction": step.clipped.to(norm.dtype),
@@ -231,7 +273,8 @@ class _Ensemble:
             if error < m.config.success_error and m.first_success_update is None:
                 m.first_success_update = m.updates
             m.diverged = not bool(finite[i])
-            m.finished = m.first_success_update is not None or m.diverged or m.updates >= m.config.max_updates
+        for slot in due:
+            self.members[slot].finished = self._finished(self.members[slot])
         self._reset_statistics(due)
         unfinished = [s for s in due if not self.members[s].finished]
         stopping = self.stop_at is not None and time.time() >= self.stop_at
@@ -242,16 +285,24 @@ class _Ensemble:
                 self.members[slot].parked = True
         self._retire_finished()
 
+    def _finished(self, m: _Member) -> bool:
+        """Whether member ``m``, just checked, is done (``until``)."""
+        if m.updates >= m.config.max_updates:
+            return True
+        if self.until == "all_succeed":
+            return all(other.first_success_update is not None for other in self.members)
+        return self.until == "success" and (m.first_success_update is not None or m.diverged)
+
     def _checkpoint(self, slots: list[int], force: bool = False) -> None:
         """Hand the states of the runs in ``slots`` (just checked) to ``on_checkpoint``, each at most
         every ``checkpoint_every_s`` seconds of wall time (``force``: now)."""
-        if self.on_checkpoint is None:
+        if self.hooks.on_checkpoint is None:
             return
         now = time.perf_counter()
         for slot in slots:
             m = self.members[slot]
             if force or now - m.last_saved >= self.checkpoint_every_s:
-                self.on_checkpoint(m.state(self.params.select([slot]), "checkpoint"))
+                self.hooks.on_checkpoint(m.state(self.params.select([slot]), "checkpoint"))
                 m.last_saved = now
 
     def _retire_finished(self) -> None:
@@ -261,8 +312,8 @@ class _Ensemble:
         for slot in (s for s in finished if not self.members[s].parked):
             result = self.members[slot].result(self.params.select([slot]))
             self.results[self.members[slot].index] = result
-            if self.on_result is not None:
-                self.on_result(result)
+            if self.hooks.on_result is not None:
+                self.hooks.on_result(result)
         removed = []
         for slot in finished:
             if self.pending:
@@ -289,6 +340,9 @@ class _Ensemble:
         return validation_errors(self.backend, self.task, self.params.select(slots), [m.stream for m in members],
                                  [(m.config.min_length, m.config.max_length) for m in members],
                                  config.n_valid, config.valid_chunk, dtype=self.dtype, device=self.device)
+
+
+_Ensemble = Ensemble  # its former name (tests/test_campaign.py patches its validation)
 
 
 def train_runs(
@@ -345,12 +399,8 @@ def train_runs(
         if stop_at is not None and time.time() >= stop_at:
             break
         members.sort(key=lambda item: (item[1].min_length + item[1].max_length, item[0]))
-        ensemble = _Ensemble(members[0][1].make_task(), members, max_parallel, device, on_result, cuda_graph,
-                             resume, on_checkpoint, checkpoint_every_s, stop_at)
-        while ensemble.members:
-            ensemble.update()
-            if progress is not None:
-                progress(len(ensemble.members))
-            ensemble.check_due()
-        results.update(ensemble.results)
+        ensemble = Ensemble(members[0][1].make_task(), members, max_parallel, device,
+                            Hooks(on_result=on_result, on_checkpoint=on_checkpoint), cuda_graph=cuda_graph,
+                            resume=resume, checkpoint_every_s=checkpoint_every_s, stop_at=stop_at)
+        results.update(ensemble.run(progress))
     return [results[i] for i in range(len(runs)) if i in results]
