@@ -14,15 +14,16 @@ Each function says which page and which section it serves. The rules behind the 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from rnnbook import stats
+from rnnbook import natural_training, results, stats
 from rnnbook.experiments import AUTHORS_CODE_SETTINGS
 from rnnbook.outcomes import GridPoint, grid_points
 from rnnbook.plotting import INIT_LABELS, METHOD_LABELS, format_power
-from rnnbook.results import MAX_CURVE_POINTS
 from rnnbook.runs import RUN_SETTINGS
 from rnnbook.verdicts.records import RunRecord
 
@@ -49,7 +50,7 @@ def protocol_rows(protocol, runs: Iterable[Run], names: Sequence[str]) -> list[d
                      "the authors' code": f"{shown(code)} ({how})",
                      "differs": "yes" if any(v != code for v in book) else ""})
     rows.append({"setting": "curves", "meaning": "what the results file keeps of each run's checks",
-                 "the book's runs": f"at most {MAX_CURVE_POINTS} checks, evenly thinned (best and final error kept as numbers)",
+                 "the book's runs": f"at most {results.MAX_CURVE_POINTS} checks, evenly thinned (best and final error kept as numbers)",
                  "declared protocol; source": "the book (rnnbook.results.MAX_CURVE_POINTS)",
                  "the authors' code": "every check", "differs": "yes"})
     return rows
@@ -251,7 +252,43 @@ def best_within(runs: Iterable[Run], cap: int) -> list[float]:
             for r in runs]
 
 
-__all__ = ["best_within", "clipping_gain", "generalisation_rows", "generalisation_text", "interval_width", "last_norm",
+def compute_costs(root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """front/rerun, "What a re-run costs": per ``results/*/paper.json``, the finished runs, their
+    updates, the core-hours they took and the throughput, with the machines and the last date.
+
+    Two tables, because the two kinds of results file count differently: the synthetic sweeps
+    (runs, time steps per core-second, every worker counted) and Table 1's natural runs (epochs,
+    frames or characters per core-second, each seen by three models)."""
+    rows, natural_rows = [], []
+    for path in sorted((Path(root) / "results").glob("*/paper.json")):
+        if json.loads(path.read_text())["format"] == natural_training.FORMAT:  # Table 1's runs: epochs, not a grid
+            data = natural_training.json_of(path)
+            sessions, s = data["provenance"]["sessions"], data["protocol"]["settings"]
+            core_s = sum(x.get("wall_time_s") or 0.0 for x in sessions)
+            updates = data["epochs_done"] * data["updates_per_epoch"] + data["position"]
+            items = updates * s["seq_len"] * s["batch"]
+            natural_rows.append({"Table 1 runs (3 methods each)": path.parent.name, "epochs": data["epochs_done"],
+                                 "updates": updates, "core-h": core_s / 3600,
+                                 "items/core-s": items / core_s if core_s else 0.0, **_machines(sessions)})
+            continue
+        data = results.load_results(path)
+        sessions = data["provenance"]["sessions"]
+        core_s = sum((x.get("wall_time_s") or 0.0) * x.get("workers", 1) for x in sessions)
+        if not data["runs"] or core_s <= 0:
+            continue
+        steps = sum(r["updates"] * (r["config"]["min_length"] + r["config"]["max_length"]) / 2 for r in data["runs"])
+        rows.append({"experiment (paper protocol)": path.parent.name, "runs": len(data["runs"]),
+                     "updates": sum(r["updates"] for r in data["runs"]), "core-h": core_s / 3600,
+                     "steps/core-s": steps / core_s, **_machines(sessions)})
+    return rows, natural_rows
+
+
+def _machines(sessions) -> dict[str, str]:
+    cpus = sorted({x["environment"].get("cpu", "?") for x in sessions})
+    return {"machine, date": f"{'; '.join(cpus)}, {max(x.get('ended') or x.get('started') for x in sessions)[:10]}"}
+
+
+__all__ = ["best_within", "clipping_gain", "compute_costs", "generalisation_rows", "generalisation_text", "interval_width", "last_norm",
            "median_text", "mixed_summary", "mixed_summary_text", "near_chance", "on_range_text", "relapsed", "solved_within", "point_rows", "pooled_rows",
            "pooled_seeds", "protocol_rows", "seed_study", "shown", "sweep_report", "sweep_status", "tally",
            "unsolved_pairs"]
