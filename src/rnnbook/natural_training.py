@@ -391,7 +391,7 @@ def _train_natural(exp: NaturalExperiment, cfg: NaturalConfig, path: Path, data:
             plans[epoch] = data.plan(cfg, epoch)
         return plans[epoch]
 
-    from rnnbook.engine.backend import choose_backend
+    from rnnbook.engine.backend import UpdateSettings, choose_backend
 
     backend = choose_backend("cpu", ACT, data.task.readout, dtype)
     per_epoch = len(plan(state.epoch))
@@ -415,8 +415,7 @@ def _train_natural(exp: NaturalExperiment, cfg: NaturalConfig, path: Path, data:
                 if stop_after_updates is not None and updates_now >= stop_after_updates:
                     raise _Stop()
                 batch = data.batch(batches[state.position], cfg, len(METHODS), dtype)
-                stats = backend.update(state.params, data.task, batch, lr=lr, threshold=threshold, reg_weight=reg,
-                                       safety=safety)
+                stats = backend.update(state.params, data.task, batch, UpdateSettings(lr, threshold, reg, safety))
                 _accumulate(state, stats)
                 state.position += 1
                 updates_now += 1
