@@ -570,3 +570,34 @@ def test_d13_the_start_line_names_the_processes_actually_started(tiny_config, tm
     assert main(_run_args(tiny_config(), tmp_path, "--workers", "2", "--limit", "1")) == 0
     err = capsys.readouterr().err
     assert "1 to train now" in err and "processes" not in err  # one run: one process, not "in 2 processes"
+
+
+def test_migration_completes_old_natural_states_and_they_continue_bit_for_bit(tmp_path):
+    """A Table 1 state saved before ``experiment``, digests, ``stopped`` and the early-stopping
+    settings existed is completed by rnnbook.migrate; both the old and the migrated state go on
+    to the same file as a run never stopped."""
+    import shutil
+
+    from rnnbook import natural_training as nt
+    from rnnbook.migrate import migrate
+
+    exp, cfg, data = _natural()
+    whole = nt.train_natural(exp, cfg, tmp_path / "whole" / "paper.json", data=data)
+    nt.train_natural(exp, cfg, tmp_path / "old" / "paper.json", data=data, stop_after_updates=9)
+    sp = nt.state_path(tmp_path / "old" / "paper.json")
+    raw = torch.load(sp, weights_only=True)
+    for k in ("experiment", "sha256", "stopped"):
+        del raw[k]
+    for k in ("patience", "min_delta"):
+        del raw["config"][k]
+    torch.save(raw, sp)
+    shutil.copytree(tmp_path / "old", tmp_path / "new" / exp.name)
+
+    done = migrate(tmp_path / "new", say=lambda line: None)
+    assert done[str(tmp_path / "new" / exp.name / "paper.json")]
+    new = torch.load(nt.state_path(tmp_path / "new" / exp.name / "paper.json"), weights_only=True)
+    assert new["experiment"] == exp.name and new["sha256"] and {"patience", "min_delta"} <= set(new["config"])
+    assert migrate(tmp_path / "new", say=lambda line: None) == {str(tmp_path / "new" / exp.name / "paper.json"): []}
+    for name in ("old", f"new/{exp.name}"):
+        went_on = nt.train_natural(exp, cfg, tmp_path / name / "paper.json", data=data)
+        assert json.dumps(nt.without_provenance(went_on)) == json.dumps(nt.without_provenance(whole))

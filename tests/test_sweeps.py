@@ -212,3 +212,51 @@ def test_a_sweep_of_part_of_the_grid_keeps_the_whole_grid_in_the_header(tiny_con
 
     run_sweep(whole, "quick", tmp_path / "out")  # the whole grid again: nothing to train, same file
     assert strip_volatile(_file(tmp_path / "out")) == strip_volatile(after)
+
+
+def _make_legacy(path):
+    """Turn a results file and its states into the shapes older versions wrote: keys with the cap
+    hashed in, no censored/sittings/diverged fields, a states file without digests."""
+    import hashlib
+
+    data = json.loads(path.read_text())
+    for rec in data["runs"]:
+        digest = hashlib.sha256(json.dumps(rec["config"], sort_keys=True).encode()).hexdigest()[:12]
+        rec["key"] = rec["key"].rsplit("-", 1)[0] + "-" + digest
+        del rec["censored"], rec["sittings"], rec["diverged"]
+    path.write_text(json.dumps(data))
+    sp = states_path(path)
+    raw = torch.load(sp, weights_only=True)
+    torch.save({"format": raw["format"], "states": raw["states"]}, sp)
+
+
+def test_migration_rewrites_legacy_files_and_they_continue_bit_for_bit(tiny_config, tmp_path):
+    import shutil
+
+    from rnnbook.migrate import migrate
+    from rnnbook.results import is_censored, stored_key
+
+    exp = _tiny(tiny_config)
+    run_sweep(exp, "quick", tmp_path / "today")
+    today = _file(tmp_path / "today")
+    run_sweep(exp, "quick", tmp_path / "old")
+    _make_legacy(tmp_path / "old" / "tiny" / "quick.json")
+    shutil.copytree(tmp_path / "old", tmp_path / "new")
+
+    done = migrate(tmp_path / "new", say=lambda line: None)
+    assert done[str(tmp_path / "new" / "tiny" / "quick.json")]
+    migrated = _file(tmp_path / "new")
+    assert strip_volatile(migrated) == strip_volatile(today)  # today's shape, nothing else changed
+    for rec in migrated["runs"]:  # what the legacy branches would supply is in the file
+        assert stored_key(rec) == rec["key"] and {"censored", "sittings", "diverged"} <= set(rec)
+        assert rec["censored"] == is_censored({k: v for k, v in rec.items() if k != "censored"})
+    sp = states_path(tmp_path / "new" / "tiny" / "quick.json")
+    assert torch.load(sp, weights_only=True)["sha256"] is not None
+    assert sorted(load_states(sp)) == sorted(load_states(states_path(tmp_path / "today" / "tiny" / "quick.json")))
+    assert migrate(tmp_path / "new", say=lambda line: None) == {str(tmp_path / "new" / "tiny" / "quick.json"): []}
+
+    higher = with_overrides(exp, "quick", ["max_updates=30"])  # continued from the old and from the migrated
+    for name in ("today", "old", "new"):
+        run_sweep(higher, "quick", tmp_path / name)
+    assert strip_volatile(_file(tmp_path / "new")) == strip_volatile(_file(tmp_path / "old")) \
+        == strip_volatile(_file(tmp_path / "today"))

@@ -173,7 +173,7 @@ def _load(path: str, mtime_ns: int, size: int) -> tuple[dict[str, Any], dict[str
     from rnnbook.results import load_results, stored_key
 
     data = load_results(path)
-    return data, {stored_key(r): r for r in data["runs"]}
+    return data, {stored_key(r): r for r in data["runs"]}  # stored_key: legacy keys, see rnnbook.migrate
 
 
 def _records(item: Item, results_dir: str | Path) -> dict[str, dict[str, Any]]:

@@ -120,6 +120,7 @@ def load_states(path: str | Path) -> dict[str, RunState]:
             raise ConfigError(f"{str(path)!r} is a damaged {STATES_FORMAT} file (state {key!r} is malformed); "
                               "move it away: its runs then train again from the start")
         # A file without digests was written before they existed (legacy): trusted as it is.
+        # rnnbook.migrate writes them into every such file; after it, this case can be refused.
         if digests is not None and digests.get(key) != state_digest(plain):
             raise ConfigError(f"{str(path)!r} is corrupt: state {key!r} does not match its SHA-256; move it "
                               "away (or restore it from a copy): its runs then train again from the start")

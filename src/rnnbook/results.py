@@ -102,6 +102,8 @@ def stored_key(rec: Mapping[str, Any]) -> str:
 
     Files written before the update cap left the key (rnnbook 0.1.0 up to commit bdd5638) hash
     every field, the cap included; such a key is replaced by today's key of the same config.
+    Legacy: no committed file has such a key, and ``python -m rnnbook.migrate`` re-keys any file
+    that still does; once it has run everywhere this can return ``rec["key"]``.
     """
     cfg = RunConfig.from_dict(rec["config"])
     key = rec["key"]
@@ -115,6 +117,7 @@ def is_censored(rec: Mapping[str, Any]) -> bool:
     """A run that reached its cap without succeeding or diverging: its outcome is not known yet."""
     if "censored" in rec:
         return bool(rec["censored"])
+    # Legacy fallback (files written before the field existed): rnnbook.migrate adds the field.
     return not rec["success"] and not rec.get("diverged") and rec["updates"] >= rec["config"]["max_updates"]
 
 

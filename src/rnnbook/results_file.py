@@ -155,6 +155,7 @@ class ResultsFile:
                 f"what they mean: use --set max_updates={file_cap} (or more), or another --results-dir"
             )
         for rec in data.get("runs", []):
+            # Legacy shapes (old keys, no censored/sittings fields): rnnbook.migrate rewrites them.
             key = rec["key"] = stored_key(rec)
             rec.setdefault("censored", is_censored(rec))
             rec.setdefault("sittings", 1)
