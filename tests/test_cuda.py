@@ -9,6 +9,8 @@ padding count that changes no number, the static-buffer plumbing of
 updates giving the very same curves.
 """
 
+import dataclasses
+
 import pytest
 import torch
 from test_model_gradients import TASKS, reference, rel_err, setup
@@ -19,7 +21,7 @@ from rnnbook.model import INITS, activation_of, init_params
 from rnnbook.engine.batched import loss_and_grads, predict
 from rnnbook.streams import Stream
 from rnnbook.tasks import Batch, get_task
-from rnnbook.engine import TorchBackend, sgd_update_
+from rnnbook.engine import TorchBackend, UpdateSettings, sgd_update_
 from rnnbook.training import RunConfig, train_runs
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -54,12 +56,12 @@ def _ensemble(device, dtype=torch.float32, E=6, T=30, seed=0, task_name="torder"
     lengths = [T - 2 * (e % 3) for e in range(E)]  # padding for some models
     streams = [Stream(seed + e) for e in range(E)]
     batches = [task.sample(streams, 20, lengths, dtype=dtype, device=device) for _ in range(4)]
-    settings = {
-        "lr": torch.full((E,), 0.01, dtype=dtype, device=device),
-        "threshold": torch.tensor([1.0, 0.1, float("inf")] * (E // 3), dtype=dtype, device=device),
-        "reg_weight": torch.tensor([4.0, 0.0] * (E // 2), dtype=dtype, device=device),
-        "safety": torch.tensor([True, False] * (E // 2), device=device),
-    }
+    settings = UpdateSettings(
+        lr=torch.full((E,), 0.01, dtype=dtype, device=device),
+        threshold=torch.tensor([1.0, 0.1, float("inf")] * (E // 3), dtype=dtype, device=device),
+        reg_weight=torch.tensor([4.0, 0.0] * (E // 2), dtype=dtype, device=device),
+        safety=torch.tensor([True, False] * (E // 2), device=device),
+    )
     return task, params, batches, settings
 
 
@@ -68,12 +70,12 @@ def _check_replays_equal_eager(device, exact, defer=False):
     backend = TorchBackend("tanh", device, defer_weight_grads=defer)
     eager_params = params.clone()
     before = params.clone()
-    captured = CapturedUpdate(params, backend.fresh(), task, batches[0], max_pad=batches[0].u.shape[1], **settings)
+    captured = CapturedUpdate(params, backend.fresh(), task, batches[0], settings, max_pad=batches[0].u.shape[1])
     for a, b in zip(params.tensors(), before.tensors()):  # recording (and its warm-up) changed nothing
         assert torch.equal(a, b)
     for batch in batches:
         got = captured(batch)
-        want = sgd_update_(eager_params, backend, task, batch, **settings)
+        want = sgd_update_(eager_params, backend.loss_and_grads, task, batch, settings)
         pairs = [(got.loss, want.loss), (got.grad_norm, want.grad_norm), (got.omega, want.omega),
                  *zip(params.tensors(), eager_params.tensors())]
         assert torch.equal(got.clipped, want.clipped)
@@ -94,11 +96,24 @@ def test_captured_update_plumbing_on_cpu():
     with pytest.raises(ConfigError, match="does not fit the recorded update"):
         captured(batches[0])
     task, params, batches, settings = _ensemble("cpu")
-    tight = CapturedUpdate(params, TorchBackend("tanh"), task, _with_pad(batches[0], 0), **settings)
+    tight = CapturedUpdate(params, TorchBackend("tanh"), task, _with_pad(batches[0], 0), settings)
     with pytest.raises(ConfigError, match="padding steps"):
         tight(batches[0])
     with pytest.raises(ConfigError, match="max_pad"):
-        CapturedUpdate(params, TorchBackend("tanh"), task, batches[0], max_pad=99, **settings)
+        CapturedUpdate(params, TorchBackend("tanh"), task, batches[0], settings, max_pad=99)
+
+
+def test_settings_travel_as_one_object_or_as_the_older_keywords():
+    """UpdateSettings and the loose keywords lr=, threshold=, ... give the same update; not both at once."""
+    task, params, batches, settings = _ensemble("cpu")
+    backend, loose = TorchBackend("tanh"), params.clone()
+    a = backend.update(params, task, batches[0], settings)
+    b = backend.update(loose, task, batches[0], **vars(settings))
+    assert torch.equal(a.grad_norm, b.grad_norm) and all(torch.equal(x, y) for x, y in zip(params.tensors(), loose.tensors()))
+    with pytest.raises(TypeError, match="once"):
+        backend.update(params, task, batches[0], settings, lr=settings.lr)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.lr = settings.lr * 2  # a recorded update reads the tensors by address: change them in place
 
 
 @cuda

@@ -5,8 +5,9 @@ import dataclasses
 import pytest
 import torch
 
+from rnnbook.clipping import clip_grad_norm_
 from rnnbook.errors import ConfigError
-from rnnbook.training import CURVE_NAMES, RunConfig, train_runs
+from rnnbook.training import CURVE_NAMES, Ensemble, Hooks, RunConfig, train_runs
 
 torch.set_num_threads(1)
 
@@ -130,3 +131,25 @@ def test_every_declared_setting_is_checked_by_its_rule():
 def test_bad_max_parallel():
     with pytest.raises(ConfigError, match="max_parallel"):
         train_runs([run()], max_parallel=0)
+
+
+def test_the_loop_hooks_see_every_update_and_a_grad_transform_replaces_algorithm_1():
+    """Ensemble's hooks: on_update once per batched update; a grad_transform that is Algorithm 1
+    written out changes no number; until='cap' trains a solved run on to its cap."""
+    configs = [run(seed=1), run(seed=2, method="msgd_cr", lr=0.05)]
+    seen, calls = [], []
+
+    def by_hand(grads, params, threshold):
+        calls.append(1)
+        return clip_grad_norm_(grads, threshold)
+
+    hooks = Hooks(on_update=lambda stats: seen.append(stats.grad_norm.clone()), grad_transform=by_hand)
+    ensemble = Ensemble(configs[0].make_task(), list(enumerate(configs)), 2, "cpu", hooks)
+    results = ensemble.run()
+    assert len(seen) == len(calls) == 30 and all(s.shape == (2,) for s in seen)
+    for config, result in zip(configs, train_runs(configs)):
+        same_curves(results[configs.index(config)], result)
+    easy = run(seed=0, max_updates=40, success_error=1.0)  # every check succeeds
+    assert train_runs([easy])[0].updates == 10
+    capped = Ensemble(easy.make_task(), [(0, easy)], 1, "cpu", until="cap").run()[0]
+    assert capped.updates == 40 and capped.first_success_update == 10
