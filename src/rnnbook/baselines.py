@@ -5,13 +5,14 @@ inside runs of its own method (§3.3). Both need things :func:`rnnbook.training.
 does not give: the weights along the way, every update's gradient, an L2 penalty on the
 recurrent weights, element-wise clipping, an LSTM. This module provides them:
 
-* :func:`train_trajectory` trains **one** run of the paper's RNN exactly as the engine does
-  (same initial weights, same minibatches, the same BPTT, Omega, clipping and SGD step, see
-  tests/test_baselines.py) and additionally keeps snapshots of the weights, the per-update
+* :func:`train_trajectory` trains **one** run of the paper's RNN in the engine's own loop (a
+  one-member :class:`rnnbook.training.Ensemble`: same initial weights, same minibatches, the
+  same BPTT, Omega, clipping and SGD step) and additionally keeps snapshots of the weights, the per-update
   statistics and, on request, every raw gradient. It optionally adds an **L2 penalty**
   ``l2/2 ||W_hh||^2`` on the recurrent weights (§3.1: "L1/L2 penalties on W_rec") and can
   clip **element-wise** instead of by the norm (Mikolov's clipping, §3.1).
-* :func:`validation_error` measures a set of weights on fresh sequences, like the engine.
+* :func:`validation_error` measures a set of weights on fresh sequences, with the engine's
+  validation loop (:func:`rnnbook.validation.validation_errors`).
 * :func:`autonomous_endpoints` iterates the input-free map ``h <- act(h W_hh + b_h)`` from
   many starting states and counts the distinct states they end at (the attractors, §2.2).
 * :func:`clip_elementwise` acts on one flat gradient vector (Algorithm 1's counterpart is
@@ -21,8 +22,8 @@ recurrent weights, element-wise clipping, an LSTM. This module provides them:
 * :func:`train_lstm` trains a ``torch.nn.LSTM`` on the same task and data stream and records
   its gradient norm at every update (§3.1: LSTM addresses vanishing, not exploding, gradients).
 
-Nothing here is fast: a run trains one model (no ensemble). The book uses it for runs of a
-few thousand updates.
+Nothing here is fast: a run trains one model. The book uses it for runs of a few thousand
+updates.
 """
 
 from __future__ import annotations
@@ -39,12 +40,9 @@ from rnnbook.engine.update import UpdateStats
 from rnnbook.model import Params, activation_of
 from rnnbook.streams import Stream
 from rnnbook.tasks import Batch, Task, errors, get_task, sample_length
-from rnnbook.runs import DTYPES, EXTRA_METHODS, METHODS, RunConfig
+from rnnbook.runs import DTYPES, RunConfig
 from rnnbook.training import Ensemble, Hooks
 from rnnbook.validation import validation_errors
-
-#: Methods :func:`train_trajectory` knows: the engine's (the paper's three, and Omega without clipping).
-TRAJECTORY_METHODS = METHODS + EXTRA_METHODS
 
 
 def flatten(grads: Params) -> torch.Tensor:
@@ -360,6 +358,9 @@ def train_lstm(
     Validation every ``check_every`` updates on ``n_valid`` fresh sequences; training stops
     at the first check below ``success_error``.
     """
+    # Not the engine's loop (rnnbook.training.Ensemble): that loop trains the paper's RNN, whose
+    # five weight tensors (Params) its explicit BPTT, Omega and SGD step are written for; an LSTM
+    # is a torch.nn.Module trained by autograd and torch.optim. Its validation is the shared one.
     t = get_task(task)
     if t.readout != "last_softmax":
         raise ConfigError(f"train_lstm handles the last-step classification tasks, not {task!r}")
