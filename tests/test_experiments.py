@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from rnnbook import config_file, experiments
+from rnnbook import config_file, experiments, natural_experiments
 from rnnbook.errors import ConfigError
 from rnnbook.experiments import EXPERIMENTS, METHODS, get_experiment, load_config
 from rnnbook.natural_experiments import EXPERIMENTS as NATURAL
+from rnnbook.natural import mean_cost_settings
 from rnnbook.runs import RunConfig
 
 PATHOLOGICAL = {
@@ -296,3 +297,27 @@ def test_chapter_protocols_are_the_runs_the_cells_declared():
                   check_every=3000) for m in ("msgd_c", "msgd_cr", "msgd_r") for s in (0, 1, 2)]
     assert not set(experiments.LIVE) & set(EXPERIMENTS)  # `rnnbook list` and the campaign leave them out
 
+
+def test_natural_text_settings_are_the_papers_for_the_mean_cost():
+    """natural.toml states the engine's (mean-cost) values; they are the paper's summed-cost ones converted."""
+    for name in ("text_next", "text_5ahead", "ptb_next", "ptb_5ahead"):
+        for cfg in NATURAL[name].protocols.values():
+            lrs = [mean_cost_settings(lr, 45.0, cfg.seq_len)[0] for lr in (0.001, 0.01, 0.05)]
+            assert [cfg.lr_msgd, cfg.lr_msgd_c, cfg.lr_msgd_cr] == pytest.approx(lrs, rel=1e-12)
+            assert cfg.threshold == pytest.approx(mean_cost_settings(0.01, 45.0, cfg.seq_len)[1], rel=1e-12)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[natural.x]\ntitle = "t"\ncorpus = "jsb"\nahead = 1\npaper = "p"\n[natural.x.protocols.quick]\nhidden = "many"',
+     "natural.x.protocols.quick.hidden: expected an integer"),
+    ('[natural.x]\ntitle = "t"\ncorpus = "jsb"\nahead = 1\npaper = "p"\n[natural.x.protocols.quick]\nbase = "nope"',
+     "nope"),
+    ('[natural.x]\ntitle = "t"\ncorpus = "jsb"\nahead = 1\npaper = "p"\n[natural.x.protocols.quick]\nhidden = 5',
+     "missing"),
+    ('[natural.x]\ncorpus = "jsb"', "needs 'title'"),
+    ('[natural.x]\ntitle = "t"\nlr = 1', "unknown key 'lr'"),
+])
+def test_natural_declarations_are_checked(tmp_path, text, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError, match=message):
+        natural_experiments.load(path)

@@ -112,7 +112,7 @@ def _names(where: str, value: Any, allowed: Iterable[str], what: str) -> tuple[s
     return tuple(value)
 
 
-def _unknown_keys(where: str, table: Mapping[str, Any], allowed: Iterable[str]) -> None:
+def check_keys(where: str, table: Mapping[str, Any], allowed: Iterable[str]) -> None:
     allowed = tuple(allowed)
     extra = [k for k in table if k not in allowed]
     if extra:
@@ -130,7 +130,7 @@ def _protocol_from(where: str, name: str, table: Any, base: Protocol | None, sou
     """
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table, got {_type_name(table)}")
-    _unknown_keys(where, table, _PROTOCOL_KEYS)
+    check_keys(where, table, _PROTOCOL_KEYS)
     settings = dict(base.settings) if base else {}
     for k in SETTINGS:
         if k in table:
@@ -177,7 +177,8 @@ def _check_name(where: str, name: str) -> None:
 def _named(where: str, key: str, table: Mapping[str, Any], known: Mapping[str, Any], what: str) -> Any:
     """``table[key]``, the name of one of ``known`` (an experiment or a shared protocol): that one."""
     if not isinstance(table[key], str):
-        raise ConfigError(f"{where}.{key}: expected {'an' if what[0] in 'aeiou' else 'a'} {what} name, got {table[key]!r}")
+        article = "an" if what[0] in "aeiou" else "a"
+        raise ConfigError(f"{where}.{key}: expected {article} {what} name, got {table[key]!r}")
     if table[key] not in known:
         raise ConfigError(f"{where}.{key}: unknown {what} {table[key]!r} (known: {', '.join(sorted(known))})")
     return known[table[key]]
@@ -215,12 +216,13 @@ def experiment_from_dict(name: str, table: Any, *, known: Mapping[str, Experimen
     _check_name(where, name)
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table, got {_type_name(table)}")
-    _unknown_keys(where, table, _EXPERIMENT_KEYS)
+    check_keys(where, table, _EXPERIMENT_KEYS)
     base = _named(where, "base", table, known, "experiment") if "base" in table else None
     if base is None and "task" not in table:
         raise ConfigError(f"{where}: needs 'task' (or 'base', a built-in experiment to start from)")
     task, params = _task(where, table, base)
-    inits = _names(f"{where}.inits", table["inits"], INITS, "init") if "inits" in table else getattr(base, "inits", None)
+    inits = (_names(f"{where}.inits", table["inits"], INITS, "init") if "inits" in table
+             else getattr(base, "inits", None))
     methods = (_names(f"{where}.methods", table["methods"], METHOD, "method") if "methods" in table
                else getattr(base, "methods", None))
     if inits is None or methods is None:
@@ -296,7 +298,7 @@ def load_config(path: str | Path, *, known: Mapping[str, Experiment], shared: Ma
     path = Path(path)
     data = read_file(path)
     try:
-        _unknown_keys("top level", data, ("experiments", "protocols"))
+        check_keys("top level", data, ("experiments", "protocols"))
         protocols = shared_protocols(data, shared)
         exps = data.get("experiments")
         if not isinstance(exps, dict) or not exps:

@@ -42,7 +42,6 @@ PROTOCOLS = ("quick", "paper")
 REGISTRY = Path(__file__).parent / "registry"
 REGISTRY_FILES = ("fig7.toml", "other_tasks.toml", "chapter3.toml")
 
-
 #: The protocols the built-in experiments start from; a user's protocol may too (``base = "paper"``).
 SHARED_PROTOCOLS: dict[str, Protocol] = config_file.shared_protocols(config_file.read_file(REGISTRY / "protocols.toml"))
 
@@ -62,8 +61,8 @@ EXPERIMENTS: dict[str, Experiment] = _registry()
 LIVE: dict[str, Experiment] = config_file.load_config(REGISTRY / "live.toml", known=EXPERIMENTS,
                                                       shared=SHARED_PROTOCOLS, source=None)
 
-#: What the authors' code does for each of Fig. 7's settings (protocols.toml's ``paper``; HEAD 3f5df3f, `RNN.py`; paper in
-#: numbers: Fig. 7, code), as (value, how it does it) [code]. Chapter 4 prints it beside the book's
+#: What the authors' code does for each of Fig. 7's settings (protocols.toml's ``paper``; HEAD 3f5df3f,
+#: `RNN.py`; paper in numbers: Fig. 7, code), as (value, how it does it) [code]. Chapter 4 prints it beside the book's
 #: protocol, so that every setting in which the book differs from the paper or the code is on the page.
 AUTHORS_CODE_SETTINGS: dict[str, tuple[Any, str]] = {
     "hidden": (50, "nhid=50"),

@@ -4,9 +4,11 @@ Table 1's music rows are trained on the paper's own data (§4.2; back/paper_in_n
 and pn-natural): ``music_piano_midi``, ``music_nottingham``, ``music_musedata`` and, beside them,
 ``music_jsb`` (JSB Chorales, the fourth set of the same release, not in the paper). The Penn
 Treebank rows have a stand-in: the next character or the one five positions ahead on the
-Shakespeare corpus; ``music_chorales`` (music21's Bach chorales) is the older music stand-in. Each has a ``quick`` protocol (seconds, for the chapter)
-and a ``paper`` protocol with the paper's settings where the paper (in practice: reading notes of
-its arXiv version) gives them, each with its source. :mod:`rnnbook.natural_training` trains them.
+Shakespeare corpus; ``music_chorales`` (music21's Bach chorales) is the older music stand-in. Each
+has a ``quick`` protocol (seconds, for the chapter) and a ``paper`` protocol with the paper's
+settings where the paper (in practice: reading notes of its arXiv version) gives them, each with
+its source. They are data, ``src/rnnbook/registry/natural.toml``, beside the synthetic experiments;
+:mod:`rnnbook.natural_training` trains them.
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-
-from rnnbook.errors import check_choice
+from rnnbook.config_file import check_keys, read_file
+from rnnbook.errors import ConfigError, check_choice
 from rnnbook.methods import DTYPES
-from rnnbook.natural import mean_cost_settings
 from rnnbook.settings import declared, parse_override, setting
 
 ACT = "sigmoid"  # the paper's units on both problems ([arXiv-2nd]; paper in numbers: pn-table1)
@@ -88,153 +89,74 @@ class NaturalExperiment:
         return "text" if self.corpus in ("shakespeare", "ptb") else "music"
 
 
-# The paper's text settings are for a cost summed over 200-step sequences [arXiv-2nd]:
-# threshold 45; lr 0.001 (MSGD), 0.01 (MSGD+C), 0.05 (MSGD+CR).
-def _text_protocol(seq_len: int, **over: Any) -> NaturalConfig:
-    lr_c, threshold = mean_cost_settings(0.01, 45.0, seq_len)
-    return NaturalConfig(
-        hidden=over.pop("hidden", 500), seq_len=seq_len, batch=over.pop("batch", 32), epochs=over.pop("epochs", 10),
-        lr_msgd=mean_cost_settings(0.001, 45.0, seq_len)[0], lr_msgd_c=lr_c,
-        lr_msgd_cr=mean_cost_settings(0.05, 45.0, seq_len)[0], threshold=threshold,
-        reg_weight=over.pop("reg_weight", 0.5), **over,
-    ).validate()
-
-
-_MUSIC_SOURCES = {
-    "hidden": "[arXiv-2nd] 300 for Piano-midi.de and Nottingham (400 for MuseData); the chorales are not in the paper",
-    "seq_len": "[arXiv-2nd] training sequences of 200 steps",
-    "threshold": "[arXiv-2nd] 8, for a cost averaged over the sequence (our cost's convention)",
-    "lr": "[arXiv-2nd] 1.0 initially, halved when the epoch's error rises (Piano-midi.de, Nottingham)",
-    "reg_weight": "[arXiv-2nd] alpha_t = 1/(2t), t the epoch; [ICML] the weight must decay",
-    "batch": "[unknown] ours: one chorale per update, from h_0 = 0 as it is scored (a chorale has at most "
-             "193 frames, so a 200-step window of the pieces one after another would always mix two or more)",
-    "epochs": "[unknown] ours (what the time allowed)",
-}
-_TEXT_SOURCES = {
-    "hidden": "[arXiv-2nd] 500 sigmoid units (the paper's have no biases; ours have)",
-    "seq_len": "[arXiv-2nd] 200-step sequences",
-    "threshold": "[arXiv-2nd] 45 for the cost summed over a 200-step sequence = 0.225 for the mean",
-    "lr": "[arXiv-2nd] 0.001 (MSGD), 0.01 (MSGD+C), 0.05 (MSGD+CR) for the summed cost, x200 for the mean",
-    "reg_weight": "[ICML] a 1/t decay as for music; the starting weight 0.5 is ours (music's 1/(2t))",
-    "batch": "[unknown] ours",
-    "epochs": "[unknown] ours (what the time allowed)",
-    "lr_halving": "[unknown] ours, as for music",
-}
-
-def _text_experiment(name: str, ahead: int, target: str, paper: str, corpus: str = "shakespeare") -> NaturalExperiment:
-    """A character task on the Shakespeare corpus (or Penn Treebank, ``corpus="ptb"``, from files the
-    reader has: ``--data-dir``); the two differ only in how far ahead the target is."""
-    where = "Shakespeare corpus" if corpus == "shakespeare" else "Penn Treebank (Mikolov's character files)"
-    return NaturalExperiment(
-        name=name, title=f"Characters: {target}, {where}", corpus=corpus, ahead=ahead, paper=paper,
-        protocols={
-            "quick": _text_protocol(50, hidden=100, batch=16, epochs=3, train_items=300_000, eval_items=30_000,
-                                    eval_columns=20),
-            "paper": _text_protocol(200, eval_items=400_000),
-        },
-        sources=_TEXT_SOURCES,
-    )
-
-
-EXPERIMENTS: dict[str, NaturalExperiment] = {
-    "music_chorales": NaturalExperiment(
-        name="music_chorales",
-        title="Polyphonic music: next 88-key frame of the music21 Bach chorales",
-        corpus="chorales", ahead=1, paper="Table 1, polyphonic music rows (Piano-midi.de, Nottingham, MuseData)",
-        protocols={
-            "quick": NaturalConfig(hidden=100, seq_len=50, batch=1, epochs=10, lr_msgd=1.0, lr_msgd_c=1.0,
-                                   lr_msgd_cr=1.0, threshold=8.0, reg_weight=0.5).validate(),
-            "paper": NaturalConfig(hidden=300, seq_len=200, batch=1, epochs=100, lr_msgd=1.0, lr_msgd_c=1.0,
-                                   lr_msgd_cr=1.0, threshold=8.0, reg_weight=0.5).validate(),
-        },
-        sources=_MUSIC_SOURCES,
-    ),
-    "text_next": _text_experiment("text_next", 1, "the next character", "Table 1, Penn Treebank 1 step"),
-    "text_5ahead": _text_experiment("text_5ahead", 5, "the character 5 positions ahead", "Table 1, Penn Treebank 5 steps"),
-    # the paper's own text, for a reader who has Mikolov's files (python -m rnnbook natural ptb_next --data-dir DIR)
-    "ptb_next": _text_experiment("ptb_next", 1, "the next character", "Table 1, Penn Treebank 1 step", "ptb"),
-    "ptb_5ahead": _text_experiment("ptb_5ahead", 5, "the character 5 positions ahead", "Table 1, Penn Treebank 5 steps",
-                                   "ptb"),
-}
-
-
 # ---------------------------------------------------------------------------------------------
-# The paper's own music: the four piano-roll sets of Boulanger-Lewandowski et al. (2012)
+# The declarations: registry/natural.toml
 # ---------------------------------------------------------------------------------------------
+
+REGISTRY_FILE = Path(__file__).parent / "registry" / "natural.toml"
+_EXPERIMENT_KEYS = ("title", "corpus", "ahead", "paper", "shared_sources", "sources", "protocols")
+
+
+def _strings(where: str, table: Any) -> dict[str, str]:
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise ConfigError(f"{where}: expected a table of strings")
+    return dict(table)
+
+
+def _settings(where: str, table: Any, shared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """A protocol table's settings, each checked by its declaration, over the shared protocol it names (``base``)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table")
+    check_keys(where, table, ("base", *SETTINGS))
+    start = {}
+    if "base" in table:
+        check_choice(f"{where}.base", table["base"], shared)
+        start = shared[table["base"]]
+    return {**start, **{k: SETTINGS[k].check(v, where) for k, v in table.items() if k != "base"}}
+
+
+def _experiment(name: str, table: Any, shared: Mapping[str, dict[str, Any]],
+                sources: Mapping[str, dict[str, str]]) -> NaturalExperiment:
+    where = f"natural.{name}"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table")
+    check_keys(where, table, _EXPERIMENT_KEYS)
+    said = {}
+    if "shared_sources" in table:
+        check_choice(f"{where}.shared_sources", table["shared_sources"], sources)
+        said = sources[table["shared_sources"]]
+    protocols = {}
+    for pname, pt in table.get("protocols", {}).items():
+        try:
+            protocols[pname] = NaturalConfig(**_settings(f"{where}.protocols.{pname}", pt, shared)).validate()
+        except TypeError as exc:  # a setting without a default is missing
+            raise ConfigError(f"{where}.protocols.{pname}: {exc}") from None
+    try:
+        return NaturalExperiment(name=name, title=str(table["title"]), corpus=str(table["corpus"]),
+                                 ahead=int(table["ahead"]), paper=str(table["paper"]), protocols=protocols,
+                                 sources={**said, **_strings(f"{where}.sources", table.get("sources", {}))})
+    except KeyError as exc:
+        raise ConfigError(f"{where}: needs {exc}") from None
+
+
+def load(path: str | Path = REGISTRY_FILE) -> tuple[dict[str, NaturalExperiment], dict[str, dict[str, Any]]]:
+    """The natural experiments of a TOML file, and its shared protocols (each a table of settings)."""
+    data = read_file(path)
+    check_keys("top level", data, ("protocols", "sources", "natural"))
+    shared = {n: _settings(f"protocols.{n}", t, {}) for n, t in data.get("protocols", {}).items()}
+    sources = {n: _strings(f"sources.{n}", t) for n, t in data.get("sources", {}).items()}
+    return {n: _experiment(n, t, shared, sources) for n, t in data["natural"].items()}, shared
+
+
+EXPERIMENTS, _SHARED = load()
+
+#: the paper's own music, the four sets of Boulanger-Lewandowski et al. (2012) (rnnbook.corpora.poly_music)
+POLY_MUSIC = ("jsb", "piano_midi", "nottingham", "musedata")
 
 #: the book's stopping rule for the paper's music (the paper gives none): each method trains until
-#: its validation NLL has not improved for PATIENCE epochs, at most MAX_EPOCHS epochs (then: not converged)
-PATIENCE, MAX_EPOCHS, MIN_DELTA = 5, 200, 0.001
-
-#: data set -> the paper's values where it gives them ([arXiv-2nd]: the reading notes of its arXiv
-#: version, back/paper_in_numbers.md pn-natural); JSB Chorales is not in the paper and takes
-#: Piano-midi.de's and Nottingham's values
-_POLY_PAPER = {
-    "jsb": {"hidden": 300, "lr": 1.0, "reg_weight": 0.5},
-    "piano_midi": {"hidden": 300, "lr": 1.0, "reg_weight": 0.5},
-    "nottingham": {"hidden": 300, "lr": 1.0, "reg_weight": 0.5},
-    "musedata": {"hidden": 400, "lr": 0.5, "reg_weight": 0.1},
-}
-
-
-def _poly_sources(name: str) -> dict[str, str]:
-    p = _POLY_PAPER[name]
-    if name == "jsb":
-        hidden = lr = reg = "[ours] JSB Chorales is not in the paper: Piano-midi.de's and Nottingham's value"
-    elif name == "musedata":
-        hidden = "[arXiv-2nd] 400 sigmoid units for MuseData (1 note; 300 for Piano-midi.de and Nottingham)"
-        lr = "[arXiv-2nd] 0.5 for MuseData (1 note), halved when the epoch's error rises"
-        reg = "[arXiv-2nd] '1/t from 0.1': alpha_t = 0.1/t for MuseData, t the epoch (1 note); [ICML] the weight must decay"
-    else:
-        hidden = "[arXiv-2nd] 300 sigmoid units for Piano-midi.de and Nottingham (1 note)"
-        lr = "[arXiv-2nd] 1.0 initially, halved when the epoch's error rises (Piano-midi.de, Nottingham; 1 note)"
-        reg = "[arXiv-2nd] alpha_t = 1/(2t), t the epoch (2 notes); [ICML] the weight must decay as 1/t"
-    return {
-        "data": "[ICML] Piano-midi.de, Nottingham, MuseData as prepared by Boulanger-Lewandowski et al. (2012); "
-                "the book ships their release's files (data/poly-music/, checksums verified on load)",
-        "hidden": f"{hidden} -> {p['hidden']}",
-        "units": "[arXiv-2nd] sigmoid units (2 notes)",
-        "seq_len": "[arXiv-2nd] training sequences of 200 steps (2 notes): a piece is cut into chunks of at most "
-                   "200 steps, each trained from h_0 = 0",
-        "threshold": "[arXiv-2nd] 8, for a cost averaged over the sequence (2 notes): our cost's convention, used as is",
-        "lr": f"{lr} -> {p['lr']}",
-        "lr_halving": "[arXiv-2nd] halved when the epoch's error rises; which error is [unknown]: ours, the validation NLL",
-        "reg_weight": f"{reg} -> reg_weight {p['reg_weight']}",
-        "nll": "[unknown for this paper] NLL per time step summed over the 88 keys (the 2012 release's convention), "
-               "each piece scored whole from h_0 = 0",
-        "batch": "[unknown] ours: one chunk of one piece per update (minibatch 1), never mixing two pieces",
-        "epochs": f"[unknown] ours: a cap of {MAX_EPOCHS} epochs; a method that reaches it without stopping is "
-                  "reported as not converged",
-        "patience": f"[unknown] ours: early stopping, {PATIENCE} epochs without a validation NLL better by more than "
-                    f"{MIN_DELTA} nats per frame; Table 1's entry is the best-validation epoch",
-        "seed": "[unknown] ours: seeds 0, 1, 2, ... (initial weights and the order of the chunks), one results "
-                "file each (paper.json for seed 0, paper-seed<k>.json)",
-    }
-
-
-def _poly_experiment(name: str) -> NaturalExperiment:
-    from rnnbook.corpora.poly_music import DATASETS
-
-    p, spec = _POLY_PAPER[name], DATASETS[name]
-    common = dict(seq_len=200, batch=1, lr_msgd=p["lr"], lr_msgd_c=p["lr"], lr_msgd_cr=p["lr"], threshold=8.0,
-                  reg_weight=p["reg_weight"])
-    rows = f"Table 1, {spec.title} rows" if spec.in_paper else "not in the paper (the fourth set of the 2012 release)"
-    return NaturalExperiment(
-        name=f"music_{name}", title=f"Polyphonic music: next 88-key frame of {spec.title}", corpus=name, ahead=1,
-        paper=rows,
-        protocols={
-            # seconds, for the chapter and the tests: a few pieces, a small model
-            "quick": NaturalConfig(hidden=50, epochs=3, train_items=3000, patience=2, min_delta=MIN_DELTA,
-                                   **{**common, "seq_len": 50}).validate(),
-            "paper": NaturalConfig(hidden=p["hidden"], epochs=MAX_EPOCHS, patience=PATIENCE, min_delta=MIN_DELTA,
-                                   **common).validate(),
-        },
-        sources=_poly_sources(name),
-    )
-
-
-POLY_MUSIC = ("jsb", "piano_midi", "nottingham", "musedata")
-EXPERIMENTS.update({f"music_{n}": _poly_experiment(n) for n in POLY_MUSIC})
+#: its validation NLL has not improved for PATIENCE epochs, at most MAX_EPOCHS epochs (then: not
+#: converged); natural.toml's shared protocol ``poly_paper``
+PATIENCE, MAX_EPOCHS, MIN_DELTA = (_SHARED["poly_paper"][k] for k in ("patience", "epochs", "min_delta"))
 
 
 def results_file(results_dir: str | Path, experiment: str, protocol: str, seed: int) -> Path:
