@@ -174,3 +174,27 @@ def test_code_version_of_a_copy_sent_elsewhere(monkeypatch):
     sent = provenance.code_version()
     assert sent["git_commit"] == "0123abc" and sent["commit_from"] == provenance.COMMIT_ENV
     assert sent["git_in_copy"] == {"commit": here["git_commit"], "dirty": here["git_dirty"]}
+
+
+def test_one_reader_for_every_format(tmp_path):
+    """jsonio.read_json: the format field is checked, every problem is one line naming the file's kind."""
+    import tomllib
+
+    from rnnbook import jsonio
+
+    good = tmp_path / "g.json"
+    jsonio.write_json_atomic(good, {"format": "x/1", "value": float("nan")})
+    assert jsonio.read_json(good, "x/1", what="x file") == {"format": "x/1", "value": None}
+    assert jsonio.format_of(good) == "x/1" and jsonio.format_of(tmp_path / "none.json") is None
+    (tmp_path / "bad.json").write_text("{")
+    (tmp_path / "bad.toml").write_text("[[item]\n")
+    for call, needle in [
+        (lambda: jsonio.read_json(tmp_path / "none.json", "x/1", what="x file"), "cannot read x file"),
+        (lambda: jsonio.read_json(tmp_path / "bad.json", "x/1", what="x file"), "is not a JSON x file"),
+        (lambda: jsonio.read_json(good, "y/1", what="y file"), "is not an y/1 y file"),
+        (lambda: jsonio.parse_file(tmp_path / "bad.toml", tomllib.loads, "queue"), "malformed queue"),
+    ]:
+        with pytest.raises(ConfigError, match=needle) as info:
+            call()
+        assert "\n" not in str(info.value)
+    assert provenance.cpu_name() and results.environment()["cpu"] == provenance.cpu_name()
