@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook import plotting, runtime
+from rnnbook import plotting, runtime, sweep_figures
 
 
 def test_setup_is_reproducible_and_pins_one_thread(monkeypatch):
@@ -83,7 +83,7 @@ def test_chapter4_figures_mark_censored_and_diverged_runs():
     runs = [_run("msgd_cr", 50, 0, success_at=10_000), _run("msgd_cr", 50, 1, updates=40_000, diverged=True),
             _run("msgd", 50, 0), _run("msgd", 50, 1), _run("msgd_cr", 100, 0, updates=1_000_000)]
     points = grid_points({"runs": runs})
-    fig = plotting.success_panels(points, ["basic_tanh"], ["msgd", "msgd_cr"], planned=2)
+    fig = sweep_figures.success_panels(points, ["basic_tanh"], ["msgd", "msgd_cr"], planned=2)
     text = _collections_text(fig)
     assert "1 diverged" in text and "diverged runs (NaN)" in text
     assert any("censored" in t for t in text)
@@ -92,7 +92,7 @@ def test_chapter4_figures_mark_censored_and_diverged_runs():
     groups = {}
     for p in points:
         groups.setdefault((p.method, p.min_length), []).extend(p.records)
-    fig, curves = plotting.survival_panels(groups, [50, 100], ["msgd", "msgd_cr"])
+    fig, curves = sweep_figures.survival_panels(groups, [50, 100], ["msgd", "msgd_cr"])
     assert all(ax.get_xscale() == "log" for ax in fig.axes)
     # every panel reaches the longest follow-up, so the run watched to 10^6 and those stopped at 10^5 both show
     assert all(ax.get_xlim()[1] >= 1_000_000 for ax in fig.axes)
@@ -103,7 +103,7 @@ def test_chapter4_figures_mark_censored_and_diverged_runs():
     plt.close(fig)
 
     stuck = [_run("msgd", 20, s) for s in range(3)] + [_run("msgd_cr", 20, 9, success_at=8_000, plateau_end=6_000)]
-    fig = plotting.plateau_figure(stuck, ["msgd", "msgd_cr"], cap=100_000)
+    fig = sweep_figures.plateau_figure(stuck, ["msgd", "msgd_cr"], cap=100_000)
     assert "3" in [t.get_text() for t in fig.axes[0].texts]      # the stack of three censored triangles is counted
     assert any("3 still on it" in t.get_text() for t in fig.axes[1].get_legend().get_texts())
     plt.close(fig)
