@@ -30,7 +30,6 @@ carries a campaign to another machine (a lent GPU) and its results back.
 from __future__ import annotations
 
 import functools
-import json
 import re
 import signal
 import threading
@@ -43,6 +42,7 @@ from typing import Any, Callable, Mapping
 from rnnbook import rates
 from rnnbook.errors import ConfigError
 from rnnbook.jsonio import parse_file
+from rnnbook.natural_training import json_of, train_natural
 
 SELECTION = ("inits", "methods", "lengths", "ranges", "seeds")
 _ITEM_KEYS = ("id", "claim", "why", "experiment", "protocol", "config", "max_updates", "epochs", *SELECTION)
@@ -203,7 +203,7 @@ def status(item: Item, results_dir: str | Path) -> dict[str, Any]:
     if item.natural:
         out = dict.fromkeys(("runs", "solved", "diverged", "censored", "missing", "updates", "left", "todo"), 0)
         for cfg, path in _natural_runs(item, results_dir)[1]:
-            done = json.loads(path.read_text(encoding="utf-8"))["epochs_done"] if path.exists() else 0
+            done = json_of(path)["epochs_done"] if path.exists() else 0
             finished = _natural_done(cfg, path)
             out["runs"] += 1
             out["missing"] += not path.exists()
@@ -368,8 +368,6 @@ def advance(items: list[Item], results_dir: str | Path, budget_s: float, *, work
 
 
 def _natural(item: Item, results_dir: str | Path, checkpoint_every_s: float, argv: list[str] | None) -> None:
-    from rnnbook.natural_training import train_natural
-
     exp, runs = _natural_runs(item, results_dir)
     for cfg, path in runs:  # seed by seed
         if not _natural_done(cfg, path):
@@ -377,7 +375,7 @@ def _natural(item: Item, results_dir: str | Path, checkpoint_every_s: float, arg
 
 
 def _natural_done(cfg: Any, path: Path) -> bool:
-    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    data = json_of(path) if path.exists() else None
     return bool(data and (data["finished"] or data["epochs_done"] >= cfg.epochs))
 
 
