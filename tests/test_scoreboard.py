@@ -104,3 +104,28 @@ def test_show_prints_the_verdicts_the_book_prints(tmp_path, capsys):
     for key, v in book.items():
         line = next(l for l in out.splitlines() if l.startswith(key + " "))
         assert line.split()[1:1 + len(v.verdict.split())] == v.verdict.split(), (key, line)
+
+
+@pytest.mark.parametrize("experiment", ["music_piano_midi", "music_nottingham", "music_musedata"])
+def test_show_lists_the_music_claims_under_each_music_file(experiment, capsys):
+    """Table 1's music claims name the experiments they read, so ``show`` of a music results file
+    lists them with the scoreboard's verdicts (issue 24: `rnnbook show` prints the book's verdicts)."""
+    from rnnbook.cli import main
+
+    assert {c.key for c in claims.for_experiment(experiment)} >= {"t1-music-clip", "t1-music-reg"}
+    path = ROOT / "results" / experiment / "paper.json"
+    if not path.exists():
+        pytest.skip(f"{path} not committed")
+    assert main(["show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "no claim of the paper is judged" not in out
+    for key in ("t1-music-clip", "t1-music-reg"):
+        v = claims.judge(key, ROOT)
+        line = next(l for l in out.splitlines() if l.startswith(key + " "))
+        assert line.split()[1:1 + len(v.verdict.split())] == v.verdict.split(), (key, line)
+
+
+def test_jsb_is_not_in_the_papers_table_so_no_claim_reads_it():
+    assert claims.for_experiment("music_jsb") == ()
+    assert "no claim of the paper is judged on music_jsb" in scoreboard.verdicts_for_file(
+        ROOT / "results" / "music_jsb" / "paper.json", "music_jsb")
