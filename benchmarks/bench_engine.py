@@ -144,7 +144,7 @@ def engine_step_fn(E: int, T: int, device: str, task, streams, batches, reg_weig
     ``defer``: the torch backend's ``defer_weight_grads`` (None: the device's default);
     ``kernel``: ``"torch"`` or ``"compiled"`` (None: the compiled CPU kernel where it applies).
     """
-    from rnnbook.engine import TorchBackend, choose_backend
+    from rnnbook.engine import TorchBackend, UpdateSettings, choose_backend
     from rnnbook.engine.cuda_graphs import CapturedUpdate
     from rnnbook.model import activation_of, init_params
 
@@ -152,19 +152,21 @@ def engine_step_fn(E: int, T: int, device: str, task, streams, batches, reg_weig
     gens = [torch.Generator().manual_seed(s.seed) for s in streams]
     params = init_params(init, N_IN, HIDDEN, N_OUT, gens, dtype=torch.float32, device=device)
     act = activation_of(init)
-    thr = torch.full((E,), THRESHOLD, device=device)
-    lr = torch.full((E,), LR, device=device)
-    rw = None if reg_weight is None else torch.full((E,), reg_weight, device=device)
+    settings = UpdateSettings(
+        lr=torch.full((E,), LR, device=device),
+        threshold=torch.full((E,), THRESHOLD, device=device),
+        reg_weight=None if reg_weight is None else torch.full((E,), reg_weight, device=device),
+    )
     state = {"i": 0}
     if graph or defer is not None:
         backend = TorchBackend(act, device, defer_weight_grads=defer)
     else:
         backend = choose_backend(device, act, task.readout, torch.float32, kernel=kernel)
     if graph:
-        update = CapturedUpdate(params, backend, task, batches[0], lr=lr, threshold=thr, reg_weight=rw)
+        update = CapturedUpdate(params, backend, task, batches[0], settings)
     else:
         def update(batch):
-            backend.update(params, task, batch, lr=lr, threshold=thr, reg_weight=rw)
+            backend.update(params, task, batch, settings)
 
     def step():
         if sample:

@@ -74,7 +74,7 @@ def chunks(pool: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def engine_step_fn(H: int, data: list[np.ndarray]):
-    from rnnbook.engine.backend import choose_backend
+    from rnnbook.engine.backend import UpdateSettings, choose_backend
     from rnnbook.model import init_params
     from rnnbook.natural import SequenceTask, make_batch
 
@@ -82,14 +82,16 @@ def engine_step_fn(H: int, data: list[np.ndarray]):
     gens = [torch.Generator().manual_seed(0) for _ in range(3)]
     params = init_params("sigmoid", KEYS, H, KEYS, gens, dtype=torch.float32)
     backend = choose_backend("cpu", "sigmoid", task.readout, torch.float32)
-    lr = torch.full((3,), LR)
-    thr = torch.tensor([float("inf"), THRESHOLD, THRESHOLD])
-    reg = torch.tensor([0.0, 0.0, 0.5])
+    settings = UpdateSettings(  # MSGD, MSGD-C, MSGD-CR
+        lr=torch.full((3,), LR),
+        threshold=torch.tensor([float("inf"), THRESHOLD, THRESHOLD]),
+        reg_weight=torch.tensor([0.0, 0.0, 0.5]),
+    )
     batches = [make_batch(task, c, np.array([0]), 3, T) for c in data]
     state = {"i": 0}
 
     def step():
-        backend.update(params, task, batches[state["i"] % len(batches)], lr=lr, threshold=thr, reg_weight=reg)
+        backend.update(params, task, batches[state["i"] % len(batches)], settings)
         state["i"] += 1
 
     return step, backend.name

@@ -12,7 +12,7 @@ from rnnbook.model import INITS, Params, activation_of, init_params
 from rnnbook.engine.batched import Workspace, loss_and_grads, predict
 from rnnbook.streams import Stream
 from rnnbook.tasks import Batch, get_task
-from rnnbook.engine import CompiledBackend, TorchBackend, choose_backend, sgd_update_
+from rnnbook.engine import CompiledBackend, TorchBackend, UpdateSettings, choose_backend, sgd_update_
 from test_model_gradients import TASKS, reference, rel_err, setup
 
 AVAILABLE = cpu_kernel.build().lib is not None
@@ -197,14 +197,14 @@ def test_training_updates_take_the_kernel_and_agree():
     task = get_task("torder")
     E = 4
     init = init_params("basic_tanh", task.n_in, 50, task.n_out, [torch.Generator().manual_seed(e) for e in range(E)])
-    lr, thr = torch.full((E,), 0.01), torch.full((E,), 1.0)
+    settings = UpdateSettings(lr=torch.full((E,), 0.01), threshold=torch.full((E,), 1.0))
     finals = {}
     for kernel in (None, "compiled", "torch"):
         backend = choose_backend("cpu", "tanh", task.readout, torch.float32, kernel=kernel)
         assert isinstance(backend, TorchBackend if kernel == "torch" else CompiledBackend)
         params, streams = init.clone(), [Stream(e) for e in range(E)]
         for _ in range(10):
-            sgd_update_(params, backend, task, task.sample(streams, 20, [60] * E), lr=lr, threshold=thr)
+            sgd_update_(params, backend.loss_and_grads, task, task.sample(streams, 20, [60] * E), settings)
         finals[kernel] = params
     assert all(torch.equal(a, b) for a, b in zip(finals[None].tensors(), finals["compiled"].tensors()))
     for a, b in zip(finals["compiled"].tensors(), finals["torch"].tensors()):

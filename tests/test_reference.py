@@ -7,6 +7,7 @@ recorded as a CUDA graph (rnnbook.engine.cuda_graphs). For every task, initialis
 norm, the clipping decision and the parameters after one clipped SGD update.
 """
 
+import dataclasses
 import math
 
 import pytest
@@ -21,7 +22,7 @@ from rnnbook.engine.batched import loss_and_grads
 from rnnbook.streams import Stream
 from rnnbook.tasks import TASK_NAMES, Batch, get_task
 from rnnbook.training import METHODS
-from rnnbook.engine import CompiledBackend, TorchBackend, sgd_update_
+from rnnbook.engine import CompiledBackend, TorchBackend, UpdateSettings, sgd_update_
 
 torch.set_num_threads(1)
 KERNEL = cpu_kernel.build().lib is not None
@@ -55,7 +56,7 @@ def settings(method, n=len(LENGTHS)):
     if method != "msgd":
         threshold = torch.tensor([1e-3, 1e9, 1.0], dtype=torch.float64)
     reg = torch.tensor([4.0, 2.0, 0.5], dtype=torch.float64) if method == "msgd_cr" else None
-    return {"lr": torch.full((n,), 0.01, dtype=torch.float64), "threshold": threshold, "reg_weight": reg}
+    return UpdateSettings(lr=torch.full((n,), 0.01, dtype=torch.float64), threshold=threshold, reg_weight=reg)
 
 
 def engine_view(grads: dict) -> dict:
@@ -66,7 +67,7 @@ def engine_view(grads: dict) -> dict:
 def reference_pass(params, batch, e, act, task, method):
     net, u, target = R.from_engine(params, batch, e, act)
     s = settings(method)
-    reg = None if s["reg_weight"] is None else float(s["reg_weight"][e])
+    reg = None if s.reg_weight is None else float(s.reg_weight[e])
     return R.loss_and_grads(net, u, target, task.readout, reg)
 
 
@@ -89,22 +90,22 @@ def test_engine_pass_equals_reference(task_name, init, method, kernel):
     """Loss, the five gradients (with alpha d+Omega/dW_rec under MSGD-CR) and Omega, model by model."""
     task, params, batch = setup(task_name, init)
     act = activation_of(init)
-    got = BACKENDS[kernel](act).loss_and_grads(params, task, batch, reg_weight=settings(method)["reg_weight"])
+    got = BACKENDS[kernel](act).loss_and_grads(params, task, batch, reg_weight=settings(method).reg_weight)
     check_pass(got, params, batch, act, task, method)
 
 
 def check_update(update, task_name, init, method, tol=TOL):
-    """``update(params, act, task, batch, **settings)`` changes params in place and returns UpdateStats."""
+    """``update(params, act, task, batch, settings)`` changes params in place and returns UpdateStats."""
     task, params, batch = setup(task_name, init)
     act = activation_of(init)
     s = settings(method)
     before = params.clone()
-    stats = update(params, act, task, batch, **s)
+    stats = update(params, act, task, batch, s)
     for e in range(len(LENGTHS)):
         net, u, target = R.from_engine(before, batch, e, act)
-        reg = None if s["reg_weight"] is None else float(s["reg_weight"][e])
+        reg = None if s.reg_weight is None else float(s.reg_weight[e])
         new, (loss, norm, clipped, omega) = R.sgd_update(net, u, target, task.readout, lr=0.01,
-                                                         threshold=float(s["threshold"][e]), reg_weight=reg)
+                                                         threshold=float(s.threshold[e]), reg_weight=reg)
         assert rel_err(stats.loss[e], loss) < tol and rel_err(stats.grad_norm[e], norm) < tol
         assert bool(stats.clipped[e]) == clipped  # (no norm here equals its threshold exactly)
         if omega is not None:
@@ -122,15 +123,16 @@ def check_update(update, task_name, init, method, tol=TOL):
 @pytest.mark.parametrize("kernel", ["torch", pytest.param("compiled", marks=needs_kernel)])
 def test_clipped_sgd_update_equals_reference(task_name, init, method, kernel):
     """engine.sgd_update_ (BPTT, Omega, Algorithm 1, SGD step) against reference.sgd_update."""
-    check_update(lambda p, act, *a, **s: sgd_update_(p, BACKENDS[kernel](act), *a, **s), task_name, init, method)
+    check_update(lambda p, act, *a: sgd_update_(p, BACKENDS[kernel](act).loss_and_grads, *a), task_name, init, method)
 
 
 def _captured(device):
-    def update(params, act, task, batch, **s):
+    def update(params, act, task, batch, s):
         on = lambda t: None if t is None else t.to(device)
         p = params.map(on)
         b = Batch(on(batch.u), on(batch.target), on(batch.start), batch.pad)
-        stats = CapturedUpdate(p, TorchBackend(act, device), task, b, **{k: on(v) for k, v in s.items()})(b)
+        s = UpdateSettings(*(on(t) for t in (s.lr, s.threshold, s.reg_weight, s.safety)))
+        stats = CapturedUpdate(p, TorchBackend(act, device), task, b, s)(b)
         for mine, new in zip(params.tensors(), p.tensors()):
             mine.copy_(new.cpu())
         return type(stats)(*(None if t is None else t.cpu() for t in (stats.loss, stats.grad_norm, stats.clipped,
@@ -201,11 +203,11 @@ def test_safety_net_matches_the_engine():
     task, params, batch = setup("add", "basic_tanh")
     batch = Batch(batch.u, batch.target * 1e12, batch.start, batch.pad)
     before = params.clone()
-    s = settings("msgd_c")
-    stats = sgd_update_(params, TorchBackend("tanh"), task, batch, **s, safety=torch.tensor([True, False, True]))
+    s = dataclasses.replace(settings("msgd_c"), safety=torch.tensor([True, False, True]))
+    stats = sgd_update_(params, TorchBackend("tanh").loss_and_grads, task, batch, s)
     for e in (0, 2):
         net, u, target = R.from_engine(before, batch, e, "tanh")
-        new, (_, norm, _, _) = R.sgd_update(net, u, target, task.readout, lr=0.01, threshold=float(s["threshold"][e]),
+        new, (_, norm, _, _) = R.sgd_update(net, u, target, task.readout, lr=0.01, threshold=float(s.threshold[e]),
                                             safety=True)
         assert norm > SAFETY_NET_MAX_NORM
         assert torch.equal(new.W_in, net.W_in) and torch.equal(params.W_uh[e], before.W_uh[e])

@@ -57,16 +57,15 @@ class Backend:
         """Read-out logits of every model (the forward pass only: validation)."""
         raise NotImplementedError
 
-    def update(self, params: Params, task: Task, batch: Batch, settings: UpdateSettings | None = None, *,
-               grad_transform: GradTransform | None = None, **loose: torch.Tensor | None) -> UpdateStats:
+    def update(self, params: Params, task: Task, batch: Batch, settings: UpdateSettings, *,
+               grad_transform: GradTransform | None = None) -> UpdateStats:
         """One training update of every model, in place: :func:`rnnbook.engine.update.sgd_update_`
         around this backend's :meth:`loss_and_grads` (the one step a backend supplies).
 
-        ``settings``: an :class:`~rnnbook.engine.update.UpdateSettings` (or the loose keywords
-        ``lr=, threshold=, reg_weight=, safety=``); ``grad_transform`` replaces Algorithm 1.
+        ``settings``: the per-model :class:`~rnnbook.engine.update.UpdateSettings`;
+        ``grad_transform`` replaces Algorithm 1.
         """
-        return sgd_update_(params, self.loss_and_grads, task, batch, UpdateSettings.of(settings, loose),
-                           grad_transform=grad_transform)
+        return sgd_update_(params, self.loss_and_grads, task, batch, settings, grad_transform=grad_transform)
 
     def reset(self, max_steps: int | None = None) -> None:
         """The ensemble's members changed; ``max_steps``: the longest minibatch they can draw now."""
@@ -142,11 +141,11 @@ class CudaGraphBackend(Backend):
     def reset(self, max_steps=None):
         self.captured, self.max_steps = None, max_steps
 
-    def update(self, params, task, batch, settings=None, *, grad_transform=None, **loose):
+    def update(self, params, task, batch, settings, *, grad_transform=None):
         # recorded with these settings and transform: reset() (members or settings changed) records anew
         if self.captured is None or not self.captured.fits(batch):
             longest = self.max_steps or batch.u.shape[1]
-            self.captured = CapturedUpdate(params, self.inner.fresh(), task, batch, UpdateSettings.of(settings, loose),
+            self.captured = CapturedUpdate(params, self.inner.fresh(), task, batch, settings,
                                            steps=longest, max_pad=longest, grad_transform=grad_transform)
         return self.captured(batch)
 

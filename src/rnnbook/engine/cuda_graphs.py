@@ -34,9 +34,8 @@ class CapturedUpdate:
     steps once left-padded to that length (default: the example's ``pad``; give ``T_max`` to
     accept any minibatch that fits, at the cost of one more element-wise op per step and the
     padded steps' work). Left padding changes no model's numbers (tests/test_model_gradients.py). The
-    tensors of ``settings`` (:class:`~rnnbook.engine.update.UpdateSettings`; or the loose keywords
-    ``lr=, threshold=, reg_weight=, safety=``) are read by address at every replay: change them in
-    place (``settings.lr.copy_(...)``), never rebind them. Calling the
+    tensors of ``settings`` (:class:`~rnnbook.engine.update.UpdateSettings`) are read by address
+    at every replay: change them in place (``settings.lr.copy_(...)``), never rebind them. Calling the
     object performs one update of ``params`` (in place) and returns the per-model statistics
     in static tensors that the next call overwrites. ``steps`` records for minibatches of up to
     that many steps (default: the example's ``T_max``). ``backend`` computes the pass (a
@@ -53,13 +52,12 @@ class CapturedUpdate:
         backend,
         task: Task,
         example: Batch,
-        settings: UpdateSettings | None = None,
+        settings: UpdateSettings,
         *,
         max_pad: int | None = None,
         steps: int | None = None,
         warmup: int = 3,
         grad_transform: GradTransform | None = None,
-        **loose: torch.Tensor | None,
     ) -> None:
         E, T, B, n_in = example.u.shape
         T = T if steps is None else steps  # record for minibatches of up to `steps` steps
@@ -67,7 +65,7 @@ class CapturedUpdate:
         if not 0 <= self.max_pad <= T:
             raise ConfigError(f"max_pad must be between 0 and T_max = {T}, got {self.max_pad}")
         self.params, self.backend, self.task = params, backend, task
-        self.settings, self.grad_transform = UpdateSettings.of(settings, loose), grad_transform
+        self.settings, self.grad_transform = settings, grad_transform
         u_tm = torch.empty(T, E, B, n_in, dtype=example.u.dtype, device=example.u.device)
         target = example.target
         if task.readout == "softmax":  # per-step targets (E, T, B)

@@ -14,7 +14,7 @@ backend: it is handed the one function it needs (``loss_and_grads``), so the cal
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -44,16 +44,6 @@ class UpdateSettings:
     reg_weight: torch.Tensor | None = None
     safety: torch.Tensor | None = None
 
-    @classmethod
-    def of(cls, settings: "UpdateSettings | None", loose: Mapping[str, torch.Tensor | None]) -> "UpdateSettings":
-        """``settings``, or one built from the loose keywords ``lr=, threshold=, reg_weight=, safety=``
-        of the older call form (still accepted by :func:`sgd_update_` and the backends)."""
-        if settings is None:
-            return cls(**loose)
-        if loose:
-            raise TypeError(f"give the settings once: an UpdateSettings or keywords, not both ({', '.join(loose)})")
-        return settings
-
 
 @dataclass
 class UpdateStats:
@@ -82,20 +72,16 @@ def sgd_update_(
     loss_and_grads,
     task: Task,
     batch: Batch,
-    settings: UpdateSettings | None = None,
+    settings: UpdateSettings,
     *,
     grad_transform: GradTransform | None = None,
-    **loose: torch.Tensor | None,
 ) -> UpdateStats:
     """One training update of every model, in place, with ``settings`` (:class:`UpdateSettings`).
 
     ``loss_and_grads(params, task, batch, reg_weight=...)`` computes the pass (a backend's
-    method; a backend itself is accepted too). ``grad_transform`` replaces Algorithm 1 between
+    method, e.g. ``backend.loss_and_grads``). ``grad_transform`` replaces Algorithm 1 between
     the pass and the step (e.g. an L2 term and element-wise clipping, :mod:`rnnbook.baselines`).
-    The settings may also come as the loose keywords ``lr=, threshold=, reg_weight=, safety=``.
     """
-    settings = UpdateSettings.of(settings, loose)
-    loss_and_grads = getattr(loss_and_grads, "loss_and_grads", loss_and_grads)
     step = loss_and_grads(params, task, batch, reg_weight=settings.reg_weight)
     norm, clipped = (grad_transform or norm_clipping)(step.grads, params, settings.threshold)
     if settings.safety is not None:  # only models that asked for it can trigger the fallback
