@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnbook import campaign
+from rnnbook.results import is_censored
 from rnnbook.rates import (CPU_STEPS_PER_S, CUDA_BENCHMARK, gpu_name, gpu_updates_per_s,  # noqa: F401 (the ledger's API)
                            measured_cpu_rate, steps_per_update)
 
@@ -40,8 +41,6 @@ def paper_budget(item: Any) -> int:
 
 def item_row(item: Any, root: Path) -> dict[str, Any]:
     """One line of the ledger for a sweep item of the queue (see the module's docstring)."""
-    from rnnbook.results import is_censored
-
     results_dir = root / "results"
     st = campaign.status(item, results_dir)
     exp = campaign.resolve(item)

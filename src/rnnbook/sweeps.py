@@ -138,6 +138,36 @@ def _sweep(rf: ResultsFile, *, device: str, max_parallel: int, workers: int, cud
     return rf
 
 
+def _merged(paths: list[Path], datas: list[dict[str, Any]], n_shards: int) -> dict[str, Any]:
+    """The unsharded file of checked shards: every run in its grid place, every session kept."""
+    first = datas[0]
+    runs = [r for d in datas for r in d["runs"]]
+    gridded = sorted((r for r in runs if r["index"] is not None), key=lambda r: r["index"])
+    extras = [r for r in runs if r["index"] is None]
+    sessions = []
+    for (k, _), d in sorted(((tuple(d["shard"]), d) for d in datas), key=lambda x: x[0]):
+        for s in d.get("provenance", {}).get("sessions", []):
+            sessions.append({**s, "shard": [k, n_shards]})
+    return {
+        "format": FORMAT,
+        "experiment": first["experiment"],
+        "protocol": first["protocol"],
+        "spec": first["spec"],
+        "planned": sum(d["planned"] for d in datas),
+        "completed": sum(d["completed"] for d in datas),
+        "censored": sum(d.get("censored", 0) for d in datas),
+        "runs": gridded + extras,
+        "provenance": {
+            "started": min(d["provenance"]["started"] for d in datas),
+            "updated": max(d["provenance"]["updated"] for d in datas),
+            "sessions": sessions,
+            "merged_from": [p.name for p in paths],
+            "total_wall_time_s": round(sum(d["provenance"].get("total_wall_time_s") or 0.0 for d in datas), 3),
+            "total_run_time_s": round(sum(d["provenance"].get("total_run_time_s") or 0.0 for d in datas), 3),
+        },
+    }
+
+
 def merge_shards(paths: Iterable[str | Path], out: str | Path) -> dict[str, Any]:
     """Join the shard files of one sweep (``<protocol>.shard-K-of-N.json``, all N of them) into ``out``.
 
@@ -183,31 +213,7 @@ def merge_shards(paths: Iterable[str | Path], out: str | Path) -> dict[str, Any]
             if rec["index"] is not None and (at != rec["index"] or rec["index"] % n != k - 1):
                 raise ResultsMismatchError(f"{str(p)!r}: run {rec['key']} is not run {rec['index']} of shard {k} of "
                                            f"{n} of its grid")
-    runs = [r for d in datas for r in d["runs"]]
-    gridded = sorted((r for r in runs if r["index"] is not None), key=lambda r: r["index"])
-    extras = [r for r in runs if r["index"] is None]
-    sessions = []
-    for (k, _), d in sorted(((tuple(d["shard"]), d) for d in datas), key=lambda x: x[0]):
-        for s in d.get("provenance", {}).get("sessions", []):
-            sessions.append({**s, "shard": [k, n_shards]})
-    merged = {
-        "format": FORMAT,
-        "experiment": first["experiment"],
-        "protocol": first["protocol"],
-        "spec": first["spec"],
-        "planned": sum(d["planned"] for d in datas),
-        "completed": sum(d["completed"] for d in datas),
-        "censored": sum(d.get("censored", 0) for d in datas),
-        "runs": gridded + extras,
-        "provenance": {
-            "started": min(d["provenance"]["started"] for d in datas),
-            "updated": max(d["provenance"]["updated"] for d in datas),
-            "sessions": sessions,
-            "merged_from": [p.name for p in paths],
-            "total_wall_time_s": round(sum(d["provenance"].get("total_wall_time_s") or 0.0 for d in datas), 3),
-            "total_run_time_s": round(sum(d["provenance"].get("total_run_time_s") or 0.0 for d in datas), 3),
-        },
-    }
+    merged = _merged(paths, datas, n_shards)
     out = Path(out)
     with exclusive(out):
         if out.exists():
