@@ -65,6 +65,6 @@ def test_each_module_imports_first_in_a_fresh_interpreter(name):
 
 
 def test_the_checker_sees_function_level_imports():
-    graph = _imports(MODULES["rnnbook.results"], "rnnbook.results")
+    graph = _imports(MODULES["rnnbook.provenance"], "rnnbook.provenance")
     assert "rnnbook.engine.cpu_kernel" in graph  # imported inside environment()
     importlib.import_module("rnnbook.engine")

@@ -242,16 +242,17 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from rnnbook.natural_training import format_natural, is_natural
-    from rnnbook.results import format_table, load_results
-
-    from rnnbook.natural_training import json_of
+    from rnnbook.jsonio import format_of
+    from rnnbook.natural_training import FORMAT as NATURAL, format_natural, json_of
+    from rnnbook.outcomes import format_table
+    from rnnbook.results import load_results
     from rnnbook.scoreboard import verdicts_for_file
 
     blocks = []
     for f in args.files:  # each file's table, then the book's verdicts on the claims it tests (as on the scoreboard)
-        data = json_of(f) if is_natural(f) else load_results(f)
-        blocks.append((format_natural(f) if is_natural(f) else format_table(data)) + "\n\n"
+        natural = format_of(f) == NATURAL
+        data = json_of(f) if natural else load_results(f)
+        blocks.append((format_natural(f) if natural else format_table(data)) + "\n\n"
                       + verdicts_for_file(f, data["experiment"]))
     print("\n\n".join(blocks))
     return EXIT_OK
@@ -276,7 +277,7 @@ def cmd_generalise(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from rnnbook.results import format_table
+    from rnnbook.outcomes import format_table
     from rnnbook.sweeps import merge_shards
 
     data = merge_shards(args.files, args.out)

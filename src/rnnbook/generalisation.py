@@ -26,7 +26,9 @@ from rnnbook.errors import ConfigError
 from rnnbook.lock import exclusive
 from rnnbook.engine import choose_backend
 from rnnbook.model import Params, activation_of
-from rnnbook.results import code_version, environment, load_results, write_json_atomic
+from rnnbook.jsonio import read_json, write_json_atomic
+from rnnbook.provenance import code_version, environment
+from rnnbook.results import load_results
 from rnnbook.streams import Stream
 from rnnbook.runs import DTYPES, RunConfig
 from rnnbook.validation import VALIDATION_BUDGET, validation_errors
@@ -103,7 +105,7 @@ def _evaluate(results_file: str | Path, out_path: Path, lengths: list[int], n_se
         raise ConfigError(f"{str(results_file)!r} has no solved run with kept weights to test")
     old = {}
     if out_path.exists():
-        prev = load_results_like(out_path)
+        prev = read_json(out_path, FORMAT, what="generalisation file")
         if prev.get("n_sequences") == n_sequences:
             old = {r["key"]: r["errors"] for r in prev["runs"]}
     t0 = time.perf_counter()
@@ -130,19 +132,6 @@ def _evaluate(results_file: str | Path, out_path: Path, lengths: list[int], n_se
                        "wall_time_s": round(time.perf_counter() - t0, 3)},
     }
     write_json_atomic(out_path, data)
-    return data
-
-
-def load_results_like(path: str | Path) -> dict[str, Any]:
-    """Read a generalisation file (one-line ConfigError if it is not one)."""
-    import json
-
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read {str(path)!r}: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ConfigError(f"{str(path)!r} is not an {FORMAT} file")
     return data
 
 

@@ -47,7 +47,9 @@ from rnnbook.model import Params, init_params
 from rnnbook.natural import SequenceTask, evaluate, epoch_plan, make_batch, piece_plan, sequences_of, stream_of
 from rnnbook.methods import DTYPES, METHOD, METHODS
 from rnnbook.natural_experiments import ACT, NaturalConfig, NaturalExperiment
-from rnnbook.results import _now, code_version, downsample_curves, environment, mark_killed, write_json_atomic
+from rnnbook.jsonio import format_of, read_json, write_json_atomic
+from rnnbook.provenance import code_version, environment, mark_killed, now
+from rnnbook.results import downsample_curves
 
 FORMAT = "rnnbook-natural-1"
 MAX_TRACE_POINTS = 2000
@@ -376,7 +378,7 @@ def _train_natural(exp: NaturalExperiment, cfg: NaturalConfig, path: Path, data:
         state = _fresh_state(cfg, data.task)
     state.experiment = exp.name
     sessions = _read_sessions(path)
-    session = {"started": _now(), "argv": argv, "code": code_version(), "environment": environment("cpu"),
+    session = {"started": now(), "argv": argv, "code": code_version(), "environment": environment("cpu"),
                "from_epoch": state.epoch, "from_position": state.position,
                "status": "running", "interrupted": True}  # until it ends; a killed one is marked by the next start
     start = (state.epoch, state.position)
@@ -484,17 +486,7 @@ def _read_sessions(path: Path) -> list[dict[str, Any]]:
 
 def json_of(path: str | Path) -> dict[str, Any]:
     """A natural results file, read (one-line error if it is not one)."""
-    import json
-
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read results file {str(path)!r}: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ConfigError(f"{str(path)!r} is not an {FORMAT} results file")
-    _check_structure(data, str(path))
-    return data
+    return read_json(path, FORMAT, check=_check_structure)
 
 
 def _check_structure(data: Mapping[str, Any], where: str) -> None:
@@ -519,12 +511,7 @@ def _check_structure(data: Mapping[str, Any], where: str) -> None:
 
 def is_natural(path: str | Path) -> bool:
     """Whether ``path`` is a natural-problem results file (peeks at its format field)."""
-    import json
-
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8")).get("format") == FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
+    return format_of(path) == FORMAT
 
 
 def format_natural(path: str | Path) -> str:
@@ -554,7 +541,7 @@ def table_entry(history: list[dict[str, Any]], method: str) -> dict[str, Any] | 
 
 def _save(path: Path, state: TrainState, exp: NaturalExperiment, cfg: NaturalConfig, data: Data,
           sessions: list[dict[str, Any]], t_session: float) -> None:
-    sessions[-1]["ended"] = _now()
+    sessions[-1]["ended"] = now()
     sessions[-1]["wall_time_s"] = round(time.perf_counter() - t_session, 3)
     write_atomic(state_path(path), state.to_bytes())
     trace = {m: downsample_curves({"update": list(range(1, len(state.trace.get("norm", [])) + 1)),
