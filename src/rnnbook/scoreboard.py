@@ -17,7 +17,7 @@ from pathlib import Path
 from rnnbook.verdicts import claims as _claims
 from rnnbook.verdicts.claims import CLAIMS, Claim
 from rnnbook.verdicts.evidence import Verdict
-from rnnbook.verdicts.rules import VERDICTS
+from rnnbook.verdicts.rules import VERDICTS, exact_interval
 
 #: the words, with what each means, as the scoreboard page states them
 MEANINGS = {
@@ -66,7 +66,7 @@ def tally_text(counts: dict[str, int]) -> str:
 
 def frame(rows: list[tuple[Claim, Verdict]]):
     """The scoreboard as a pandas DataFrame, one row per claim."""
-    import pandas as pd
+    import pandas as pd  # the pages' tables only: ``python -m rnnbook show`` prints text and does without pandas
 
     return pd.DataFrame([{
         "claim": claim.key, "paper §": claim.section, "the paper's claim": claim.words, "source": claim.source,
@@ -79,8 +79,6 @@ def frame(rows: list[tuple[Claim, Verdict]]):
 
 def interval_text(v: Verdict) -> str:
     """The exact 95 % interval of a rate claim's pooled rate where it has one point; else where to look."""
-    from rnnbook.verdicts.rules import exact_interval
-
     if v.counts is None or not v.counts[1]:
         return "-"
     if len(v.points) > 1:
@@ -97,7 +95,7 @@ def page_frame(root: str | Path, where: str):
 def point_frames(rows: list[tuple[Claim, Verdict]]) -> dict[str, list[tuple[str, object]]]:
     """Claim key -> the per-point tables behind its row, one ``(part, DataFrame)`` per part of the
     claim (``""`` for a claim of one part); claims with a single point are left out."""
-    import pandas as pd
+    import pandas as pd  # as in frame(): only the pages need pandas
 
     out = {}
     for claim, v in rows:

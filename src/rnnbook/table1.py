@@ -45,6 +45,8 @@ from typing import Any
 
 from rnnbook.errors import ConfigError
 from rnnbook.methods import METHODS
+from rnnbook.natural import bits
+from rnnbook.natural_training import json_of, table_entry
 from rnnbook.verdicts import rules
 
 METHOD_NAMES = {"msgd": "MSGD", "msgd_c": "MSGD+C", "msgd_cr": "MSGD+CR"}
@@ -94,9 +96,6 @@ def ours(data: dict[str, Any]) -> dict[str, dict[str, float] | None]:
     scores at its best validation epoch, in the table's unit (text in bits); the fraction and the
     number of all its updates so far that were clipped, and the epochs they fell in; ``None`` for a
     method with no finished epoch."""
-    from rnnbook.natural import bits
-    from rnnbook.natural_training import table_entry
-
     convert = (lambda x: x) if data["task"]["kind"] == "music" else bits
     out: dict[str, dict[str, float] | None] = {}
     for m in data["methods"]:
@@ -316,6 +315,4 @@ def music_orderings(root: Path, protocol: str = "paper") -> list[dict[str, Any]]
 
 
 def json_file(path: Path) -> dict[str, Any]:
-    from rnnbook.natural_training import json_of
-
     return json_of(path)

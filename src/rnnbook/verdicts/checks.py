@@ -3,12 +3,24 @@ page is built. Each returns ``(holds, the book's number, how it was computed, a 
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+import torch
+
+from rnnbook import dynamics as D
+from rnnbook import gradients as G
+from rnnbook import reference
+from rnnbook.baselines import clip_by_norm, clip_elementwise, cosine
+from rnnbook.engine.batched import loss_and_grads
+from rnnbook.model import init_params
+from rnnbook.omega_exact import error_norms_through_chain, norm_preserving_jacobian_2d
+from rnnbook.regularizer import omega_immediate_grad
+from rnnbook.streams import Stream
+from rnnbook.tasks import get_task
+
 
 def decomposition() -> tuple[bool, str, str, float]:
-    import torch
-
-    from rnnbook import gradients as G
-
     g = torch.Generator().manual_seed(0)
     net = G.PaperRNN.random(8, 3, 2, scale=1.1, act="tanh", generator=g)
     T = 30
@@ -21,10 +33,6 @@ def decomposition() -> tuple[bool, str, str, float]:
 
 
 def sufficient_condition() -> tuple[bool, str, str, float]:
-    import torch
-
-    from rnnbook import gradients as G
-
     g = torch.Generator().manual_seed(1)
     worst_ratio, last = 0.0, 0.0
     for _ in range(5):
@@ -40,8 +48,6 @@ def sufficient_condition() -> tuple[bool, str, str, float]:
 def linear_case() -> tuple[bool, str, str, float]:
     """Linear case: spectral radius below 1 makes every power of W vanish (so above 1 is necessary
     for explosion), and above 1 the powers grow."""
-    import numpy as np
-
     rng = np.random.default_rng(3)
     small, large = [], []
     for _ in range(5):
@@ -55,10 +61,6 @@ def linear_case() -> tuple[bool, str, str, float]:
 
 
 def bifurcations() -> tuple[bool, str, str, float]:
-    import numpy as np
-
-    from rnnbook import dynamics as D
-
     bif = D.bifurcation_points(5.0)
     lo, hi, _ = D.bistable_window_by_simulation(5.0, np.linspace(-3.0, -2.0, 2001))
     ok = abs(lo - bif.b_2) < 2e-3 and abs(hi - bif.b_1) < 2e-3
@@ -67,10 +69,6 @@ def bifurcations() -> tuple[bool, str, str, float]:
 
 
 def wall() -> tuple[bool, str, str, float]:
-    import numpy as np
-
-    from rnnbook import dynamics as D
-
     w = np.linspace(4.5, 9.0, 46)
     s05 = float(D.logistic(0.5))
     surf = D.error_surface(w, 0.5 - w * s05)
@@ -83,10 +81,6 @@ def wall() -> tuple[bool, str, str, float]:
 def clipped_descent() -> tuple[bool, str, str, float]:
     """Algorithm 1 only rescales: the clipped step has the gradient's direction (a descent direction for
     the minibatch), while clipping element by element turns it."""
-    import torch
-
-    from rnnbook.baselines import clip_by_norm, clip_elementwise, cosine
-
     g = torch.Generator().manual_seed(4)
     worst_norm, worst_elem = 1.0, 1.0
     for _ in range(100):
@@ -100,15 +94,6 @@ def clipped_descent() -> tuple[bool, str, str, float]:
 
 def omega_gradient() -> tuple[bool, str, str, float]:
     """Eq. (10)'s gradient of Ω as the engine computes it, against the slow reference model's."""
-    import torch
-
-    from rnnbook import reference
-    from rnnbook.engine.batched import loss_and_grads
-    from rnnbook.model import init_params
-    from rnnbook.regularizer import omega_immediate_grad
-    from rnnbook.streams import Stream
-    from rnnbook.tasks import get_task
-
     task = get_task("torder")
     params = init_params("smart_tanh", task.n_in, 50, task.n_out, [torch.Generator().manual_seed(0)], dtype=torch.float64)
     batch = task.sample([Stream(7)], 20, [50], dtype=torch.float64)
@@ -126,12 +111,6 @@ def omega_direction() -> tuple[bool, str, str, float]:
     """Ω asks for norm preservation along the error only: a 2×2 Jacobian with singular values 1.3 and
     0.2 can have Ω_k = 0 along δ; a chain of such Jacobians carries the norm 50 steps back, while
     the same singular values in random orientations let it vanish."""
-    import math
-
-    import numpy as np
-
-    from rnnbook.omega_exact import error_norms_through_chain, norm_preserving_jacobian_2d
-
     s1, s2 = 1.3, 0.2
     delta = np.array([math.cos(0.5), math.sin(0.5)])
     J = norm_preserving_jacobian_2d(delta, s1, s2, 1.2)
@@ -146,8 +125,6 @@ def omega_direction() -> tuple[bool, str, str, float]:
 def error_clipping_direction(study: dict) -> tuple[bool, str, str, float]:
     """Norm clipping keeps the gradient's direction (cosine 1 by construction); Mikolov's per-step
     error clipping, at the cutoffs that clamp as many minibatches as norm clipping, turns it."""
-    import numpy as np
-
     spec = study["spec"]
     clipped = np.array(study["norm"]) > spec["threshold"]
     modified, cosine = np.array(study["modified"]), np.array(study["cosine"])

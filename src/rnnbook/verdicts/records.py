@@ -30,6 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from rnnbook.experiments import get_experiment
+from rnnbook.results import load_results
+
 #: the paper's update budget for every pathological task (ICML §4.1: 5 x 10^6 updates) [ICML][code]
 PAPER_BUDGET = 5_000_000
 
@@ -100,8 +103,6 @@ def load_records(root: Path, experiment: str, protocol: str = "paper") -> list[R
 @functools.lru_cache(maxsize=64)
 def _load(path: str, experiment: str, mtime_ns: int, size: int) -> tuple[RunRecord, ...]:
     """A file read once per version (its modification time and size are part of the key)."""
-    from rnnbook.results import load_results
-
     return tuple(RunRecord.from_dict(experiment, r) for r in load_results(path)["runs"])
 
 
@@ -130,14 +131,10 @@ class Runs:
 
     def planned(self) -> list[dict[str, Any]]:
         """The configs of the runs this selector will hold when the sweep is complete."""
-        from rnnbook.experiments import get_experiment
-
         return [d for d in (c.to_dict() for c in get_experiment(self.experiment).runs(self.protocol)) if self.wants(d)]
 
     def settings(self) -> dict[str, Any]:
         """The protocol's settings (lr, threshold, ...), as declared."""
-        from rnnbook.experiments import get_experiment
-
         return dict(get_experiment(self.experiment).protocol(self.protocol).settings)
 
     def records(self, root: Path) -> list[RunRecord] | None:

@@ -51,7 +51,7 @@ from typing import Any, Iterable, Sequence
 
 from scipy import stats as _st
 
-from rnnbook.verdicts.records import Point
+from rnnbook.verdicts.records import Point, cap_fraction, caps_text
 
 ALPHA = 0.05
 VERDICTS = ("reproduced", "consistent", "not reproduced", "partly", "open", "uninformative", "inconclusive",
@@ -163,8 +163,6 @@ def judge_point(point: Point, paper_k_per: int, paper_n_per: int, alpha: float =
 
 
 def point_row(point: Point, verdict: str, p: float | None, ci: tuple[float, float] | None, paper: str) -> dict[str, Any]:
-    from rnnbook.verdicts.records import cap_fraction, caps_text
-
     return {"task": point.task, "init": point.init, "method": point.method, "T": point.length, "runs": point.n,
             "solved": point.solved, "censored": point.censored, "diverged": point.diverged,
             "not finished": point.unfinished, "95 % interval": "-" if ci is None else f"{ci[0]:.2f}-{ci[1]:.2f}",
