@@ -322,3 +322,12 @@ def test_combine_parts_keeps_a_unanimous_word_and_table1_uses_it():
     s = lambda a, b: {"msgd": {"train": b, "test": b, "valid": b}, "msgd_c": {"train": a, "test": a, "valid": a}}
     assert table1.ordering_verdict("clip", {"x": s(1.0, 1.0)})[0] == "tie"
     assert table1.ordering_verdict("clip", {"x": s(0.5, 1.0), "y": s(1.0, 1.0)})[0] == "partly"
+
+
+def test_every_experiment_a_claim_reads_finds_the_claim():
+    """``python -m rnnbook show`` lists a claim under every results file it reads (claims.for_experiment):
+    the music data sets of Table 1, the threshold experiments and the MSGD runs that measure the average norm."""
+    for experiment in ("music_piano_midi", "music_nottingham", "music_musedata"):
+        assert {c.key for c in claims.for_experiment(experiment)} == {"t1-music-clip", "t1-music-reg"}, experiment
+    for experiment in ("clip_threshold_x1", "clip_threshold_none", "clip_threshold50_x0.5", "temporal_order"):
+        assert "threshold" in {c.key for c in claims.for_experiment(experiment)}, experiment

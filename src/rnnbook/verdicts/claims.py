@@ -287,13 +287,16 @@ def for_experiment(experiment: str) -> tuple[Claim, ...]:
 
 
 def experiments_of(test: Test) -> set[str]:
+    """The experiments whose results files ``test`` reads: those of its run selectors, of its parts,
+    and those it names (``experiments``: Table 1's, the generalisation tests'; ``studies``: the
+    threshold experiments)."""
     out: set[str] = set()
-    for name in ("selectors", "better", "worse", "reference"):
+    for name in ("selectors", "better", "worse", "reference", "msgd"):
         out |= {s.experiment for s in getattr(test, name, ())}
     for name in ("short", "long"):
         if hasattr(test, name):
             out |= experiments_of(getattr(test, name))
     for _, part in getattr(test, "parts", ()):
         out |= experiments_of(part)
-    out |= set(getattr(test, "experiments", ()))
+    out |= set(getattr(test, "experiments", ())) | set(getattr(test, "studies", ()))
     return out
