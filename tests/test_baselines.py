@@ -6,10 +6,11 @@ import math
 import pytest
 import torch
 
-from rnnbook.baselines import (LSTMClassifier, autonomous_endpoints, clip_by_norm, clip_elementwise, cosine,
-                               error_signal_norms, flatten, spike_statistics, train_lstm, train_trajectory,
-                               validation_error)
+from rnnbook import baselines, lstm
+from rnnbook.baselines import (autonomous_endpoints, clip_by_norm, clip_elementwise, cosine, error_clipping_directions,
+                               error_signal_norms, flatten, spike_statistics, train_trajectory, validation_error)
 from rnnbook.errors import ConfigError
+from rnnbook.lstm import LSTMClassifier, lstm_study, train_lstm
 from rnnbook.model import Params, init_params
 from rnnbook.training import EXTRA_METHODS, METHODS, RunConfig, train_runs
 
@@ -127,9 +128,13 @@ def test_spike_statistics_finds_spikes():
     assert spike_statistics(torch.ones(400, dtype=torch.float64))["spikes"] == 0
 
 
-def test_lstm_study_writes_every_run(tmp_path):
-    from rnnbook.baselines import lstm_study
+def test_the_lstm_names_are_importable_from_baselines_too():
+    """The chapters and older code import the LSTM study from rnnbook.baselines (its home: rnnbook.lstm)."""
+    for name in ("LSTM_STUDY", "LSTMClassifier", "LSTMRun", "lstm_study", "train_lstm"):
+        assert getattr(baselines, name) is getattr(lstm, name)
 
+
+def test_lstm_study_writes_every_run(tmp_path):
     spec = {"length": 10, "seeds": [0, 1], "updates": 20, "lr": 0.1, "hidden": 4, "batch": 4,
             "thresholds": [None, 1.0], "check_every": 10, "n_valid": 20, "success_error": 0.01}
     data = lstm_study(spec)
@@ -140,9 +145,6 @@ def test_lstm_study_writes_every_run(tmp_path):
 
 
 def test_error_clipping_directions_against_the_true_gradient():
-    from rnnbook.baselines import error_clipping_directions
-    from rnnbook.model import init_params
-
     cfg = RunConfig(task="torder", init="basic_tanh", method="msgd_c", min_length=12, max_length=12, seed=0,
                     hidden=6, max_updates=1, check_every=1)
     task = cfg.make_task()

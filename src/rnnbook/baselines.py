@@ -19,8 +19,15 @@ recurrent weights, element-wise clipping, an LSTM. This module provides them:
   :func:`rnnbook.clipping.clip_by_norm`).
 * :func:`error_clipping_directions` compares Mikolov's per-step clipping of the back-propagated
   error (:func:`rnnbook.reference.loss_and_grads_error_clipped`) with the true gradient.
-* :func:`train_lstm` trains a ``torch.nn.LSTM`` on the same task and data stream and records
-  its gradient norm at every update (§3.1: LSTM addresses vanishing, not exploding, gradients).
+* :func:`spike_statistics` says how spiky a gradient-norm trace is.
+* :data:`ERROR_CLIPPING_STUDY` and :func:`error_clipping_study` are Chapter 3.1's comparison of
+  error clipping with the true gradient, written to results/ by
+  ``python -m rnnbook.baselines error-clipping``.
+
+The LSTM (§3.1: it addresses vanishing, not exploding, gradients) has a module of its own,
+:mod:`rnnbook.lstm`: :func:`train_lstm` trains a ``torch.nn.LSTM`` on the same task and data
+stream and records its gradient norm at every update; its names are importable from here too,
+and ``python -m rnnbook.baselines lstm`` writes its study.
 
 Nothing here is fast: a run trains one model. The book uses it for runs of a few thousand
 updates.
@@ -28,18 +35,25 @@ updates.
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
+from rnnbook import reference as R
+from rnnbook import runtime
 from rnnbook.clipping import clip_by_norm, clip_grad_norm_, grad_norm  # noqa: F401 (clip_by_norm: also importable from here)
 from rnnbook.errors import ConfigError, check_at_least
 from rnnbook.engine import batched, choose_backend
 from rnnbook.engine.update import UpdateStats
+from rnnbook.lstm import LSTM_STUDY, LSTMClassifier, LSTMRun, lstm_study, train_lstm  # noqa: F401 (importable from here)
 from rnnbook.model import Params, activation_of
 from rnnbook.streams import Stream
-from rnnbook.tasks import Batch, Task, errors, get_task, sample_length
+from rnnbook.tasks import sample_length
 from rnnbook.runs import DTYPES, RunConfig
 from rnnbook.training import Ensemble, Hooks
 from rnnbook.validation import validation_errors
@@ -186,8 +200,6 @@ def error_clipping_directions(snapshots: list[Params], config: RunConfig, cutoff
     ``-lr g_c`` minus before) and ``change_norm`` (the same for Algorithm 1's step at
     ``threshold``, default ``config.threshold``).
     """
-    from rnnbook import reference as R
-
     task = config.make_task()
     act = activation_of(config.init)
     lr = config.lr if lr is None else lr
@@ -288,110 +300,6 @@ def autonomous_endpoints(params: Params, act: str, *, n_starts: int = 200, steps
     return counts
 
 
-# ---------------------------------------------------------------------------------------------
-# LSTM (§3.1)
-# ---------------------------------------------------------------------------------------------
-
-
-class LSTMClassifier(torch.nn.Module):
-    """``torch.nn.LSTM`` (one layer, PyTorch's default initialisation) and a linear read-out of
-    the last state; the read-out and the cost are the RNN's (softmax, cross-entropy averaged
-    over the minibatch, for the ``last_softmax`` tasks)."""
-
-    def __init__(self, n_in: int, hidden: int, n_out: int) -> None:
-        super().__init__()
-        self.lstm = torch.nn.LSTM(n_in, hidden)
-        self.readout = torch.nn.Linear(hidden, n_out)
-
-    def forward(self, u: torch.Tensor) -> torch.Tensor:  # u: (T, B, n_in), time-major
-        out, _ = self.lstm(u)
-        return self.readout(out[-1])
-
-
-@dataclass
-class LSTMRun:
-    """An LSTM run: per-update loss and gradient norm (before clipping), validation checks."""
-
-    loss: torch.Tensor
-    grad_norm: torch.Tensor
-    checks: list[int] = field(default_factory=list)
-    valid_error: list[float] = field(default_factory=list)
-    first_success: int | None = None
-    model: LSTMClassifier | None = None
-
-
-class _LSTMPredictor:
-    """An LSTM as a validation backend (:func:`rnnbook.validation.validation_errors`): the logits
-    of its last state, for the one model it is (``params`` is not used)."""
-
-    def __init__(self, model: LSTMClassifier) -> None:
-        self.model = model
-
-    def predict(self, params, task: Task, u: torch.Tensor, start: torch.Tensor, pad: int | None = None) -> torch.Tensor:
-        with torch.no_grad():
-            return self.model(u[0]).unsqueeze(0)
-
-
-def _lstm_errors(model: LSTMClassifier, task: Task, stream: Stream, length: int, n: int) -> float:
-    return float(validation_errors(_LSTMPredictor(model), task, None, [stream], [(length, length)], n, 500,
-                                   dtype=torch.float32, budget=None)[0])
-
-
-def train_lstm(
-    length: int,
-    seed: int,
-    updates: int,
-    *,
-    task: str = "torder",
-    hidden: int = 50,
-    lr: float = 0.01,
-    batch: int = 20,
-    threshold: float | None = None,
-    check_every: int = 500,
-    n_valid: int = 1000,
-    success_error: float = 0.01,
-) -> LSTMRun:
-    """Train an LSTM by plain minibatch SGD on ``task`` at a fixed ``length`` (float32).
-
-    The minibatches are the RNN run's with the same ``seed`` (the same :class:`Stream`).
-    ``threshold``: norm clipping (Algorithm 1) over all LSTM parameters; ``None``: none.
-    Validation every ``check_every`` updates on ``n_valid`` fresh sequences; training stops
-    at the first check below ``success_error``.
-    """
-    # Not the engine's loop (rnnbook.training.Ensemble): that loop trains the paper's RNN, whose
-    # five weight tensors (Params) its explicit BPTT, Omega and SGD step are written for; an LSTM
-    # is a torch.nn.Module trained by autograd and torch.optim. Its validation is the shared one.
-    t = get_task(task)
-    if t.readout != "last_softmax":
-        raise ConfigError(f"train_lstm handles the last-step classification tasks, not {task!r}")
-    t.check_length(length)
-    torch.manual_seed(seed)
-    model = LSTMClassifier(t.n_in, hidden, t.n_out)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    stream = Stream(seed)
-    loss_log = torch.full((updates,), math.nan, dtype=torch.float64)
-    norm_log = torch.full((updates,), math.nan, dtype=torch.float64)
-    run = LSTMRun(loss_log, norm_log, model=model)
-    for k in range(updates):
-        data: Batch = t.sample([stream], batch, [length])
-        logits = model(data.u[0])
-        loss = torch.nn.functional.cross_entropy(logits, data.target[0])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), math.inf if threshold is None else threshold)
-        opt.step()
-        loss_log[k], norm_log[k] = float(loss.detach()), float(norm)
-        if (k + 1) % check_every == 0:
-            err = _lstm_errors(model, t, stream, length, n_valid)
-            run.checks.append(k + 1)
-            run.valid_error.append(err)
-            if err < success_error:
-                run.first_success = k + 1
-                run.loss, run.grad_norm = loss_log[: k + 1], norm_log[: k + 1]
-                break
-    return run
-
-
 def spike_statistics(norms: torch.Tensor, factor: float = 10.0, window: int = 100) -> dict[str, float]:
     """How spiky a gradient-norm trace is: max / median, and the share of updates whose norm
     exceeds ``factor`` times the median of the ``window`` updates before it."""
@@ -405,30 +313,9 @@ def spike_statistics(norms: torch.Tensor, factor: float = 10.0, window: int = 10
 
 
 # ---------------------------------------------------------------------------------------------
-# The LSTM study of Chapter 3.1, written to results/ by `python -m rnnbook.baselines lstm`
+# Chapter 3.1's studies, written to results/ by `python -m rnnbook.baselines lstm|error-clipping`
+# (the LSTM study's protocol and runner live in rnnbook.lstm)
 # ---------------------------------------------------------------------------------------------
-
-#: The protocol of the LSTM study, fixed before it was run. The length and the learning rate
-#: come from a pilot: at length 50, plain SGD with lr 0.01 (the RNN's) or 0.1 left a 50-unit
-#: LSTM at chance level for 6,000 updates (seed 0), so the study uses length 20 and lr 0.1.
-LSTM_STUDY = {"length": 20, "seeds": [0, 1, 2], "updates": 5000, "lr": 0.1, "hidden": 50, "batch": 20,
-              "thresholds": [None, 1.0], "check_every": 500, "n_valid": 1000, "success_error": 0.01}
-
-
-def lstm_study(spec: dict | None = None) -> dict:
-    """Run the LSTM study (``LSTM_STUDY``): per seed and threshold, the gradient-norm trace and checks."""
-    spec = dict(LSTM_STUDY if spec is None else spec)
-    runs = []
-    for threshold in spec["thresholds"]:
-        for seed in spec["seeds"]:
-            run = train_lstm(spec["length"], seed, spec["updates"], hidden=spec["hidden"], lr=spec["lr"],
-                             batch=spec["batch"], threshold=threshold, check_every=spec["check_every"],
-                             n_valid=spec["n_valid"], success_error=spec["success_error"])
-            runs.append({"seed": seed, "threshold": threshold, "grad_norm": run.grad_norm.tolist(),
-                         "loss": run.loss.tolist(), "checks": run.checks, "valid_error": run.valid_error,
-                         "first_success": run.first_success})
-    return {"format": "rnnbook-lstm-study/1", "spec": spec, "torch": torch.__version__, "runs": runs}
-
 
 #: Chapter 3.1's comparison of Mikolov's per-step error clipping with the true gradient, along the
 #: trajectory of Experiment 2's MSGD-C run (temporal order, length 50, smart tanh, seed 0, lr 0.01,
@@ -454,13 +341,6 @@ def error_clipping_study(spec: dict | None = None) -> dict:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    import argparse
-    import json
-    import sys
-    from pathlib import Path
-
-    from rnnbook import runtime
-
     parser = argparse.ArgumentParser(prog="python -m rnnbook.baselines",
                                      description="Chapter 3.1's studies: the LSTM (writes "
                                      "results/lstm_temporal_order/study.json) and Mikolov's per-step error clipping "
