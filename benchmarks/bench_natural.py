@@ -5,7 +5,7 @@ Run by ``make bench`` (a script, never a timed test)::
     python benchmarks/bench_natural.py            # H = 300, 400; T = 200 (~1 min)
     python benchmarks/bench_natural.py --quick    # smoke run (~15 s)
 
-The workload is one training update of Table 1's music runs (``rnnbook.natural_training``): the three
+The workload is one training update of Table 1's music runs (``rnnbook.natural.training``): the three
 methods MSGD, MSGD+C and MSGD+CR (E = 3 models), 88 inputs and 88 Bernoulli outputs, H sigmoid
 hidden units, one 200-frame chunk of a piece (minibatch 1), float32, one torch thread:
 
@@ -19,10 +19,10 @@ hidden units, one 200-frame chunk of a piece (minibatch 1), float32, one torch t
   a reference for what a library RNN of that size costs (three models in turn).
 
 Both sides train on the same chunks, drawn once from the training split of the real data
-(``rnnbook.corpora.load_poly_music``) when it is there, else random 0/1 frames with 4 keys down.
+(``rnnbook.natural.corpora.load_poly_music``) when it is there, else random 0/1 frames with 4 keys down.
 Each side is timed in alternating rounds (``--rounds``) and keeps its best, so a slow spell of the
 shared machine does not land on one side only. From the engine's time per update and the time to
-score the splits (``rnnbook.natural.evaluate``, also measured) it estimates each data set's wall
+score the splits (``rnnbook.natural.task.evaluate``, also measured) it estimates each data set's wall
 time per epoch at the rates just measured (so on a loaded machine, under that load; the load
 average is recorded): (training frames / 200) updates plus one scoring of the three splits.
 """
@@ -61,7 +61,7 @@ def chunks(pool: int, seed: int = 0) -> list[np.ndarray]:
     """``pool`` chunks of ``T + 1`` frames: from Nottingham's training pieces if the data are here."""
     rng = np.random.default_rng(seed)
     try:
-        from rnnbook.corpora import load_poly_music
+        from rnnbook.natural.corpora import load_poly_music
 
         pieces = [p for p in load_poly_music("nottingham").train if len(p) > T + 1]
         return [pieces[i][:T + 1] for i in rng.choice(len(pieces), pool)]
@@ -75,8 +75,8 @@ def chunks(pool: int, seed: int = 0) -> list[np.ndarray]:
 
 def engine_step_fn(H: int, data: list[np.ndarray]):
     from rnnbook.engine.backend import UpdateSettings, choose_backend
-    from rnnbook.model import init_params
-    from rnnbook.natural import SequenceTask, make_batch
+    from rnnbook.natural.task import SequenceTask, make_batch
+    from rnnbook.paper.model import init_params
 
     task = SequenceTask.music()
     gens = [torch.Generator().manual_seed(0) for _ in range(3)]
@@ -158,9 +158,9 @@ def nn_rnn_step_fn(H: int, data: list[np.ndarray]):
 
 
 def eval_seconds_per_frame(H: int, data: list[np.ndarray], min_time: float) -> float:
-    """Scoring time per frame of the three models (``rnnbook.natural.evaluate``, float32)."""
-    from rnnbook.model import init_params
-    from rnnbook.natural import SequenceTask, evaluate
+    """Scoring time per frame of the three models (``rnnbook.natural.task.evaluate``, float32)."""
+    from rnnbook.natural.task import SequenceTask, evaluate
+    from rnnbook.paper.model import init_params
 
     task = SequenceTask.music()
     params = init_params("sigmoid", KEYS, H, KEYS, [torch.Generator().manual_seed(0) for _ in range(3)])
@@ -171,7 +171,7 @@ def eval_seconds_per_frame(H: int, data: list[np.ndarray], min_time: float) -> f
 
 def epoch_estimates(H: int, update_s: float, eval_s: float) -> dict[str, dict[str, float]]:
     """Seconds per epoch of each data set trained with ``H`` units, at the measured rates."""
-    from rnnbook.corpora.poly_music import DATASETS, load_poly_music
+    from rnnbook.natural.corpora.poly_music import DATASETS, load_poly_music
 
     out = {}
     for name in DATASETS:
@@ -194,9 +194,9 @@ def main(argv=None) -> int:
     ap.add_argument("--min-time", type=float, default=None, help="seconds per timing (default 2, quick 0.5)")
     ap.add_argument("--out", default=str(HERE / "results-natural.json"))
     args = ap.parse_args(argv)
-    from rnnbook import runtime
+    from rnnbook.engine.process import configure_torch
 
-    threads = runtime.configure_torch(1)
+    threads = configure_torch(1)
     rounds = args.rounds or (1 if args.quick else 3)
     min_time = args.min_time or (0.5 if args.quick else 2.0)
     data = chunks(8)
@@ -223,7 +223,7 @@ def main(argv=None) -> int:
         for name, est in row["epoch_estimates"].items():
             print(f"   {name}: ~{est['epoch_s']:.0f} s per epoch at this rate "
                   f"({est['train_s']:.0f} s training, {est['score_s']:.0f} s scoring)", flush=True)
-    from rnnbook.results import code_version, environment
+    from rnnbook.synthetic.results import code_version, environment
 
     out = {"benchmark": "natural (Table 1 music)", "rows": rows,
            "provenance": {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from rnnbook import training
+from rnnbook.synthetic import training
 
 torch.set_num_threads(1)
 torch.set_flush_denormal(True)

@@ -6,13 +6,23 @@ import math
 import pytest
 import torch
 
-from rnnbook import baselines, lstm
-from rnnbook.baselines import (autonomous_endpoints, clip_by_norm, clip_elementwise, cosine, error_clipping_directions,
-                               error_signal_norms, flatten, spike_statistics, train_trajectory, validation_error)
 from rnnbook.errors import ConfigError
-from rnnbook.lstm import LSTMClassifier, lstm_study, train_lstm
-from rnnbook.model import Params, init_params
-from rnnbook.training import EXTRA_METHODS, METHODS, RunConfig, train_runs
+from rnnbook.paper.model import Params, init_params
+from rnnbook.studies import baselines, lstm
+from rnnbook.studies.baselines import (
+    autonomous_endpoints,
+    clip_by_norm,
+    clip_elementwise,
+    cosine,
+    error_clipping_directions,
+    error_signal_norms,
+    flatten,
+    spike_statistics,
+    train_trajectory,
+    validation_error,
+)
+from rnnbook.studies.lstm import LSTMClassifier, lstm_study, train_lstm
+from rnnbook.synthetic.training import EXTRA_METHODS, METHODS, RunConfig, train_runs
 
 SMALL = dict(task="torder", init="basic_tanh", hidden=8, batch=4, n_valid=60, valid_chunk=30, dtype="float64",
              min_length=10, max_length=14, seed=1, max_updates=30, check_every=10)
@@ -129,7 +139,7 @@ def test_spike_statistics_finds_spikes():
 
 
 def test_the_lstm_names_are_importable_from_baselines_too():
-    """The chapters and older code import the LSTM study from rnnbook.baselines (its home: rnnbook.lstm)."""
+    """The chapters and older code import the LSTM study from rnnbook.studies.baselines (its home: rnnbook.studies.lstm)."""
     for name in ("LSTM_STUDY", "LSTMClassifier", "LSTMRun", "lstm_study", "train_lstm"):
         assert getattr(baselines, name) is getattr(lstm, name)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnbook.plotting import FIGURE_NAME
+from rnnbook.book.plotting import FIGURE_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p for folder in ("chapters", "back") for p in (ROOT / folder).rglob("*.ipynb")
@@ -50,7 +50,7 @@ def test_notebook_is_stored_clean_and_seeds_everything_first(nb):
     cells = _cells(nb)
     code = [c for c in cells if c["cell_type"] == "code"]
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "commit notebooks without outputs"
-    assert "runtime.setup(" in _source(code[0]), "the first code cell must call rnnbook.runtime.setup (seeds, threads)"
+    assert "runtime.setup(" in _source(code[0]), "the first code cell must call rnnbook.book.runtime.setup (seeds, threads)"
     if nb.relative_to(ROOT).parts[0] != "chapters":
         return  # back matter (the glossary) is not a chapter: no summary, exercises or claims table
     text = "\n".join(_source(c) for c in cells)

@@ -277,7 +277,7 @@ def test_every_figure_offers_png_svg_and_pdf_downloads():
 
 
 # ---------------------------------------------------------------------------------------------
-# The interactive figures (rnnbook.interactive): move every control, compare with rnnbook
+# The interactive figures (rnnbook.book.interactive): move every control, compare with rnnbook
 # ---------------------------------------------------------------------------------------------
 
 WIDGET_PAGES = {
@@ -344,7 +344,7 @@ def _finish(root, tab, outside, errors, name: str) -> None:
 def test_bifurcation_widget_follows_the_slider(widget):
     import numpy as np
 
-    from rnnbook import dynamics as D
+    from rnnbook.paper import dynamics as D
 
     tab, root, outside, errors = widget("bifurcation")
     data = _data(root)
@@ -396,7 +396,7 @@ def test_bifurcation_widget_follows_the_slider(widget):
 def test_clipping_widget_follows_the_sliders(widget):
     import numpy as np
 
-    from rnnbook import dynamics as D
+    from rnnbook.paper import dynamics as D
 
     tab, root, outside, errors = widget("clipping")
     data = _data(root)
@@ -432,8 +432,9 @@ def test_clipping_widget_follows_the_sliders(widget):
 
 
 def test_cap_widget_recomputes_fig7_at_every_cap(widget):
-    from rnnbook import interactive, results
-    from rnnbook.outcomes import grid_points
+    from rnnbook.book import interactive
+    from rnnbook.synthetic import results
+    from rnnbook.verdicts.outcomes import grid_points
 
     tab, root, outside, errors = widget("caps")
     data = _data(root)
@@ -479,7 +480,7 @@ def test_widgets_work_from_file_urls(widget):
 def test_book_pdf_has_contents_outline_and_figures():
     from pypdf import PdfReader
 
-    from rnnbook.pdf import PDF_NAME, toc_entries
+    from rnnbook.book.pdf import PDF_NAME, toc_entries
 
     _require_build()
     pdf = HTML / PDF_NAME

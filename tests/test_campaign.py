@@ -12,13 +12,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from rnnbook import campaign, ledger, training, transfer
-from rnnbook.checkpoints import load_states, states_path
+from rnnbook.campaign import ledger, transfer
+from rnnbook.campaign import queue as campaign
 from rnnbook.cli import main
 from rnnbook.errors import ConfigError
-from rnnbook.experiments import load_config, with_overrides
-from rnnbook.results import strip_volatile
-from rnnbook.sweeps import run_sweep
+from rnnbook.store.checkpoints import load_states, states_path
+from rnnbook.synthetic import training
+from rnnbook.synthetic.experiments import load_config, with_overrides
+from rnnbook.synthetic.results import strip_volatile
+from rnnbook.synthetic.sweeps import run_sweep
 from rnnbook.verdicts.claims import CLAIMS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -353,7 +355,7 @@ def test_an_item_whose_file_another_command_writes_is_passed_over(tiny_config, p
     run_sweep(load_config(config)["tiny"], "quick", results)
     before = (results / "tiny" / "quick.json").read_bytes()
     queue = _queue(tmp_path / "q.toml", _item("part-40", 40, part_config))
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom rnnbook.lock import exclusive\n"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom rnnbook.store.lock import exclusive\n"
                                "with exclusive(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(120)",
                                str(results / "tiny" / "quick.json")], stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT / "src")})

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook import baselines as BL
-from rnnbook.omega_exact import error_norms_through_chain, norm_preserving_jacobian_2d, random_jacobian_2d
-from rnnbook.training import RunConfig, sigma_max
+from rnnbook.engine.omega_exact import error_norms_through_chain, norm_preserving_jacobian_2d, random_jacobian_2d
+from rnnbook.studies import baselines as BL
+from rnnbook.synthetic.training import RunConfig, sigma_max
 
 
 def _cfg(**kw):
@@ -84,8 +84,8 @@ def test_the_declared_averages_of_the_threshold_studies_are_what_the_committed_r
     first 10^5 updates; the safety-net controls are the diverged runs with only the net switched on."""
     from pathlib import Path
 
-    from rnnbook.experiments import get_experiment
-    from rnnbook.results import load_results
+    from rnnbook.synthetic.experiments import get_experiment
+    from rnnbook.synthetic.results import load_results
 
     root = Path(__file__).resolve().parents[1] / "results"
     runs = [r for name in ("temporal_order", "temporal_order_seeds")

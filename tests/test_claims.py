@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rnnbook import stats
-from rnnbook.experiments import get_experiment
-from rnnbook.results import FORMAT
-from rnnbook.natural_training import FORMAT as NATURAL_FORMAT
-from rnnbook.verdicts import claims, rules
+from rnnbook.natural.training import FORMAT as NATURAL_FORMAT
+from rnnbook.synthetic.experiments import get_experiment
+from rnnbook.synthetic.results import FORMAT
+from rnnbook.verdicts import claims, rules, stats
 from rnnbook.verdicts.records import Point, RunRecord, Runs, points
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,7 +244,7 @@ def _music_rows(diffs, sign="lower", converged=True):
     ([], True, "not run"),
 ])
 def test_music_orderings_are_judged_over_paired_seeds(monkeypatch, tmp_path, diffs, converged, expected):
-    from rnnbook import table1
+    from rnnbook.verdicts import table1
 
     monkeypatch.setattr(table1, "music_orderings", lambda root, protocol="paper": _music_rows(diffs, converged=converged))
     assert claims.judge("t1-music-clip", tmp_path).verdict == expected
@@ -314,7 +313,7 @@ def test_a_stored_study_check_is_not_run_until_its_file_exists(tmp_path):
 
 
 def test_combine_parts_keeps_a_unanimous_word_and_table1_uses_it():
-    from rnnbook import table1
+    from rnnbook.verdicts import table1
 
     assert rules.combine_parts([("a", "tie", ""), ("b", "tie", "")])[0] == "tie"
     assert rules.combine_parts([("a", "reproduced", ""), ("b", "tie", "")])[0] == "partly"

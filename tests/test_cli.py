@@ -10,9 +10,9 @@ import time
 import pytest
 import torch
 
-from rnnbook import training
 from rnnbook.cli import main
-from rnnbook.results import strip_volatile
+from rnnbook.synthetic import training
+from rnnbook.synthetic.results import strip_volatile
 
 
 def _err_line(capsys):

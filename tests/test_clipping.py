@@ -4,8 +4,8 @@ import math
 
 import torch
 
-from rnnbook.clipping import apply_safety_net_, clip_grad_norm_, grad_norm
-from rnnbook.model import Params
+from rnnbook.engine.clipping import apply_safety_net_, clip_grad_norm_, grad_norm
+from rnnbook.paper.model import Params
 
 torch.set_num_threads(1)
 
@@ -67,13 +67,13 @@ def test_safety_net_replaces_unusable_updates():
 
 def _small_net(seed=0, n=4, n_in=2, n_out=3):
     g = torch.Generator().manual_seed(seed)
-    from rnnbook import reference as R
+    from rnnbook.paper import reference as R
     shapes = ((n, n), (n, n_in), (n,), (n_out, n), (n_out,))
     return R.RNN(*(0.8 * torch.randn(s, generator=g, dtype=torch.float64) for s in shapes), "tanh")
 
 
 def test_error_clipping_without_clamping_is_the_gradient_by_finite_differences():
-    from rnnbook import reference as R
+    from rnnbook.paper import reference as R
     net = _small_net()
     g = torch.Generator().manual_seed(1)
     u = torch.randn(6, 2, 5, generator=g, dtype=torch.float64)        # T = 6 steps, batch 5
@@ -95,7 +95,7 @@ def test_error_clipping_without_clamping_is_the_gradient_by_finite_differences()
 
 def test_error_clipping_by_hand_on_one_unit_two_steps():
     # x1 = a u1 + b, h1 = tanh x1; x2 = w h1 + a u2 + b, h2 = tanh x2; y = v h2 + c; E = (y - t)^2
-    from rnnbook import reference as R
+    from rnnbook.paper import reference as R
     w, a, b, v, c, u1, u2, t, cut = 1.5, 0.7, 0.1, 2.0, 0.0, 1.0, -0.5, 3.0, 0.5
     net = R.RNN(*(torch.tensor(x, dtype=torch.float64).reshape(s) for x, s in
                   ((w, (1, 1)), (a, (1, 1)), (b, (1,)), (v, (1, 1)), (c, (1,)))), "tanh")
@@ -122,7 +122,7 @@ def test_error_clipping_by_hand_on_one_unit_two_steps():
 
 
 def test_runs_past_the_net_counts_only_certain_firings():
-    from rnnbook.clipping import runs_past_the_net, windows_past_the_net
+    from rnnbook.engine.clipping import runs_past_the_net, windows_past_the_net
 
     assert windows_past_the_net([1.0, 2e10, float("nan"), None, 5e9, 3e12]) == 2
     rec = lambda means, **kw: {"config": {"seed": 0}, "curves": {"grad_norm": means}, "success": False,

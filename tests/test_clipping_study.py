@@ -1,14 +1,14 @@
-"""rnnbook.clipping_study on small fabricated inputs: the facts Chapter 3.2 quotes."""
+"""rnnbook.book.clipping_study on small fabricated inputs: the facts Chapter 3.2 quotes."""
 
 import math
 
 import numpy as np
 import pytest
 
-from rnnbook import clipping_study as CS
-from rnnbook.tasks import get_task
-from rnnbook.traces import Trace
-from rnnbook.training import RunConfig
+from rnnbook.book import clipping_study as CS
+from rnnbook.paper.tasks import get_task
+from rnnbook.synthetic.traces import Trace
+from rnnbook.synthetic.training import RunConfig
 
 
 def _config(method, seed, threshold=1.0):

@@ -11,11 +11,19 @@ import numpy as np
 import pytest
 from music21 import chord, note, stream, tie
 
-from rnnbook.corpora import (
-    CACHE_ENV, MissingPackageError, load_chorales, load_shakespeare, piano_roll, piano_roll_with_drops, split_of,
-)
-from rnnbook.corpora import cache, music, text
 from rnnbook.errors import ConfigError
+from rnnbook.natural.corpora import (
+    CACHE_ENV,
+    MissingPackageError,
+    cache,
+    load_chorales,
+    load_shakespeare,
+    music,
+    piano_roll,
+    piano_roll_with_drops,
+    split_of,
+    text,
+)
 
 # ---------------------------------------------------------------------------------------------
 # piano_roll against its definition on a score small enough to work out by hand
@@ -296,7 +304,7 @@ def write_ptb(folder, sentences):
 
 
 def test_ptb_characters_are_read_from_mikolovs_format(tmp_path):
-    from rnnbook.corpora import load_ptb_chars
+    from rnnbook.natural.corpora import load_ptb_chars
 
     write_ptb(tmp_path, {"train": ["aer banknote", "the n cat"], "valid": ["no it"], "test": ["the cat's"]})
     first = (tmp_path / "ptb.char.train.txt").read_text().splitlines()[0]
@@ -308,7 +316,7 @@ def test_ptb_characters_are_read_from_mikolovs_format(tmp_path):
 
 
 def test_a_missing_or_foreign_ptb_file_is_a_one_line_error(tmp_path):
-    from rnnbook.corpora import load_ptb_chars
+    from rnnbook.natural.corpora import load_ptb_chars
 
     with pytest.raises(ConfigError, match="ptb.char.train.txt' is missing"):
         load_ptb_chars(tmp_path)

@@ -5,15 +5,14 @@ import os
 
 import pytest
 import torch
-
-from rnnbook.engine import cpu_kernel
-from rnnbook.errors import ConfigError
-from rnnbook.model import INITS, Params, activation_of, init_params
-from rnnbook.engine.batched import Workspace, loss_and_grads, predict
-from rnnbook.streams import Stream
-from rnnbook.tasks import Batch, get_task
-from rnnbook.engine import CompiledBackend, TorchBackend, UpdateSettings, choose_backend, sgd_update_
 from test_model_gradients import TASKS, reference, rel_err, setup
+
+from rnnbook.engine import CompiledBackend, TorchBackend, UpdateSettings, choose_backend, cpu_kernel, sgd_update_
+from rnnbook.engine.batched import Workspace, loss_and_grads, predict
+from rnnbook.errors import ConfigError
+from rnnbook.paper.model import INITS, Params, activation_of, init_params
+from rnnbook.paper.streams import Stream
+from rnnbook.paper.tasks import Batch, get_task
 
 AVAILABLE = cpu_kernel.build().lib is not None
 needs_kernel = pytest.mark.skipif(not AVAILABLE, reason=f"no compiled kernel here: {cpu_kernel.build().detail}")

@@ -15,14 +15,14 @@ import pytest
 import torch
 from test_model_gradients import TASKS, reference, rel_err, setup
 
+from rnnbook.engine import TorchBackend, UpdateSettings, sgd_update_
+from rnnbook.engine.batched import loss_and_grads, predict
 from rnnbook.engine.cuda_graphs import CapturedUpdate
 from rnnbook.errors import ConfigError
-from rnnbook.model import INITS, activation_of, init_params
-from rnnbook.engine.batched import loss_and_grads, predict
-from rnnbook.streams import Stream
-from rnnbook.tasks import Batch, get_task
-from rnnbook.engine import TorchBackend, UpdateSettings, sgd_update_
-from rnnbook.training import RunConfig, train_runs
+from rnnbook.paper.model import INITS, activation_of, init_params
+from rnnbook.paper.streams import Stream
+from rnnbook.paper.tasks import Batch, get_task
+from rnnbook.synthetic.training import RunConfig, train_runs
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -1,9 +1,9 @@
-"""rnnbook.display: static tables and glued facts for the chapters."""
+"""rnnbook.book.display: static tables and glued facts for the chapters."""
 
 import pandas as pd
 import pytest
 
-from rnnbook import display
+from rnnbook.book import display
 
 
 def test_table_is_static_html_with_the_asked_formats():

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook import dynamics as D
-from rnnbook import runtime
+from rnnbook.book import runtime
+from rnnbook.paper import dynamics as D
 
 W5 = D.W_DOYA
 S05, DS05 = D.logistic(0.5), D.dlogistic(0.5)

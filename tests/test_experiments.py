@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from rnnbook import config_file, experiments, natural_experiments
 from rnnbook.errors import ConfigError
-from rnnbook.experiments import EXPERIMENTS, METHODS, get_experiment, load_config
-from rnnbook.natural_experiments import EXPERIMENTS as NATURAL
-from rnnbook.natural import mean_cost_settings
-from rnnbook.runs import RunConfig
+from rnnbook.natural import experiments as natural_experiments
+from rnnbook.natural.experiments import EXPERIMENTS as NATURAL
+from rnnbook.natural.task import mean_cost_settings
+from rnnbook.synthetic import config_file, experiments
+from rnnbook.synthetic.experiments import EXPERIMENTS, METHODS, get_experiment, load_config
+from rnnbook.synthetic.runs import RunConfig
 
 PATHOLOGICAL = {
     "addition": "add",

@@ -1,9 +1,10 @@
-"""rnnbook.facts: the counts and words the chapters glue, on small hand-made runs."""
+"""rnnbook.book.facts: the counts and words the chapters glue, on small hand-made runs."""
 
 import math
 from pathlib import Path
 
-from rnnbook import facts, outcomes
+from rnnbook.book import facts
+from rnnbook.verdicts import outcomes
 
 
 def run(init="smart_tanh", method="msgd", T=50, seed=0, success=False, diverged=False, updates=1000, first=None,

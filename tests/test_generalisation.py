@@ -5,13 +5,13 @@ import json
 import pytest
 import torch
 
-from rnnbook import generalisation
-from rnnbook.checkpoints import load_states, states_path
 from rnnbook.cli import main
 from rnnbook.errors import ConfigError
-from rnnbook.experiments import load_config
-from rnnbook.sweeps import run_sweep
-from rnnbook.training import RunConfig, train_runs
+from rnnbook.store.checkpoints import load_states, states_path
+from rnnbook.synthetic import generalisation
+from rnnbook.synthetic.experiments import load_config
+from rnnbook.synthetic.sweeps import run_sweep
+from rnnbook.synthetic.training import RunConfig, train_runs
 
 EASY = dict(task="torder", init="smart_tanh", method="msgd_c", min_length=10, max_length=10, seed=0,
             max_updates=2000, check_every=100, n_valid=1000, valid_chunk=500, lr=0.1)

@@ -1,10 +1,11 @@
 """The paper-form gradient code of Chapter 1 (src/rnnbook/gradients.py) against references."""
 
 import math
+
 import pytest
 import torch
 
-from rnnbook import gradients as G
+from rnnbook.paper import gradients as G
 
 
 def _problem(act: str, seed: int, n=5, m=3, p=2, T=10, scale=1.3):

@@ -1,7 +1,7 @@
-"""The data of the interactive figures (rnnbook.interactive) equal what rnnbook computes directly.
+"""The data of the interactive figures (rnnbook.book.interactive) equal what rnnbook computes directly.
 
 The browser test (tests/test_browser.py) moves the controls of the built pages; these tests check
-the Python side: every value a figure can show is the one rnnbook.dynamics / rnnbook.outcomes
+the Python side: every value a figure can show is the one rnnbook.paper.dynamics / rnnbook.verdicts.outcomes
 give for that setting, and the HTML fragment is self-contained (no URL it would fetch).
 """
 
@@ -16,9 +16,9 @@ import re
 import numpy as np
 import pytest
 
-from rnnbook import dynamics as D
-from rnnbook import interactive as I
-from rnnbook.outcomes import grid_points
+from rnnbook.book import interactive as I
+from rnnbook.paper import dynamics as D
+from rnnbook.verdicts.outcomes import grid_points
 
 
 def test_pack_round_trips_float32_with_nan():

@@ -65,6 +65,47 @@ def test_each_module_imports_first_in_a_fresh_interpreter(name):
 
 
 def test_the_checker_sees_function_level_imports():
-    graph = _imports(MODULES["rnnbook.provenance"], "rnnbook.provenance")
+    graph = _imports(MODULES["rnnbook.store.provenance"], "rnnbook.store.provenance")
     assert "rnnbook.engine.cpu_kernel" in graph  # imported inside environment()
     importlib.import_module("rnnbook.engine")
+
+
+#: The package's folders, bottom to top (the package docstring draws them): a module imports only
+#: from its own folder or from folders below it. "" is the package itself (rnnbook/__init__.py).
+LAYERS = (
+    ("errors", "settings", "methods"),  # the vocabulary every layer uses
+    ("paper",),       # the paper's model, problems and mathematics, written to be read
+    ("engine",),      # the fast engine: many models at once, clipping and Omega inside
+    ("store",),       # files on disk: atomic writes, locks, saved states, JSON, provenance
+    ("synthetic",),   # runs of the six synthetic problems: declared, trained, stored
+    ("natural",),     # Table 1's problems: data, protocols, training by epochs
+    ("studies",),     # studies beside the paper's protocol (single trajectories, an LSTM)
+    ("verdicts",),    # what the results say: outcomes, statistics, the claims registry
+    ("book",),        # presentation: figures, tables, interactive figures, the PDF
+    ("campaign",),    # the compute campaign: a queue over every experiment, its ledger
+    ("cli", "__main__", ""),
+)
+RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
+
+
+def _folder(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_every_module_sits_in_a_declared_folder():
+    assert {_folder(m) for m in MODULES} <= set(RANK), sorted({_folder(m) for m in MODULES} - set(RANK))
+
+
+def test_no_module_imports_from_a_folder_above_its_own():
+    upward = [f"{m} -> {n}" for m in sorted(GRAPH) for n in sorted(GRAPH[m])
+              if n != "rnnbook" and RANK[_folder(n)] > RANK[_folder(m)]]  # `import rnnbook`: its version only
+    assert not upward, "upward imports:\n" + "\n".join(upward)
+
+
+def test_the_package_docstring_draws_every_folder():
+    import rnnbook
+
+    folders = {p.name for p in (SRC / "rnnbook").iterdir() if (p / "__init__.py").exists()}
+    missing = [f for f in sorted(folders) if f"{f}/" not in rnnbook.__doc__]
+    assert not missing, f"folders missing from rnnbook's docstring: {missing}"

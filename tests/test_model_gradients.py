@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from rnnbook.clipping import clip_grad_norm_
-from rnnbook.errors import ConfigError
-from rnnbook.model import INITS, Params, activation_of, init_params
 from rnnbook.engine.batched import Workspace, forward, loss_and_grads, predict
-from rnnbook.streams import Stream
-from rnnbook.tasks import get_task
+from rnnbook.engine.clipping import clip_grad_norm_
+from rnnbook.errors import ConfigError
+from rnnbook.paper.model import INITS, Params, activation_of, init_params
+from rnnbook.paper.streams import Stream
+from rnnbook.paper.tasks import get_task
 
 torch.set_num_threads(1)
 TASKS = {"torder": {}, "mem": {"n_values": 2, "n_pos": 3}, "add": {}}

@@ -1,4 +1,4 @@
-"""The paper's own music (rnnbook.corpora.poly_music) and what Table 1's music runs add to the natural
+"""The paper's own music (rnnbook.natural.corpora.poly_music) and what Table 1's music runs add to the natural
 trainer: the shipped files verified on load, their sizes, the frequencies-only baseline, the compiled
 kernel's Bernoulli read-out against the torch code, early stopping, seeds, and the declared protocols."""
 
@@ -10,18 +10,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_natural import small_data  # the synthetic music pieces of the trainer's tests
 
-from rnnbook.corpora import poly_music
-from rnnbook.corpora.poly_music import DATASETS, load_poly_music, verified_file
 from rnnbook.engine import cpu_kernel
 from rnnbook.engine.backend import choose_backend
 from rnnbook.errors import ConfigError
-from rnnbook.model import init_params
-from rnnbook.natural import SequenceTask, frequency_nll, key_frequencies, make_batch
-from rnnbook.natural_experiments import EXPERIMENTS, MIN_DELTA, PATIENCE, MAX_EPOCHS, NaturalConfig, get_experiment, results_file
-from rnnbook.tasks import Batch
-from rnnbook.natural_training import TrainState, state_path, train_natural, without_provenance
-from test_natural import small_data  # the synthetic music pieces of the trainer's tests
+from rnnbook.natural.corpora import poly_music
+from rnnbook.natural.corpora.poly_music import DATASETS, load_poly_music, verified_file
+from rnnbook.natural.experiments import (
+    EXPERIMENTS,
+    MAX_EPOCHS,
+    MIN_DELTA,
+    PATIENCE,
+    NaturalConfig,
+    get_experiment,
+    results_file,
+)
+from rnnbook.natural.task import SequenceTask, frequency_nll, key_frequencies, make_batch
+from rnnbook.natural.training import TrainState, state_path, train_natural, without_provenance
+from rnnbook.paper.model import init_params
+from rnnbook.paper.tasks import Batch
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,7 +161,7 @@ def test_a_method_stops_after_patience_epochs_without_a_better_validation_score(
 
 
 def test_min_delta_counts_only_large_enough_gains():
-    from rnnbook.natural_training import last_gain
+    from rnnbook.natural.training import last_gain
 
     rows = [{"epoch": t, "method": "m", "valid": v} for t, v in enumerate([9.0, 8.0, 7.9995, 7.9, 7.8999, 7.95], 1)]
     assert last_gain(rows, "m") == 5  # every strict gain counts
@@ -221,12 +229,12 @@ def test_the_paper_protocols_carry_the_papers_values_with_their_sources(name, hi
     assert ("Table 1" in exp.paper) == DATASETS[name].in_paper
 
 
-# -- Table 1's music rows: seeds, spread, verdicts (rnnbook.table1) ------------------------------
+# -- Table 1's music rows: seeds, spread, verdicts (rnnbook.verdicts.table1) ------------------------------
 
 
 def fake_run(root, name, seed, scores, stopped=True):
     """A results file of data set ``name``: ``scores[method] = (train, valid, test)`` at one epoch."""
-    from rnnbook.natural_training import FORMAT
+    from rnnbook.natural.training import FORMAT
 
     history = [{"epoch": 1, "method": m, "train": t, "valid": v, "test": te, "updates": 10, "clipped_fraction": 0.0}
                for m, (t, v, te) in scores.items()]
@@ -240,7 +248,7 @@ def fake_run(root, name, seed, scores, stopped=True):
 
 
 def test_music_table_judges_each_cell_by_the_seed_spread(tmp_path):
-    from rnnbook.table1 import music_orderings, music_table
+    from rnnbook.verdicts.table1 import music_orderings, music_table
 
     (tmp_path / "back").mkdir()
     shutil.copy(ROOT / "back" / "paper_in_numbers.md", tmp_path / "back")

@@ -1,4 +1,4 @@
-"""The natural problems of §4.2 (rnnbook.natural, rnnbook.natural_training): the engine's per-step
+"""The natural problems of §4.2 (rnnbook.natural.task, rnnbook.natural.training): the engine's per-step
 Bernoulli read-out against the reference model, minibatches and scores against their definitions,
 the summed-to-mean cost conversion, and resuming a Table 1 run bit for bit."""
 
@@ -11,18 +11,28 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook import reference as R
-from rnnbook.clipping import clip_grad_norm_
 from rnnbook.engine import TorchBackend
 from rnnbook.engine.batched import loss_and_grads
+from rnnbook.engine.clipping import clip_grad_norm_
 from rnnbook.errors import ConfigError
-from rnnbook.model import init_params
-from rnnbook.natural import (SequenceTask, epoch_plan, evaluate, generate, make_batch, mean_cost_settings,
-                             piece_chunks, piece_plan, sequences_of, windows)
-from rnnbook.natural_experiments import EXPERIMENTS, NaturalConfig, get_experiment
-from rnnbook.natural_training import Data, without_provenance, table_entry, train_natural
-from rnnbook.natural_training import load_data as nt_load_data
-from rnnbook.tasks import Batch
+from rnnbook.natural.experiments import EXPERIMENTS, NaturalConfig, get_experiment
+from rnnbook.natural.task import (
+    SequenceTask,
+    epoch_plan,
+    evaluate,
+    generate,
+    make_batch,
+    mean_cost_settings,
+    piece_chunks,
+    piece_plan,
+    sequences_of,
+    windows,
+)
+from rnnbook.natural.training import Data, table_entry, train_natural, without_provenance
+from rnnbook.natural.training import load_data as nt_load_data
+from rnnbook.paper import reference as R
+from rnnbook.paper.model import init_params
+from rnnbook.paper.tasks import Batch
 
 torch.set_num_threads(1)
 ENGINE_NAMES = {"W_rec": "W_hh", "W_in": "W_uh", "b": "b_h", "W_out": "W_hy", "b_out": "b_y"}

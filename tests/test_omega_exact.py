@@ -1,15 +1,15 @@
 """The exact gradient of Omega (autograd through states and errors) against finite differences,
-and its immediate part against the engine's Eq. (10) gradient (rnnbook.regularizer)."""
+and its immediate part against the engine's Eq. (10) gradient (rnnbook.engine.omega)."""
 
 import pytest
 import torch
 
-from rnnbook.model import Params, init_params
 from rnnbook.engine.batched import loss_and_grads
-from rnnbook.omega_exact import omega_gradients, omega_value
-from rnnbook.regularizer import omega_immediate_grad
-from rnnbook.streams import Stream
-from rnnbook.tasks import get_task
+from rnnbook.engine.omega import omega_immediate_grad
+from rnnbook.engine.omega_exact import omega_gradients, omega_value
+from rnnbook.paper.model import Params, init_params
+from rnnbook.paper.streams import Stream
+from rnnbook.paper.tasks import get_task
 
 
 def _setup(init="basic_tanh", act="tanh", T=12, B=5, H=6, seed=3, task="torder"):
@@ -60,7 +60,8 @@ def test_exact_and_immediate_differ():
 
 def test_several_costs_omega_vanishes_while_the_far_component_vanishes_too():
     import numpy as np
-    from rnnbook.omega_exact import several_costs_chain
+
+    from rnnbook.engine.omega_exact import several_costs_chain
 
     T, shrink = 30, 0.1
     out = several_costs_chain(T, shrink=shrink)
@@ -76,7 +77,8 @@ def test_several_costs_omega_vanishes_while_the_far_component_vanishes_too():
 
 def test_penalty_slopes_plain_and_squared():
     import numpy as np
-    from rnnbook.omega_exact import penalty_slopes
+
+    from rnnbook.engine.omega_exact import penalty_slopes
 
     q = np.array([1e-3, 0.5, 1.0, 2.0])
     s = penalty_slopes(q)
@@ -87,7 +89,8 @@ def test_penalty_slopes_plain_and_squared():
 
 def test_mean_penalty_of_spread_shrinkage_fades_like_one_over_T_squared():
     import math
-    from rnnbook.omega_exact import spread_shrinkage_penalty
+
+    from rnnbook.engine.omega_exact import spread_shrinkage_penalty
 
     L = math.log(1e6)
     a, b = spread_shrinkage_penalty(L, 1000), spread_shrinkage_penalty(L, 2000)
@@ -97,10 +100,11 @@ def test_mean_penalty_of_spread_shrinkage_fades_like_one_over_T_squared():
 
 def test_a_step_on_the_immediate_gradient_brings_the_ratios_towards_one():
     import numpy as np
-    from rnnbook.model import init_params
-    from rnnbook.omega_exact import omega_step_ratios
-    from rnnbook.streams import Stream
-    from rnnbook.tasks import get_task
+
+    from rnnbook.engine.omega_exact import omega_step_ratios
+    from rnnbook.paper.model import init_params
+    from rnnbook.paper.streams import Stream
+    from rnnbook.paper.tasks import get_task
 
     task = get_task("torder")
     p = init_params("smart_tanh", task.n_in, 12, task.n_out, [torch.Generator().manual_seed(0)], dtype=torch.float64)

@@ -5,9 +5,9 @@ import math
 import pytest
 
 from rnnbook.errors import ConfigError
-from rnnbook.outcomes import CHANCE_LOSS_4, chance_error, grid_points, plateau_end, plateau_means
-from rnnbook.stats import clopper_pearson
-from rnnbook.tasks import get_task
+from rnnbook.paper.tasks import get_task
+from rnnbook.verdicts.outcomes import CHANCE_LOSS_4, chance_error, grid_points, plateau_end, plateau_means
+from rnnbook.verdicts.stats import clopper_pearson
 
 
 def rec(seed, success, updates, cap=100, diverged=False, method="msgd_cr", length=50, losses=None):
@@ -57,7 +57,7 @@ def test_plateau_end_is_the_first_check_clearly_below_chance():
     ((0, 5, 5), (2, 5), "uninformative"),     # the permutation row: no outcome could have failed it
 ])
 def test_verdicts(ours, paper, expected):
-    from rnnbook.outcomes import verdict
+    from rnnbook.verdicts.outcomes import verdict
 
     v, why = verdict(*ours, *paper)
     assert v == expected, why
@@ -75,7 +75,7 @@ def test_grid_points_read_at_a_cap():
 
 
 def test_unfinished_runs_are_undecided():
-    from rnnbook.outcomes import verdict
+    from rnnbook.verdicts.outcomes import verdict
 
     assert verdict(1, 1, 0, 5, 5, planned=5)[0] == "open"          # 1/1 is not yet 5/5
     assert verdict(0, 0, 0, 5, 5, planned=5)[0] == "not run"

@@ -1,13 +1,13 @@
 """The back matter agrees with the code: "The paper in numbers", the glossary, the citation.
 
 back/paper_in_numbers.md carries a table of the book's paper-scale protocols. It is generated
-text: :func:`protocol_table` writes it from ``rnnbook.experiments``, and the test fails (printing
+text: :func:`protocol_table` writes it from ``rnnbook.synthetic.experiments``, and the test fails (printing
 the table to paste) when the page and the code disagree. The glossary defines exactly the terms
 the team agreed on, every label the errata and the paper-in-numbers pages link to exists, and the
 landing page's BibTeX entry says what ``CITATION.cff`` says.
 
 It also carries the natural problems' protocols (:func:`natural_table`, from
-``rnnbook.natural_experiments``). Regenerate both tables with ``python tests/test_paper_in_numbers.py``.
+``rnnbook.natural.experiments``). Regenerate both tables with ``python tests/test_paper_in_numbers.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from rnnbook.experiments import EXPERIMENTS
+from rnnbook.synthetic.experiments import EXPERIMENTS
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "back" / "paper_in_numbers.md"
@@ -71,8 +71,8 @@ def protocol_table() -> str:
 
 
 def natural_table() -> str:
-    """One markdown row per natural problem of §4.2 (``rnnbook.natural_experiments``), ``paper`` protocol."""
-    from rnnbook.natural_experiments import EXPERIMENTS as NATURAL
+    """One markdown row per natural problem of §4.2 (``rnnbook.natural.experiments``), ``paper`` protocol."""
+    from rnnbook.natural.experiments import EXPERIMENTS as NATURAL
 
     head = ("| experiment | corpus | target | hidden | window | batch | epochs | lr MSGD / +C / +CR | threshold "
             "| reg. weight | lr halving |")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from rnnbook import pdf
+from rnnbook.book import pdf
 
 ROOT = Path(__file__).resolve().parents[1]
 

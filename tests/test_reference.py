@@ -1,4 +1,4 @@
-"""Every fast path of the engine against the readable reference model (rnnbook.reference), float64.
+"""Every fast path of the engine against the readable reference model (rnnbook.paper.reference), float64.
 
 The reference is one model, column vectors, autograd; the engine is an ensemble, row vectors
 (``W_rec = W_hh^T``), a hand-written BPTT (torch), a C kernel (rnnbook.engine.cpu_kernel) and an update
@@ -13,16 +13,15 @@ import math
 import pytest
 import torch
 
-from rnnbook import reference as R
-from rnnbook.engine import cpu_kernel
-from rnnbook.clipping import SAFETY_NET_MAX_NORM, apply_safety_net_, clip_grad_norm_
-from rnnbook.engine.cuda_graphs import CapturedUpdate
-from rnnbook.model import INITS, Params, activation_of, init_params
+from rnnbook.engine import CompiledBackend, TorchBackend, UpdateSettings, cpu_kernel, sgd_update_
 from rnnbook.engine.batched import loss_and_grads
-from rnnbook.streams import Stream
-from rnnbook.tasks import TASK_NAMES, Batch, get_task
-from rnnbook.training import METHODS
-from rnnbook.engine import CompiledBackend, TorchBackend, UpdateSettings, sgd_update_
+from rnnbook.engine.clipping import SAFETY_NET_MAX_NORM, apply_safety_net_, clip_grad_norm_
+from rnnbook.engine.cuda_graphs import CapturedUpdate
+from rnnbook.paper import reference as R
+from rnnbook.paper.model import INITS, Params, activation_of, init_params
+from rnnbook.paper.streams import Stream
+from rnnbook.paper.tasks import TASK_NAMES, Batch, get_task
+from rnnbook.synthetic.training import METHODS
 
 torch.set_num_threads(1)
 KERNEL = cpu_kernel.build().lib is not None

@@ -2,11 +2,11 @@
 
 import torch
 
-from rnnbook.model import init_params
 from rnnbook.engine.batched import forward, loss_and_grads
-from rnnbook.regularizer import omega, omega_immediate_grad
-from rnnbook.streams import Stream
-from rnnbook.tasks import get_task
+from rnnbook.engine.omega import omega, omega_immediate_grad
+from rnnbook.paper.model import init_params
+from rnnbook.paper.streams import Stream
+from rnnbook.paper.tasks import get_task
 
 torch.set_num_threads(1)
 

@@ -17,13 +17,13 @@ import zipfile
 import pytest
 import torch
 
-from rnnbook import results_file, training
-from rnnbook.checkpoints import load_states, save_states, states_path
 from rnnbook.cli import main
 from rnnbook.errors import ConfigError
-from rnnbook.experiments import load_config, with_overrides
-from rnnbook.results import strip_volatile
-from rnnbook.sweeps import merge_shards, run_sweep
+from rnnbook.store.checkpoints import load_states, save_states, states_path
+from rnnbook.synthetic import results_file, training
+from rnnbook.synthetic.experiments import load_config, with_overrides
+from rnnbook.synthetic.results import strip_volatile
+from rnnbook.synthetic.sweeps import merge_shards, run_sweep
 
 # 0.7 as the success threshold makes a mix: six of the eight runs solve (at 10-40 updates), two are censored
 MIXED = dict(success_error=0.7, max_updates=40, check_every=10)
@@ -73,9 +73,9 @@ def _run_args(config, out, *more):
 # states write and the JSON write of the first save that holds a solved run (either order).
 KILLER = textwrap.dedent("""
     import os, signal, sys
-    from rnnbook import results_file
-    from rnnbook.experiments import load_config
-    from rnnbook.sweeps import run_sweep
+    from rnnbook.synthetic import results_file
+    from rnnbook.synthetic.experiments import load_config
+    from rnnbook.synthetic.sweeps import run_sweep
 
     config, out, when = sys.argv[1:4]
     real_json, real_states, real_save = (results_file.write_json_atomic, results_file.save_states,
@@ -108,13 +108,13 @@ def _killed_sweep(config, out):
 # -- D1: one writer per file ---------------------------------------------------------------------
 
 
-HOLDER = "import sys, time\nfrom rnnbook.lock import exclusive\nwith exclusive(sys.argv[1]):\n" \
+HOLDER = "import sys, time\nfrom rnnbook.store.lock import exclusive\nwith exclusive(sys.argv[1]):\n" \
          "    print('held', flush=True)\n    time.sleep(120)\n"
 
 
 def test_d1_a_second_writer_is_refused_naming_the_holder_and_a_dead_holder_is_recovered(tiny_config, tmp_path,
                                                                                           capsys):
-    from rnnbook.lock import LockedError, lock_path
+    from rnnbook.store.lock import LockedError, lock_path
 
     config = tiny_config()
     assert main(_run_args(config, tmp_path, "--limit", "2")) == 0
@@ -154,7 +154,7 @@ def test_d1_two_sweeps_started_together_on_one_file_lose_nothing(tiny_config, tm
 
 
 def test_d1_the_lock_is_taken_again_by_its_own_process(tmp_path):
-    from rnnbook.lock import exclusive, lock_path
+    from rnnbook.store.lock import exclusive, lock_path
 
     path = tmp_path / "x" / "f.json"
     with exclusive(path):
@@ -165,7 +165,7 @@ def test_d1_the_lock_is_taken_again_by_its_own_process(tmp_path):
 
 
 def test_d1_merge_and_generalise_refuse_a_second_writer(tiny_config, tmp_path, capsys):
-    from rnnbook.generalisation import generalisation_path
+    from rnnbook.synthetic.generalisation import generalisation_path
 
     exp = _exp(tiny_config, **MIXED)
     for k in (1, 2):
@@ -242,7 +242,7 @@ def _natural():
 
 
 def test_d4_natural_killed_before_its_last_json_write_finishes_it_on_the_next_start(tmp_path, monkeypatch):
-    from rnnbook import natural_training as nt
+    from rnnbook.natural import training as nt
 
     exp, cfg, data = _natural()
     whole = nt.train_natural(exp, cfg, tmp_path / "a.json", data=data)
@@ -273,8 +273,8 @@ def test_d4_natural_killed_before_its_last_json_write_finishes_it_on_the_next_st
 
 
 def test_d4_natural_refuses_a_second_writer(tmp_path):
-    from rnnbook import natural_training as nt
-    from rnnbook.lock import LockedError
+    from rnnbook.natural import training as nt
+    from rnnbook.store.lock import LockedError
 
     exp, cfg, data = _natural()
     path = tmp_path / "a.json"
@@ -373,7 +373,7 @@ def test_d7_states_files_without_digests_are_trusted_as_legacy_and_get_them_on_t
 
 
 def test_d7_natural_refuses_a_flipped_bit_in_its_state_and_trusts_a_legacy_one(tmp_path):
-    from rnnbook import natural_training as nt
+    from rnnbook.natural import training as nt
 
     exp, cfg, data = _natural()
     path = tmp_path / "a.json"
@@ -550,7 +550,7 @@ def test_d11_files_are_written_with_the_users_umask(tiny_config, tmp_path):
 
 def test_d13_more_workers_than_cores_and_sizes_beyond_memory_are_refused_before_anything_is_written(
         tiny_config, tmp_path, capsys):
-    from rnnbook.workers import usable_cores
+    from rnnbook.synthetic.workers import usable_cores
 
     config = tiny_config()
     _refused(capsys, _run_args(config, tmp_path, "--workers", "1000", "--limit", "0"),
@@ -563,7 +563,7 @@ def test_d13_more_workers_than_cores_and_sizes_beyond_memory_are_refused_before_
 
 
 def test_d13_the_start_line_names_the_processes_actually_started(tiny_config, tmp_path, capsys):
-    from rnnbook.workers import usable_cores
+    from rnnbook.synthetic.workers import usable_cores
 
     if usable_cores() < 2:
         pytest.skip("needs two cores")
@@ -574,12 +574,12 @@ def test_d13_the_start_line_names_the_processes_actually_started(tiny_config, tm
 
 def test_migration_completes_old_natural_states_and_they_continue_bit_for_bit(tmp_path):
     """A Table 1 state saved before ``experiment``, digests, ``stopped`` and the early-stopping
-    settings existed is completed by rnnbook.migrate; both the old and the migrated state go on
+    settings existed is completed by rnnbook.campaign.migrate; both the old and the migrated state go on
     to the same file as a run never stopped."""
     import shutil
 
-    from rnnbook import natural_training as nt
-    from rnnbook.migrate import migrate
+    from rnnbook.campaign.migrate import migrate
+    from rnnbook.natural import training as nt
 
     exp, cfg, data = _natural()
     whole = nt.train_natural(exp, cfg, tmp_path / "whole" / "paper.json", data=data)

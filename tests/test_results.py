@@ -5,18 +5,19 @@ import os
 
 import pytest
 
-from rnnbook import provenance, results
 from rnnbook.errors import ConfigError
-from rnnbook.experiments import load_config
-from rnnbook.outcomes import format_table
-from rnnbook.sweeps import run_sweep
-from rnnbook.results import (
+from rnnbook.store import provenance
+from rnnbook.synthetic import results
+from rnnbook.synthetic.experiments import load_config
+from rnnbook.synthetic.results import (
     ResultsMismatchError,
     downsample_curves,
     load_results,
     strip_volatile,
     write_json_atomic,
 )
+from rnnbook.synthetic.sweeps import run_sweep
+from rnnbook.verdicts.outcomes import format_table
 
 
 def _tiny(tiny_config, **over):
@@ -149,7 +150,7 @@ def test_show_table(tiny_config, tmp_path):
 
 
 def test_runs_are_dealt_round_robin():
-    from rnnbook.workers import shares
+    from rnnbook.synthetic.workers import shares
 
     assert shares(list(range(7)), 3) == [[0, 3, 6], [1, 4], [2, 5]]
     assert shares([0], 4) == [[0]]  # no empty worker
@@ -179,7 +180,7 @@ def test_one_reader_for_every_format(tmp_path):
     """jsonio.read_json: the format field is checked, every problem is one line naming the file's kind."""
     import tomllib
 
-    from rnnbook import jsonio
+    from rnnbook.store import jsonio
 
     good = tmp_path / "g.json"
     jsonio.write_json_atomic(good, {"format": "x/1", "value": float("nan")})

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook import plotting, runtime, sweep_figures
+from rnnbook.book import plotting, runtime, sweep_figures
 
 
 def test_setup_is_reproducible_and_pins_one_thread(monkeypatch):
@@ -78,7 +78,7 @@ def _collections_text(fig):
 
 
 def test_chapter4_figures_mark_censored_and_diverged_runs():
-    from rnnbook.outcomes import grid_points
+    from rnnbook.verdicts.outcomes import grid_points
 
     runs = [_run("msgd_cr", 50, 0, success_at=10_000), _run("msgd_cr", 50, 1, updates=40_000, diverged=True),
             _run("msgd", 50, 0), _run("msgd", 50, 1), _run("msgd_cr", 100, 0, updates=1_000_000)]

@@ -6,10 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-
-from rnnbook import scoreboard
-from rnnbook.verdicts import claims
 from test_claims import fake_results
+
+from rnnbook.verdicts import claims, scoreboard
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,11 +1,11 @@
-"""The exact (Clopper–Pearson) interval of rnnbook.stats against closed forms and beta quantiles."""
+"""The exact (Clopper–Pearson) interval of rnnbook.verdicts.stats against closed forms and beta quantiles."""
 
 import math
 
 import numpy as np
 import pytest
 
-from rnnbook.stats import binomial_cdf, clopper_pearson
+from rnnbook.verdicts.stats import binomial_cdf, clopper_pearson
 
 
 def beta_cdf(x, a, b, points=400_001):
@@ -56,7 +56,7 @@ def test_binomial_cdf_and_bad_input():
 
 
 def test_fisher_exact_against_hand_computed_tables():
-    from rnnbook.stats import fisher_exact
+    from rnnbook.verdicts.stats import fisher_exact
 
     # 5/5 vs 0/5: only the two extreme tables are as unlikely: 2 / C(10, 5)
     assert fisher_exact(5, 5, 0, 5) == pytest.approx(2 / 252)

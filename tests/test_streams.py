@@ -1,4 +1,4 @@
-"""The per-run random streams (rnnbook.streams): SplitMix64 exactly, drawn for many runs at once."""
+"""The per-run random streams (rnnbook.paper.streams): SplitMix64 exactly, drawn for many runs at once."""
 
 import random
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rnnbook.errors import ConfigError
-from rnnbook.streams import (
+from rnnbook.paper.streams import (
     GAMMA,
     MASK64,
     Draw,
@@ -17,7 +17,7 @@ from rnnbook.streams import (
     to_range,
     to_unit,
 )
-from rnnbook.tasks import get_task
+from rnnbook.paper.tasks import get_task
 
 
 def _bits(x: int) -> int:

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from rnnbook.survival import Z95, kaplan_meier
+from rnnbook.verdicts.survival import Z95, kaplan_meier
 
 
 def test_product_limit_by_hand():
@@ -76,7 +76,7 @@ def _plateau_run(end, updates, *, success=False):
 
 
 def test_the_plateau_statistic_counts_runs_still_on_the_plateau():
-    from rnnbook.outcomes import plateau_end, plateau_survival
+    from rnnbook.verdicts.outcomes import plateau_end, plateau_survival
 
     runs = [_plateau_run(2_000, 3_000, success=True), _plateau_run(4_000, 6_000, success=True)]
     runs += [_plateau_run(None, 100_000) for _ in range(8)]

@@ -9,12 +9,12 @@ import sys
 import pytest
 import torch
 
-from rnnbook import results, results_file
-from rnnbook.checkpoints import load_states, states_path
 from rnnbook.cli import main
-from rnnbook.experiments import load_config, with_overrides
-from rnnbook.results import strip_volatile
-from rnnbook.sweeps import merge_shards, run_sweep
+from rnnbook.store.checkpoints import load_states, states_path
+from rnnbook.synthetic import results, results_file
+from rnnbook.synthetic.experiments import load_config, with_overrides
+from rnnbook.synthetic.results import strip_volatile
+from rnnbook.synthetic.sweeps import merge_shards, run_sweep
 
 
 def _tiny(tiny_config, **over):
@@ -233,8 +233,8 @@ def _make_legacy(path):
 def test_migration_rewrites_legacy_files_and_they_continue_bit_for_bit(tiny_config, tmp_path):
     import shutil
 
-    from rnnbook.migrate import migrate
-    from rnnbook.results import is_censored, stored_key
+    from rnnbook.campaign.migrate import migrate
+    from rnnbook.synthetic.results import is_censored, stored_key
 
     exp = _tiny(tiny_config)
     run_sweep(exp, "quick", tmp_path / "today")

@@ -1,4 +1,4 @@
-"""rnnbook.table1: the paper's Table 1 read from the book's own page, and the ordering verdicts
+"""rnnbook.verdicts.table1: the paper's Table 1 read from the book's own page, and the ordering verdicts
 (and the scoreboard rows built on them) against hand-made scores."""
 
 import json
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rnnbook import scoreboard, table1
-from rnnbook.natural_training import FORMAT
+from rnnbook.natural.training import FORMAT
+from rnnbook.verdicts import scoreboard, table1
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from rnnbook.errors import ConfigError
-from rnnbook.streams import Stream
-from rnnbook.tasks import TASK_NAMES, errors, get_task, sample_length
+from rnnbook.paper.streams import Stream
+from rnnbook.paper.tasks import TASK_NAMES, errors, get_task, sample_length
 
 torch.set_num_threads(1)
 

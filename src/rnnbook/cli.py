@@ -15,12 +15,12 @@
                           [--results-dir DIR] [--checkpoint-every SECONDS] [--threads N] [--no-progress]
 
 ``--set max_updates=1000000`` raises the update cap: runs that reached the old cap without
-succeeding continue from their kept states (:mod:`rnnbook.sweeps`).
+succeeding continue from their kept states (:mod:`rnnbook.synthetic.sweeps`).
 
 Bad input prints one line on stderr and exits with status 2, and so does a failure of the
 machine (a full disk, a read-only folder, a dying worker process, want of memory), with how to
 resume; a second command writing a file another one is writing is refused the same way
-(:mod:`rnnbook.lock`). Ctrl-C keeps every finished run
+(:mod:`rnnbook.store.lock`). Ctrl-C keeps every finished run
 in the results file, says how to resume, and exits with status 130. A ``run`` that is sent
 SIGTERM (``kill``, ``timeout``, a job scheduler) does the same and exits with status 143, after
 stopping its worker processes.
@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _experiments(config: str | None):
-    from rnnbook.experiments import EXPERIMENTS, load_config
+    from rnnbook.synthetic.experiments import EXPERIMENTS, load_config
 
     extra = load_config(config) if config else {}
     return {**EXPERIMENTS, **extra}, extra
@@ -191,7 +191,7 @@ def _check_device(device: str) -> str:
 
 
 def cmd_list(args) -> int:
-    from rnnbook.experiments import STEPS_PER_CORE_SECOND
+    from rnnbook.synthetic.experiments import STEPS_PER_CORE_SECOND
 
     table, extra = _experiments(args.config)
     rows = []
@@ -226,11 +226,12 @@ def cmd_list(args) -> int:
         + ("\n* = from the config file" if extra else "")
     )
     from rnnbook.settings import describe
-    from rnnbook.runs import RUN_SETTINGS
+    from rnnbook.synthetic.runs import RUN_SETTINGS
 
     print("\nSettings a protocol, a config file or --set NAME=VALUE may change:\n" + describe(RUN_SETTINGS))
 
-    from rnnbook.natural_experiments import EXPERIMENTS as NATURAL, SETTINGS as NATURAL_SETTINGS
+    from rnnbook.natural.experiments import EXPERIMENTS as NATURAL
+    from rnnbook.natural.experiments import SETTINGS as NATURAL_SETTINGS
 
     print("\nTable 1 (§4.2): python -m rnnbook natural NAME [--protocol quick|paper] [--set NAME=VALUE]")
     for name, exp in NATURAL.items():
@@ -242,11 +243,12 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from rnnbook.jsonio import format_of
-    from rnnbook.natural_training import FORMAT as NATURAL, format_natural, json_of
-    from rnnbook.outcomes import format_table
-    from rnnbook.results import load_results
-    from rnnbook.scoreboard import verdicts_for_file
+    from rnnbook.natural.training import FORMAT as NATURAL
+    from rnnbook.natural.training import format_natural, json_of
+    from rnnbook.store.jsonio import format_of
+    from rnnbook.synthetic.results import load_results
+    from rnnbook.verdicts.outcomes import format_table
+    from rnnbook.verdicts.scoreboard import verdicts_for_file
 
     blocks = []
     for f in args.files:  # each file's table, then the book's verdicts on the claims it tests (as on the scoreboard)
@@ -259,14 +261,14 @@ def cmd_show(args) -> int:
 
 
 def cmd_generalise(args) -> int:
-    from rnnbook import runtime
-    from rnnbook.generalisation import evaluate, generalisation_path
+    from rnnbook.engine.process import configure_torch
+    from rnnbook.synthetic.generalisation import evaluate, generalisation_path
 
     try:
         lengths = [int(x) for x in args.lengths.split(",") if x.strip()]
     except ValueError:
         raise ConfigError(f"--lengths must be integers separated by commas, got {args.lengths!r}") from None
-    runtime.configure_torch(None)
+    configure_torch(None)
     data = evaluate(args.file, lengths, args.sequences, progress=lambda line: print(line, file=sys.stderr))
     head = ["run", *[f"T={n}" for n in data["lengths"]]]
     print("  ".join(head))
@@ -277,8 +279,8 @@ def cmd_generalise(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from rnnbook.outcomes import format_table
-    from rnnbook.sweeps import merge_shards
+    from rnnbook.synthetic.sweeps import merge_shards
+    from rnnbook.verdicts.outcomes import format_table
 
     data = merge_shards(args.files, args.out)
     print(format_table(data))
@@ -287,10 +289,10 @@ def cmd_merge(args) -> int:
 
 
 def cmd_run(args, argv: Sequence[str]) -> int:
-    from rnnbook import runtime
-    from rnnbook.experiments import get_experiment, with_overrides
-    from rnnbook.results import parse_shard, results_path
-    from rnnbook.sweeps import CHECKPOINT_EVERY_S, run_sweep
+    from rnnbook.engine.process import configure_torch
+    from rnnbook.synthetic.experiments import get_experiment, with_overrides
+    from rnnbook.synthetic.results import parse_shard, results_path
+    from rnnbook.synthetic.sweeps import CHECKPOINT_EVERY_S, run_sweep
 
     table, extra = _experiments(args.config)
     exp = get_experiment(args.experiment, extra)
@@ -304,12 +306,12 @@ def cmd_run(args, argv: Sequence[str]) -> int:
     device = _check_device(args.device)
     if args.cuda_graph and not device.startswith("cuda"):
         raise ConfigError("--cuda-graph needs --device cuda")
-    from rnnbook.workers import usable_cores
+    from rnnbook.synthetic.workers import usable_cores
 
     if args.workers > usable_cores():
         raise ConfigError(f"--workers {args.workers}: this machine lets this process use {usable_cores()} cores, "
                           "and a worker needs one of its own; use --workers <= that")
-    runtime.configure_torch(args.threads)
+    configure_torch(args.threads)
     path = results_path(args.results_dir, exp.name, args.protocol, shard)
     resume_cmd = "python -m rnnbook " + " ".join(shlex.quote(a) for a in argv)
 
@@ -373,10 +375,11 @@ def cmd_run(args, argv: Sequence[str]) -> int:
 
 
 def cmd_campaign(args, argv: Sequence[str]) -> int:
-    from rnnbook import campaign, runtime
+    from rnnbook.campaign import queue as campaign
+    from rnnbook.engine.process import configure_torch
 
     if args.merge:  # needs no queue: the folder says what it holds
-        from rnnbook.transfer import merge
+        from rnnbook.campaign.transfer import merge
 
         written = merge(args.merge, args.results_dir)
         print("\n".join(f"merged {w}" for w in written) or f"nothing to merge from {args.merge}")
@@ -410,10 +413,10 @@ def cmd_campaign(args, argv: Sequence[str]) -> int:
         raise ConfigError(f"--checkpoint-every must be > 0 seconds, got {args.checkpoint_every}")
     if args.nice:
         os.nice(args.nice)
-    runtime.configure_torch(args.threads)
+    configure_torch(args.threads)
     where = args.results_dir
     if args.out:
-        from rnnbook.transfer import snapshot
+        from rnnbook.campaign.transfer import snapshot
 
         snapshot(items, args.results_dir, args.out)
         where = args.out
@@ -435,9 +438,9 @@ def cmd_campaign(args, argv: Sequence[str]) -> int:
 
 
 def cmd_natural(args, argv: Sequence[str]) -> int:
-    from rnnbook import runtime
-    from rnnbook.natural_experiments import get_experiment, results_file
-    from rnnbook.natural_training import format_natural, load_data, train_natural
+    from rnnbook.engine.process import configure_torch
+    from rnnbook.natural.experiments import get_experiment, results_file
+    from rnnbook.natural.training import format_natural, load_data, train_natural
 
     exp = get_experiment(args.experiment)
     cfg = exp.protocol(args.protocol)
@@ -445,7 +448,7 @@ def cmd_natural(args, argv: Sequence[str]) -> int:
         cfg = cfg.with_overrides(args.overrides)
     if not args.checkpoint_every > 0:
         raise ConfigError(f"--checkpoint-every must be > 0 seconds, got {args.checkpoint_every}")
-    runtime.configure_torch(args.threads)
+    configure_torch(args.threads)
     path = results_file(args.results_dir, exp.name, args.protocol, cfg.seed)  # seed k > 0: <protocol>-seed<k>.json
     bar = {}
 

@@ -1,9 +1,9 @@
 """A run's settings, declared once: type, allowed values, meaning and default, beside the field.
 
-:class:`rnnbook.runs.RunConfig` declares each setting a protocol may change with
+:class:`rnnbook.synthetic.runs.RunConfig` declares each setting a protocol may change with
 :func:`setting`, which keeps its rule and one-line meaning in the field's metadata. Everything
 else reads them from there: :meth:`RunConfig.validate`, the config-file reader and ``--set`` on
-the command line (:mod:`rnnbook.experiments`), ``rnnbook list`` and the protocol tables the
+the command line (:mod:`rnnbook.synthetic.experiments`), ``rnnbook list`` and the protocol tables the
 chapters print (:func:`describe`). Adding a setting is one line in ``RunConfig``.
 """
 
@@ -65,7 +65,7 @@ class Setting:
 
 
 def setting(rule: str | tuple[str, ...], meaning: str, default: Any = MISSING) -> Any:
-    """A dataclass field that is a protocol setting (use in :class:`~rnnbook.runs.RunConfig`)."""
+    """A dataclass field that is a protocol setting (use in :class:`~rnnbook.synthetic.runs.RunConfig`)."""
     if isinstance(rule, str) and rule and rule not in _NUMBER_RULES:
         raise ValueError(f"unknown rule {rule!r} (known: {', '.join(_NUMBER_RULES)})")
     meta = {"rule": rule, "meaning": meaning}

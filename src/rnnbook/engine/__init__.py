@@ -7,8 +7,8 @@
     cuda_graphs  an update recorded once and replayed on a GPU
     workspace    reused scratch memory
 
-Everything here computes what :mod:`rnnbook.reference` writes out readably, and is tested against
-it in float64 (tests/test_reference.py); :mod:`rnnbook.training` runs ensembles with it.
+Everything here computes what :mod:`rnnbook.paper.reference` writes out readably, and is tested against
+it in float64 (tests/test_reference.py); :mod:`rnnbook.synthetic.training` runs ensembles with it.
 """
 
 import importlib
@@ -23,7 +23,7 @@ __all__ = [*_EXPORTS, "batched", "cpu_kernel", "cuda_graphs", "workspace"]
 
 def __getattr__(name: str):
     # Loaded on first use, so that importing one leaf (rnnbook.engine.workspace, which
-    # rnnbook.regularizer needs) does not pull in the whole engine, which needs the regularizer.
+    # rnnbook.engine.omega needs) does not pull in the whole engine, which needs the regularizer.
     if name in _EXPORTS:
         return getattr(importlib.import_module(f"rnnbook.engine.{_EXPORTS[name]}"), name)
     if name in ("backend", "batched", "cpu_kernel", "cuda_graphs", "update", "workspace"):

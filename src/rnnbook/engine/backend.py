@@ -31,8 +31,8 @@ from rnnbook.engine.cuda_graphs import CapturedUpdate
 from rnnbook.engine.update import GradTransform, UpdateSettings, UpdateStats, sgd_update_
 from rnnbook.engine.workspace import Workspace
 from rnnbook.errors import ConfigError, check_choice
-from rnnbook.model import Params, check_activation
-from rnnbook.tasks import Batch, Task
+from rnnbook.paper.model import Params, check_activation
+from rnnbook.paper.tasks import Batch, Task
 
 KERNELS = ("compiled", "torch")
 

@@ -1,7 +1,7 @@
 """The fast engine's batched torch path: an explicit BPTT of many models at once.
 
 Everything is batched over a leading model axis ``E``: an ensemble of independent networks
-(:class:`rnnbook.model.Params`), each with its own weights and data, trained as one
+(:class:`rnnbook.paper.model.Params`), each with its own weights and data, trained as one
 computation. The backward pass is written by hand (no autograd in the hot path): for every
 model it is the recursion
 
@@ -13,7 +13,7 @@ batched matrix product per step. ``act'`` is computed from the stored states
 
 This is what runs on a GPU and wherever states are kept; a CPU trains with the same pass
 compiled from C (:mod:`rnnbook.engine.cpu_kernel`). Both are tested against the readable
-reference model (:mod:`rnnbook.reference`, tests/test_reference.py).
+reference model (:mod:`rnnbook.paper.reference`, tests/test_reference.py).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 import torch
 
+from rnnbook.engine.omega import DEFAULT_BOUND, OmegaSteps
 from rnnbook.engine.workspace import Workspace, scratch, step_views
 from rnnbook.errors import check_at_least
-from rnnbook.model import Params, check_activation
-from rnnbook.regularizer import DEFAULT_BOUND, OmegaSteps
-from rnnbook.tasks import PER_STEP_READOUTS, Batch, Task, real_steps
+from rnnbook.paper.model import Params, check_activation
+from rnnbook.paper.tasks import PER_STEP_READOUTS, Batch, Task, real_steps
 
 __all__ = ["forward", "predict", "loss_and_grads", "StepResult", "Workspace", "CPU_GROUP_SIZE", "DEFER_WEIGHT_GRADS"]
 
@@ -48,7 +48,7 @@ def _activate_(x: torch.Tensor, act: str) -> None:
 def _padding_masks(start: torch.Tensor, dtype: torch.dtype, pad: int | None = None) -> list[torch.Tensor]:
     """``keep[t]`` ``(E, 1, 1)`` is 0 for models whose step ``t`` is padding, for ``t < pad``.
 
-    ``pad`` (:attr:`Batch.pad <rnnbook.tasks.Batch>`) defaults to ``max(start)``, read from the
+    ``pad`` (:attr:`Batch.pad <rnnbook.paper.tasks.Batch>`) defaults to ``max(start)``, read from the
     device; any larger value up to ``T`` gives the same numbers (the extra masks are all 1).
     """
     pad = int(start.max()) if pad is None else pad
@@ -148,7 +148,7 @@ def predict(
 
 @dataclass
 class StepResult:
-    """What one forward + backward pass over a :class:`~rnnbook.tasks.Batch` produces.
+    """What one forward + backward pass over a :class:`~rnnbook.paper.tasks.Batch` produces.
 
     ``loss (E,)``: the code's training cost (§9.7). ``grads``: dloss/dtheta per model (plus
     ``reg_weight * d+Omega/dW_hh`` when a regularizer weight was given). ``output``: read-out
@@ -257,7 +257,7 @@ def loss_and_grads(
     ``dh_{t-1} += dpre_t W_hh^T``, ``g_W_hh += h_{t-1}^T dpre_t``, ``g_W_uh += u_t^T dpre_t``.
 
     When ``reg_weight`` ``(E,)`` is given, the regularizer Omega (Eqs. 9-10 as the code
-    computes them, :mod:`rnnbook.regularizer`) is evaluated from this pass's ``dh`` and its
+    computes them, :mod:`rnnbook.engine.omega`) is evaluated from this pass's ``dh`` and its
     immediate gradient, scaled by ``reg_weight[e]``, is added to ``grads.W_hh`` of model ``e``
     -- before any clipping, as the code does (back/paper_in_numbers.md, pn-code). Models with weight 0 get
     Omega's value but an untouched gradient.

@@ -42,7 +42,11 @@ from pathlib import Path
 
 import torch
 
+from rnnbook.engine.batched import StepResult
+from rnnbook.engine.omega import DEFAULT_BOUND
+from rnnbook.engine.workspace import scratch
 from rnnbook.errors import ConfigError
+from rnnbook.paper.model import Params
 
 SOURCE_DIR = Path(__file__).resolve().parent / "csrc"
 SOURCES = ("bptt.c", "bptt_impl.h")
@@ -215,7 +219,6 @@ def _scratch(name: str, size: int, like: torch.Tensor, workspace) -> torch.Tenso
 
     The caller must hold the returned tensor while the kernel runs (it owns the memory).
     """
-    from rnnbook.engine.workspace import scratch
 
     block = scratch(workspace, name, (size + _ALIGN // like.dtype.itemsize,), like)
     return block[(-block.data_ptr() % _ALIGN) // like.dtype.itemsize:]
@@ -308,13 +311,10 @@ def loss_and_grads(params, act: str, task, batch, *, workspace=None, reg_weight=
 
     Same contract as :func:`rnnbook.engine.batched.loss_and_grads` with ``keep_states=False``: with
     ``reg_weight`` ``(E,)`` also Omega (``bound``: the threshold on ``||dE/dh_k||^2``,
-    default :data:`rnnbook.regularizer.DEFAULT_BOUND`) and ``reg_weight[e] d+Omega/dW_hh``
+    default :data:`rnnbook.engine.omega.DEFAULT_BOUND`) and ``reg_weight[e] d+Omega/dW_hh``
     added to ``grads.W_hh``. Returns a :class:`rnnbook.engine.batched.StepResult` without ``dh`` and
     ``states``.
     """
-    from rnnbook.engine.batched import StepResult
-    from rnnbook.model import Params
-    from rnnbook.regularizer import DEFAULT_BOUND
 
     u = batch.u
     call = _KernelCall.prepare(params, task, u, batch.start, batch.target, reg_weight)

@@ -22,8 +22,8 @@ import torch
 
 from rnnbook.engine.update import GradTransform, UpdateSettings, UpdateStats, sgd_update_
 from rnnbook.errors import ConfigError
-from rnnbook.model import Params
-from rnnbook.tasks import Batch, Task
+from rnnbook.paper.model import Params
+from rnnbook.paper.tasks import Batch, Task
 
 
 class CapturedUpdate:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import torch
 
-from rnnbook.clipping import apply_safety_net_, clip_grad_norm_
-from rnnbook.model import Params
-from rnnbook.tasks import Batch, Task
+from rnnbook.engine.clipping import apply_safety_net_, clip_grad_norm_
+from rnnbook.paper.model import Params
+from rnnbook.paper.tasks import Batch, Task
 
 #: ``grad_transform(grads, params, threshold) -> (norm, clipped)``: what is done to the gradients
 #: between the pass and the SGD step, in place. The default is Algorithm 1 (:func:`norm_clipping`).
@@ -57,7 +57,7 @@ class UpdateStats:
 
 
 def norm_clipping(grads: Params, params: Params, threshold: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The default ``grad_transform``: Algorithm 1 (:func:`rnnbook.clipping.clip_grad_norm_`)."""
+    """The default ``grad_transform``: Algorithm 1 (:func:`rnnbook.engine.clipping.clip_grad_norm_`)."""
     return clip_grad_norm_(grads, threshold)
 
 
@@ -80,7 +80,7 @@ def sgd_update_(
 
     ``loss_and_grads(params, task, batch, reg_weight=...)`` computes the pass (a backend's
     method, e.g. ``backend.loss_and_grads``). ``grad_transform`` replaces Algorithm 1 between
-    the pass and the step (e.g. an L2 term and element-wise clipping, :mod:`rnnbook.baselines`).
+    the pass and the step (e.g. an L2 term and element-wise clipping, :mod:`rnnbook.studies.baselines`).
     """
     step = loss_and_grads(params, task, batch, reg_weight=settings.reg_weight)
     norm, clipped = (grad_transform or norm_clipping)(step.grads, params, settings.threshold)

@@ -1,7 +1,7 @@
 """Scratch memory that the engine's passes reuse from one update to the next.
 
-Used by :mod:`rnnbook.model` (the BPTT's state-sized buffers and their per-step views) and
-:mod:`rnnbook.regularizer` (Omega's per-step buffers); one module so that neither has to
+Used by :mod:`rnnbook.paper.model` (the BPTT's state-sized buffers and their per-step views) and
+:mod:`rnnbook.engine.omega` (Omega's per-step buffers); one module so that neither has to
 import the other for it.
 """
 

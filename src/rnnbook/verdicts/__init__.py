@@ -10,6 +10,6 @@
 ``checks``    the analytic claims' numerical checks
 ``claims``    the registry: every checkable claim, its source, the paper's number, its test
 
-The scoreboard (:mod:`rnnbook.scoreboard`), the chapters' claims tables and ``python -m rnnbook show``
+The scoreboard (:mod:`rnnbook.verdicts.scoreboard`), the chapters' claims tables and ``python -m rnnbook show``
 read verdicts from :func:`rnnbook.verdicts.claims.judge` only.
 """

@@ -8,16 +8,16 @@ import math
 import numpy as np
 import torch
 
-from rnnbook import dynamics as D
-from rnnbook import gradients as G
-from rnnbook import reference
-from rnnbook.baselines import clip_by_norm, clip_elementwise, cosine
 from rnnbook.engine.batched import loss_and_grads
-from rnnbook.model import init_params
-from rnnbook.omega_exact import error_norms_through_chain, norm_preserving_jacobian_2d
-from rnnbook.regularizer import omega_immediate_grad
-from rnnbook.streams import Stream
-from rnnbook.tasks import get_task
+from rnnbook.engine.omega import omega_immediate_grad
+from rnnbook.engine.omega_exact import error_norms_through_chain, norm_preserving_jacobian_2d
+from rnnbook.paper import dynamics as D
+from rnnbook.paper import gradients as G
+from rnnbook.paper import reference
+from rnnbook.paper.model import init_params
+from rnnbook.paper.streams import Stream
+from rnnbook.paper.tasks import get_task
+from rnnbook.studies.baselines import clip_by_norm, clip_elementwise, cosine
 
 
 def decomposition() -> tuple[bool, str, str, float]:

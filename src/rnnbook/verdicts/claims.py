@@ -16,9 +16,24 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from rnnbook.verdicts import checks
-from rnnbook.verdicts.evidence import (Check, Generalises, GrowsWithLength, Majority, MusicOrdering, NotAttempted,
-                                       NotRun, Ordering, Parts, Rate, RateAgainst, StudyCheck, Table1Ordering, Test,
-                                       ThresholdRange, Verdict)
+from rnnbook.verdicts.evidence import (
+    Check,
+    Generalises,
+    GrowsWithLength,
+    Majority,
+    MusicOrdering,
+    NotAttempted,
+    NotRun,
+    Ordering,
+    Parts,
+    Rate,
+    RateAgainst,
+    StudyCheck,
+    Table1Ordering,
+    Test,
+    ThresholdRange,
+    Verdict,
+)
 from rnnbook.verdicts.records import Runs
 from rnnbook.verdicts.rules import VERDICTS
 
@@ -120,7 +135,7 @@ CLAIMS: tuple[Claim, ...] = (
                  "not stored)", "Chapter 3.1 shows two seeds per penalty at length 10, on the page only")),
     Claim("lstm", "§3.1", "LSTM handles vanishing gradients but not exploding ones", "ICML",
           "an argument (no numbers)", CH31,
-          NotRun("python -m rnnbook.baselines (results/lstm_temporal_order/study.json) with runs that learn the task",
+          NotRun("python -m rnnbook.studies.baselines (results/lstm_temporal_order/study.json) with runs that learn the task",
                  "the stored LSTM study (3 seeds, length 20, 5,000 updates) never learned the task, so it cannot "
                  "show explosions at the qualitative changes the claim is about")),
     Claim("teacher-forcing", "§3.1", "Teacher forcing and pre-programmed initial weights help, but need targets "
@@ -132,7 +147,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("elementwise-direction", "§3.2", "Only norm clipping keeps the gradient's direction; Mikolov's element-wise "
           "clipping of the back-propagated errors turns it", "ICML", "an argument (no numbers)", CH31,
           StudyCheck("results/error_clipping_temporal_order/study.json", checks.error_clipping_direction,
-                     "python -m rnnbook.baselines (the error-clipping study)")),
+                     "python -m rnnbook.studies.baselines (the error-clipping study)")),
     Claim("elementwise", "§3.2", "Mikolov's element-wise clipping and norm clipping behave alike in practice",
           "ICML", "said, no numbers", CH31,
           NotRun("a stored comparison of training outcomes under the two clipping rules",

@@ -22,8 +22,17 @@ This module gathers them under one name, the one the registry imports from.
 from __future__ import annotations
 
 from rnnbook.verdicts.evidence_checks import Check, NotAttempted, NotRun, StudyCheck
-from rnnbook.verdicts.evidence_runs import (SETTING_NAMES, Generalises, GrowsWithLength, Majority, Ordering, Rate,
-                                            RateAgainst, ThresholdRange, mean_grad_norm)
+from rnnbook.verdicts.evidence_runs import (
+                                            SETTING_NAMES,
+                                            Generalises,
+                                            GrowsWithLength,
+                                            Majority,
+                                            Ordering,
+                                            Rate,
+                                            RateAgainst,
+                                            ThresholdRange,
+                                            mean_grad_norm,
+)
 from rnnbook.verdicts.evidence_table1 import MUSIC_EXPERIMENTS, MusicOrdering, Table1Ordering
 from rnnbook.verdicts.verdict import Parts, Test, Verdict
 

@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 
 from scipy.stats import binomtest
 
-from rnnbook.results import load_results
+from rnnbook.synthetic.results import load_results
 from rnnbook.verdicts import rules
 from rnnbook.verdicts.records import Point, Runs, cap_fraction, caps_text, points
 from rnnbook.verdicts.verdict import Parts, Test, Verdict

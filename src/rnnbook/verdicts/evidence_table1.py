@@ -1,8 +1,8 @@
 """Tests of Table 1's orderings on the natural problems (§4.2): the text rows and the music rows.
 
-:class:`Table1Ordering` judges an ordering of :data:`rnnbook.table1.CLAIMS` on the text runs
+:class:`Table1Ordering` judges an ordering of :data:`rnnbook.verdicts.table1.CLAIMS` on the text runs
 (one run per method, so the verdict is ``inconclusive`` and the detail says what the run showed);
-:class:`MusicOrdering` judges one of :data:`rnnbook.table1.MUSIC_ORDERINGS` on the paper's own
+:class:`MusicOrdering` judges one of :data:`rnnbook.verdicts.table1.MUSIC_ORDERINGS` on the paper's own
 music data over seeds, with the paired rule Chapter 4.3 shows. Both flag a comparison whose
 methods also differ in learning rate (as in the paper's protocol): it changes more than the method.
 """
@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from rnnbook import table1
-from rnnbook.natural_experiments import get_experiment
-from rnnbook.natural_training import json_of
-from rnnbook.verdicts import rules
+from rnnbook.natural.experiments import get_experiment
+from rnnbook.natural.training import json_of
+from rnnbook.verdicts import rules, table1
 from rnnbook.verdicts.verdict import Test, Verdict
 
 #: the music experiments of the paper's Table 1 (JSB chorales are trained too, but are not in the paper)
@@ -28,7 +27,7 @@ class Table1Ordering(Test):
     """A Table 1 ordering on the book's runs: needs several seeds per method for a seed-aware test;
     with one run per method the verdict is inconclusive and the detail says what the one run showed."""
 
-    claim: str  #: a key of :data:`rnnbook.table1.CLAIMS`
+    claim: str  #: a key of :data:`rnnbook.verdicts.table1.CLAIMS`
     experiments: tuple[str, ...]
 
     def judge(self, root: Path, made_under: Mapping[str, Any]) -> Verdict:
@@ -61,7 +60,7 @@ class Table1Ordering(Test):
 
 @dataclass(frozen=True)
 class MusicOrdering(Test):
-    """A Table 1 ordering on the paper's music data, over seeds (:func:`rnnbook.table1.music_orderings`).
+    """A Table 1 ordering on the paper's music data, over seeds (:func:`rnnbook.verdicts.table1.music_orderings`).
 
     The methods of one seed share initial weights and data order, so the test is paired: per data
     set and split, :func:`rnnbook.verdicts.rules.paired_seeds_verdict` (a one-sided t-test of the
@@ -70,7 +69,7 @@ class MusicOrdering(Test):
     results folders it reads (``results/<experiment>/paper*.json``), so that ``python -m rnnbook
     show`` lists the claim under each of them."""
 
-    ordering: str  #: a key of :data:`rnnbook.table1.MUSIC_ORDERINGS`
+    ordering: str  #: a key of :data:`rnnbook.verdicts.table1.MUSIC_ORDERINGS`
     splits: tuple[str, ...]
     experiments: tuple[str, ...] = MUSIC_EXPERIMENTS
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from rnnbook.experiments import get_experiment
-from rnnbook.results import load_results
+from rnnbook.synthetic.experiments import get_experiment
+from rnnbook.synthetic.results import load_results
 
 #: the paper's update budget for every pathological task (ICML §4.1: 5 x 10^6 updates) [ICML][code]
 PAPER_BUDGET = 5_000_000

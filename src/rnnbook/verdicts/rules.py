@@ -40,7 +40,7 @@ paper's single number (a prediction test). One seed is never a pass.
 
 The statistics are scipy's: :func:`scipy.stats.fisher_exact`, :func:`scipy.stats.binomtest`
 (``proportion_ci(method="exact")``, the Clopper–Pearson interval) and :data:`scipy.stats.binom`.
-:mod:`rnnbook.stats` keeps the book's own implementations, used only as test oracles.
+:mod:`rnnbook.verdicts.stats` keeps the book's own implementations, used only as test oracles.
 """
 
 from __future__ import annotations
