@@ -109,3 +109,26 @@ def test_the_package_docstring_draws_every_folder():
     folders = {p.name for p in (SRC / "rnnbook").iterdir() if (p / "__init__.py").exists()}
     missing = [f for f in sorted(folders) if f"{f}/" not in rnnbook.__doc__]
     assert not missing, f"folders missing from rnnbook's docstring: {missing}"
+
+
+def test_the_package_docstrings_walk_names_only_what_exists():
+    """The hops the package docstring walks (e.g. the clipping threshold from --set to Algorithm 1)
+    name real modules, classes and functions: a rename that forgets the walk fails here."""
+    import re
+
+    import rnnbook
+
+    names = re.findall(r":(?:mod|func|class|meth|data):`~?([\w.]+)`", rnnbook.__doc__)
+    assert len(names) >= 8
+    for name in names:
+        parts = name.split(".")
+        for i in range(len(parts), 0, -1):  # the longest importable prefix, then attributes
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+            except ImportError:
+                continue
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+            break
+        else:
+            pytest.fail(f"{name} names nothing")

@@ -29,6 +29,17 @@ folders above it in this drawing (``tests/test_layers.py`` checks it)::
     campaign/                 the compute campaign: its queue, GPU transfer, cost rates, the ledger
     cli                       python -m rnnbook
     registry/                 (data, not code) every experiment declared in TOML, each value beside its source
+
+Follow one setting through the layers, e.g. the clipping threshold of
+``python -m rnnbook run temporal_order --set threshold=2``: the ``run`` command (:mod:`rnnbook.cli`)
+→ :func:`rnnbook.synthetic.spec.with_overrides` (validated against the setting's declaration in
+:class:`~rnnbook.synthetic.runs.RunConfig`) → :meth:`~rnnbook.synthetic.spec.Experiment.runs` (one
+``RunConfig`` per run) → ``RunConfig.effective_threshold`` (infinity unless the method clips:
+:data:`rnnbook.methods.METHOD`) → :class:`rnnbook.synthetic.training.Ensemble` (one
+:class:`~rnnbook.engine.update.UpdateSettings` for all its members) → ``Backend.update``
+(:mod:`rnnbook.engine.backend`) → :func:`rnnbook.engine.update.sgd_update_` →
+:func:`rnnbook.engine.clipping.clip_grad_norm_` (Algorithm 1; :func:`rnnbook.paper.reference.clip`
+is the same rule written to be read).
 """
 
 __version__ = "0.1.0"
