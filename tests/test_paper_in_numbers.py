@@ -1,29 +1,29 @@
 """The back matter agrees with the code: "The paper in numbers", the glossary, the citation.
 
-back/paper_in_numbers.md carries a table of the book's paper-scale protocols. It is generated
-text: :func:`protocol_table` writes it from ``rnnbook.synthetic.experiments``, and the test fails (printing
-the table to paste) when the page and the code disagree. The glossary defines exactly the terms
-the team agreed on, every label the errata and the paper-in-numbers pages link to exists, and the
-landing page's BibTeX entry says what ``CITATION.cff`` says.
-
-It also carries the natural problems' protocols (:func:`natural_table`, from
-``rnnbook.natural.experiments``). Regenerate both tables with ``python tests/test_paper_in_numbers.py``.
+back/paper_in_numbers.ipynb quotes the paper in its prose; its two protocol tables are the book's
+own declarations, rendered live when the book is built by :mod:`rnnbook.book.protocol_tables`
+(one hidden cell each). These tests check what those generators write (every experiment of the
+paper has its row, with its cap and lengths; a value changed in a copy of the registry changes
+the row) and that the page calls them. The glossary defines exactly the terms the team agreed
+on, every label the errata and the paper-in-numbers pages link to exists, and the landing page's
+BibTeX entry says what ``CITATION.cff`` says.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
 
-from rnnbook.synthetic.experiments import EXPERIMENTS
+from rnnbook.book.protocol_tables import (NATURAL_COLUMNS, PROTOCOL_COLUMNS, natural_rows, natural_table,
+                                          paper_experiments, protocol_rows, protocol_table)
+from rnnbook.natural.experiments import EXPERIMENTS as NATURAL
+from rnnbook.synthetic.experiments import EXPERIMENTS, with_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = ROOT / "back" / "paper_in_numbers.md"
+PAGE = ROOT / "back" / "paper_in_numbers.ipynb"
 GLOSSARY = ROOT / "back" / "glossary.ipynb"
-BEGIN = "<!-- BEGIN generated: tests/test_paper_in_numbers.py::protocol_table -->"
-END = "<!-- END generated -->"
-BEGIN_NATURAL = "<!-- BEGIN generated: tests/test_paper_in_numbers.py::natural_table -->"
 
 #: The glossary's terms (team rules): chapters link to them with {term}`...`.
 TERMS = (
@@ -34,73 +34,87 @@ TERMS = (
 )
 
 
-def _num(x: float) -> str:
-    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+def _cells(nb: Path) -> list[dict]:
+    return json.loads(nb.read_text(encoding="utf-8"))["cells"]
 
 
-def paper_experiments() -> dict:
-    """The experiments of the paper's §4.1: those whose ``paper`` protocol keeps Fig. 7's update cap.
-
-    (The book's own experiments, e.g. Chapter 3's threshold sweep, also have a ``paper``
-    protocol, at a smaller scale; ``rnnbook list`` shows them.)
-    """
-    cap = EXPERIMENTS["temporal_order"].protocol("paper").settings["max_updates"]
-    return {n: e for n, e in EXPERIMENTS.items() if e.protocol("paper").settings["max_updates"] == cap}
+def _prose(page: Path) -> str:
+    """A page's Markdown: the file itself, or a notebook's markdown cells."""
+    if page.suffix == ".md":
+        return page.read_text(encoding="utf-8")
+    return "\n\n".join("".join(c["source"]) for c in _cells(page) if c["cell_type"] == "markdown")
 
 
-def protocol_table() -> str:
-    """One markdown row per experiment of the paper (:func:`paper_experiments`), ``paper`` protocol."""
-    head = ("| experiment | task | initialisations | methods | hidden | lr | threshold | reg. weight | batch "
-            "| update cap | validation | success | lengths | seeds |")
-    rows = [head, "|" + "---|" * head.count(" | ") + "---|"]
-    for name, exp in paper_experiments().items():
-        p = exp.protocol("paper")
-        s = p.settings
-        params = ", ".join(f"{k}={v}" for k, v in sorted(dict(exp.task_params).items()))
-        task = f"`{exp.task}`" + (f" ({params})" if params else "")
-        lengths = ", ".join([*(str(n) for n in p.lengths), *(f"[{a}, {b})" for a, b in p.ranges)])
-        success = f"< {_num(s['success_error'] * 100)} %"
-        cells = [
-            f"`{name}`", task, ", ".join(exp.inits), ", ".join(exp.methods), _num(s["hidden"]), _num(s["lr"]),
-            _num(s["threshold"]), _num(s["reg_weight"]), _num(s["batch"]), _num(s["max_updates"]),
-            f"{_num(s['n_valid'])} every {_num(s['check_every'])}", success, lengths,
-            ", ".join(str(x) for x in p.seeds),
-        ]
-        rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+def _rows_by_name(rows: list[dict]) -> dict[str, dict]:
+    return {re.sub(r"</?code>", "", r["experiment"]): r for r in rows}
 
 
-def natural_table() -> str:
-    """One markdown row per natural problem of §4.2 (``rnnbook.natural.experiments``), ``paper`` protocol."""
-    from rnnbook.natural.experiments import EXPERIMENTS as NATURAL
-
-    head = ("| experiment | corpus | target | hidden | window | batch | epochs | lr MSGD / +C / +CR | threshold "
-            "| reg. weight | lr halving |")
-    rows = [head, "|" + "---|" * head.count(" | ") + "---|"]
-    for name, exp in NATURAL.items():
-        c = exp.protocol("paper")
-        target = "next frame" if exp.kind == "music" else ("next character" if exp.ahead == 1 else f"{exp.ahead} ahead")
-        cells = [f"`{name}`", exp.corpus, target, _num(c.hidden), _num(c.seq_len), _num(c.batch), _num(c.epochs),
-                 " / ".join(_num(x) for x in (c.lr_msgd, c.lr_msgd_c, c.lr_msgd_cr)), _num(c.threshold),
-                 f"{_num(c.reg_weight)} / t", "yes" if c.lr_halving else "no"]
-        rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows)
-
-
-def test_natural_table_on_the_page_is_the_codes():
-    text = PAGE.read_text(encoding="utf-8")
-    assert BEGIN_NATURAL in text, "the generated natural-problem table's markers are missing"
-    shown = text.split(BEGIN_NATURAL, 1)[1].split(END, 1)[0].strip()
-    expected = natural_table()
-    assert shown == expected, "back/paper_in_numbers.md is stale; paste this table:\n" + expected
+def test_the_protocol_table_has_a_row_per_experiment_of_the_paper():
+    rows = _rows_by_name(protocol_rows())
+    assert list(rows) == list(paper_experiments())
+    assert {"temporal_order", "addition", "permutation", "multiplication", "temporal_order3", "memorization"} <= set(rows)
+    assert all(list(r) == list(PROTOCOL_COLUMNS) for r in rows.values())
+    for name, row in rows.items():
+        p = EXPERIMENTS[name].protocol("paper")
+        assert row["update cap"] == p.settings["max_updates"] == 5_000_000
+        for n in p.lengths:
+            assert str(n) in row["lengths"].split(", ")
+        for a, b in p.ranges:
+            assert f"[{a}, {b})" in row["lengths"]
+        assert row["seeds"] == ", ".join(str(s) for s in p.seeds)
+    fig7 = rows["temporal_order"]
+    assert (fig7["hidden"], fig7["lr"], fig7["threshold"], fig7["reg. weight"], fig7["batch"]) == (50, 0.01, 1.0, 4.0, 20)
+    assert fig7["lengths"] == "20, 50, 100, 150, 200" and fig7["success"] == "&lt; 1 %"
+    assert fig7["validation"] == "10,000 every 2,000" and fig7["initialisations"] == "sigmoid, basic_tanh, smart_tanh"
+    assert rows["memorization"]["task"] == "<code>mem</code> (n_pos=10, n_values=5)"
 
 
-def test_protocol_table_on_the_page_is_the_codes():
-    text = PAGE.read_text(encoding="utf-8")
-    assert BEGIN in text and END in text, "the generated protocol table's markers are missing"
-    shown = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
-    expected = protocol_table()
-    assert shown == expected, "back/paper_in_numbers.md is stale; paste this table:\n" + expected
+def test_a_value_changed_in_the_registry_changes_the_row():
+    registry = dict(EXPERIMENTS)
+    registry["addition"] = with_overrides(EXPERIMENTS["addition"], "paper", ["lr=0.05", "threshold=3"])
+    registry["permutation"] = with_overrides(EXPERIMENTS["permutation"], "paper", ["max_updates=1000"])
+    before, after = _rows_by_name(protocol_rows()), _rows_by_name(protocol_rows(registry))
+    assert (after["addition"]["lr"], after["addition"]["threshold"]) == (0.05, 3.0)
+    assert {k: v for k, v in after["addition"].items() if k not in ("lr", "threshold")} == \
+        {k: v for k, v in before["addition"].items() if k not in ("lr", "threshold")}
+    assert "permutation" in before and "permutation" not in after   # no longer the paper's cap: not the paper's
+    assert after["temporal_order"] == before["temporal_order"]
+
+
+def test_the_natural_table_has_a_row_per_natural_problem():
+    rows = _rows_by_name(natural_rows())
+    assert list(rows) == list(NATURAL) and all(list(r) == list(NATURAL_COLUMNS) for r in rows.values())
+    for name, row in rows.items():
+        c = NATURAL[name].protocol("paper")
+        assert (row["hidden"], row["window"], row["batch"], row["epochs"], row["threshold"]) == \
+            (c.hidden, c.seq_len, c.batch, c.epochs, c.threshold)
+    assert rows["music_musedata"]["lr MSGD / +C / +CR"] == "0.5 / 0.5 / 0.5"
+    assert rows["music_musedata"]["reg. weight"] == "0.1 / t" and rows["music_musedata"]["target"] == "next frame"
+    assert rows["text_5ahead"]["target"] == "5 ahead" and rows["text_next"]["target"] == "next character"
+    exp = NATURAL["text_next"]
+    slower = dataclasses.replace(exp.protocol("paper"), lr_msgd=0.1, lr_halving=False)
+    changed = _rows_by_name(natural_rows({"text_next": dataclasses.replace(exp, protocols={"paper": slower})}))
+    assert changed["text_next"]["lr MSGD / +C / +CR"].startswith("0.1 / ") and changed["text_next"]["lr halving"] == "no"
+
+
+def test_the_tables_render_their_rows():
+    html = protocol_table().to_html()
+    assert "<code>temporal_order</code>" in html and "5,000,000" in html and "10,000 every 2,000" in html
+    assert all(f">{c}<" in html for c in PROTOCOL_COLUMNS if "<" not in c)
+    html = natural_table().to_html()
+    assert "<code>music_musedata</code>" in html and "0.5 / 0.5 / 0.5" in html and ">0.225<" in html
+
+
+def test_the_page_renders_both_tables_in_hidden_cells():
+    code = [c for c in _cells(PAGE) if c["cell_type"] == "code"]
+    calls = {name: c for c in code for name in ("protocol_table()", "natural_table()") if name in "".join(c["source"])}
+    assert set(calls) == {"protocol_table()", "natural_table()"}
+    assert all("remove-input" in c["metadata"].get("tags", []) for c in calls.values())
+    prose = _prose(PAGE)
+    assert "<!-- BEGIN generated" not in prose and "| `temporal_order` |" not in prose, "a pasted copy of a table is back"
+    order = [c["id"] for c in _cells(PAGE)]
+    protocols_cell = next(c["id"] for c in _cells(PAGE) if "(pn-protocols)=" in "".join(c["source"]))
+    assert order.index(protocols_cell) < order.index(calls["protocol_table()"]["id"])
 
 
 def test_paper_values_quoted_on_the_page_match_the_declared_paper_protocol():
@@ -108,7 +122,7 @@ def test_paper_values_quoted_on_the_page_match_the_declared_paper_protocol():
     s = EXPERIMENTS["temporal_order"].protocol("paper").settings
     assert (s["hidden"], s["lr"], s["threshold"], s["reg_weight"], s["batch"]) == (50, 0.01, 1.0, 4.0, 20)
     assert (s["max_updates"], s["n_valid"], s["success_error"]) == (5_000_000, 10_000, 0.01)
-    text = PAGE.read_text(encoding="utf-8")
+    text = _prose(PAGE)
     fig7 = text.split("(pn-fig7)=", 1)[1].split("(pn-mixed)=", 1)[0]
     for follows in ("| **0.01** (ICML) |", "| **1** (ICML) |", "| **4** (ICML) |", "| 5,000,000 |"):
         assert follows in fig7, f"the Fig. 7 table no longer says {follows!r}"
@@ -121,7 +135,7 @@ def _labels(text: str) -> set[str]:
 def test_pages_link_only_to_labels_that_exist():
     """{ref}`pn-...` / {ref}`err-...` targets exist on the back-matter pages."""
     back = ROOT / "back"
-    pages = {p: p.read_text(encoding="utf-8") for p in back.glob("*.md")}
+    pages = {p: _prose(p) for p in sorted([*back.glob("*.md"), *back.glob("*.ipynb")])}
     labels = set().union(*(_labels(t) for t in pages.values()))
     for page, text in pages.items():
         for target in re.findall(r"\{ref\}`(?:[^`<]*<)?((?:pn|err)[\w-]*)>?`", text):
@@ -129,8 +143,7 @@ def test_pages_link_only_to_labels_that_exist():
 
 
 def test_glossary_defines_exactly_the_agreed_terms():
-    cells = json.loads(GLOSSARY.read_text(encoding="utf-8"))["cells"]
-    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    text = _prose(GLOSSARY)
     blocks = re.findall(r"```\{glossary\}\n(.*?)```", text, re.S)
     assert blocks, "the glossary page has no glossary directive"
     terms = [line for block in blocks for line in block.splitlines() if line and not line[0].isspace()
@@ -160,8 +173,3 @@ def test_the_landing_pages_bibtex_matches_citation_cff():
     assert fields["version"] == str(cff["version"])
     assert fields["url"] == cff["url"]
 
-
-if __name__ == "__main__":
-    print(protocol_table())
-    print()
-    print(natural_table())

@@ -1,6 +1,6 @@
 """Table 1 of the paper beside the book's runs, and what the comparison can and cannot say.
 
-The paper's numbers are read from the book's own page (back/paper_in_numbers.md, pn-table1), so
+The paper's numbers are read from the book's own page (back/paper_in_numbers.ipynb, pn-table1), so
 they are typed once. The book's numbers come from the committed result files of
 :mod:`rnnbook.natural.training` (``results/<experiment>/paper.json``): each method's train and
 test score at its best validation epoch. Music is in nats per frame (the 88 keys' Bernoulli
@@ -38,6 +38,7 @@ the claims registry's (:mod:`rnnbook.verdicts.rules`), so the page and the score
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -63,9 +64,10 @@ _ROW = re.compile(r"^\|\s*(?P<set>[^|]*)\|\s*(?P<fold>train|test)\s*\|(?P<cells>
 
 
 def paper_table(root: Path) -> dict[str, dict[str, dict[str, float | None]]]:
-    """ICML Table 1 from back/paper_in_numbers.md: ``data set -> fold -> column -> value`` (None: N/A)."""
-    page = root / "back" / "paper_in_numbers.md"
-    text = page.read_text(encoding="utf-8")
+    """ICML Table 1 from back/paper_in_numbers.ipynb: ``data set -> fold -> column -> value`` (None: N/A)."""
+    page = root / "back" / "paper_in_numbers.ipynb"
+    cells = json.loads(page.read_text(encoding="utf-8"))["cells"]
+    text = "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     start = text.index("(pn-table1)=")
     block = text[start:text.index("\n\n", text.index("| Data set |", start))]
     header = [c.strip() for c in block.split("| Data set |", 1)[1].splitlines()[0].split("|") if c.strip()]
@@ -229,7 +231,7 @@ def music_table(root: Path, protocol: str = "paper") -> list[dict[str, Any]]:
     """Table 1's music rows beside the book's runs: one row per data set x split x method.
 
     Keys: ``dataset``, ``row`` (the paper's name, None for JSB), ``split`` (train/test), ``method``,
-    ``paper`` (ICML Table 1, from back/paper_in_numbers.md; None for JSB), ``mean``, ``sd`` (sample
+    ``paper`` (ICML Table 1, from back/paper_in_numbers.ipynb; None for JSB), ``mean``, ``sd`` (sample
     standard deviation over seeds; None for one seed), ``lo``/``hi`` (smallest and largest seed),
     ``n`` (seeds with a finished epoch), ``seeds``, ``converged`` (every seed's method stopped early;
     False while any still trains or reached the cap), ``diff`` (mean - paper), ``p`` (the prediction
