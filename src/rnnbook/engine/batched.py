@@ -259,7 +259,7 @@ def loss_and_grads(
     When ``reg_weight`` ``(E,)`` is given, the regularizer Omega (Eqs. 9-10 as the code
     computes them, :mod:`rnnbook.engine.omega`) is evaluated from this pass's ``dh`` and its
     immediate gradient, scaled by ``reg_weight[e]``, is added to ``grads.W_hh`` of model ``e``
-    -- before any clipping, as the code does (back/paper_in_numbers.md, pn-code). Models with weight 0 get
+    -- before any clipping, as the code does (back/paper_in_numbers.ipynb, pn-code). Models with weight 0 get
     Omega's value but an untouched gradient.
 
     ``keep_states=False`` (what training uses) returns no ``states`` or ``dh``. That lets the

@@ -5,7 +5,7 @@ Algorithm 1 (paper)::
     g <- dE/dtheta                      (all parameters as one vector)
     if ||g|| >= threshold:  g <- (threshold / ||g||) g
 
-The authors' code (back/paper_in_numbers.md, pn-alg1) tests ``||g|| > threshold`` (strict); we follow the code,
+The authors' code (back/paper_in_numbers.ipynb, pn-alg1) tests ``||g|| > threshold`` (strict); we follow the code,
 which makes no difference in practice. The norm is the L2 norm over *all* five parameter
 gradients of one model jointly, taken after the regularizer's term was added to ``g_W_hh``.
 Each model has its own threshold and its own clipping decision; ``threshold = inf`` never

@@ -1,6 +1,6 @@
 """The vanishing-gradient regularizer Omega (Eqs. 9-10, §3.3) as the authors' code computes it.
 
-Definition used here: the authors' ``RNN.py`` (back/paper_in_numbers.md, pn-code and pn-omega).
+Definition used here: the authors' ``RNN.py`` (back/paper_in_numbers.ipynb, pn-code and pn-omega).
 For every model, step ``k`` and sequence ``b`` of the minibatch, with ``delta_k = dE/dh_k``
 the total gradient w.r.t. the state::
 

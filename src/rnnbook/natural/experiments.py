@@ -1,6 +1,6 @@
 """Table 1's experiments: the settings of a natural-problem protocol, declared once, and where they come from.
 
-Table 1's music rows are trained on the paper's own data (§4.2; back/paper_in_numbers.md, pn-table1
+Table 1's music rows are trained on the paper's own data (§4.2; back/paper_in_numbers.ipynb, pn-table1
 and pn-natural): ``music_piano_midi``, ``music_nottingham``, ``music_musedata`` and, beside them,
 ``music_jsb`` (JSB Chorales, the fourth set of the same release, not in the paper). The Penn
 Treebank rows have a stand-in: the next character or the one five positions ahead on the

@@ -1,6 +1,6 @@
 """The vanilla RNN of the paper: its weights, for many models at once, and three initialisations.
 
-Model (the authors' code, row-vector convention; back/paper_in_numbers.md, pn-code)::
+Model (the authors' code, row-vector convention; back/paper_in_numbers.ipynb, pn-code)::
 
     h_t = act(h_{t-1} W_hh + u_t W_uh + b_h),   h_0 = 0,   y_t = h_t W_hy + b_y.
 
@@ -24,7 +24,7 @@ from rnnbook.errors import check_at_least, check_choice
 INITS = ("sigmoid", "basic_tanh", "smart_tanh")
 ACTIVATIONS = ("sigmoid", "tanh")
 INIT_VARIANTS = ("paper", "code")
-SMART_TANH_NONZEROS = 15  # non-zero recurrent weights per unit (§4.1.1; back/paper_in_numbers.md, pn-fig7)
+SMART_TANH_NONZEROS = 15  # non-zero recurrent weights per unit (§4.1.1; back/paper_in_numbers.ipynb, pn-fig7)
 SMART_TANH_RADIUS = 0.95  # spectral radius of W_hh after the rescaling
 
 

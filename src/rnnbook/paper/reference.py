@@ -5,7 +5,7 @@ holding sequence ``b``'s input at step ``t``; states are ``(n, B)``. Gradients c
 nothing here is fast. The engine (:mod:`rnnbook.paper.model`, :mod:`rnnbook.engine.cpu_kernel`,
 :mod:`rnnbook.engine.cuda_graphs`) writes the same network with row vectors, ``W_hh = W_rec^T``, and is
 tested against this module in float64 (``tests/test_reference.py``). Equation numbers are the
-paper's (ICML), as the book lists them (back/paper_in_numbers.md, pn-equations and pn-alg1).
+paper's (ICML), as the book lists them (back/paper_in_numbers.ipynb, pn-equations and pn-alg1).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def cost(net: RNN, states: list[torch.Tensor], target: torch.Tensor, readout: st
     ``-log softmax(y_T)[class]``, target ``(B,)``. ``"softmax"`` (memorization): the same at every
     step, averaged over steps and sequences, target ``(T, B)``. ``"last_linear"`` (addition,
     multiplication): mean over the minibatch of ``||y_T - target||²``, target ``(n_out, B)``
-    (the authors' code; back/paper_in_numbers.md, pn-tasks). ``"bernoulli"`` (the piano rolls of
+    (the authors' code; back/paper_in_numbers.ipynb, pn-tasks). ``"bernoulli"`` (the piano rolls of
     §4.2): ``-log p(frame)`` with one independent Bernoulli ``p_k = sigmoid(y_t[k])`` per output,
     summed over the outputs and averaged over steps and sequences, target 0/1 ``(T, n_out, B)``.
     """
@@ -90,7 +90,7 @@ def omega(W_rec: torch.Tensor, states: list[torch.Tensor], deltas: list[torch.Te
     ``Ω_kb = (||W_rec^T (σ'(x_k) ⊙ δ_k)||² / ||δ_k||² - 1)²``. The numerator is the part of
     ``∂E/∂σ(x_{k-1})`` that crosses step ``k``: how much the Jacobian ``∂σ(x_k)/∂σ(x_{k-1})``
     stretches the error travelling back through it. Pairs with ``||δ_k||² < bound`` are skipped;
-    Ω is the mean over the others (0 if there are none). back/paper_in_numbers.md, pn-omega.
+    Ω is the mean over the others (0 if there are none). back/paper_in_numbers.ipynb, pn-omega.
     """
     total, counted = 0.0, 0
     for h, delta in zip(states, deltas):
@@ -147,7 +147,7 @@ def clip(grads: dict[str, torch.Tensor], threshold: float) -> tuple[dict[str, to
 
 
 def safety_net(grads: dict[str, torch.Tensor], net: RNN, norm: torch.Tensor) -> tuple[dict[str, torch.Tensor], bool]:
-    """The authors' code only (back/paper_in_numbers.md, pn-code): if ``||ĝ||`` is NaN, infinite or
+    """The authors' code only (back/paper_in_numbers.ipynb, pn-code): if ``||ĝ||`` is NaN, infinite or
     above 1e10, the step becomes ``ĝ_W_rec = 0.02 W_rec`` and 0 for every other parameter."""
     if norm <= 1e10:
         return grads, False

@@ -1,6 +1,6 @@
 """The six pathological synthetic problems of §4.1, exactly as the authors' code draws them.
 
-The authors' code is the source of truth (back/paper_in_numbers.md, pn-tasks): the paper
+The authors' code is the source of truth (back/paper_in_numbers.ipynb, pn-tasks): the paper
 defers the task definitions to its supplementary material, so we follow
 ``pascanur/trainingRNNs`` (files ``tempOrder.py``, ``tempOrder3bit.py``, ``addition.py``,
 ``multiplication.py``, ``permutation.py``, ``memorization.py``), including its quirks:
@@ -76,7 +76,7 @@ def sample_length(stream: Stream, min_length: int, max_length: int, purpose: str
     """The code's length rule: ``min_length + randint(max_length - min_length)``.
 
     Uniform on ``[min_length, max_length)`` (the upper end is excluded, as in numpy's
-    ``randint``) and exactly ``min_length`` when the two are equal (back/paper_in_numbers.md, pn-tasks), drawn from
+    ``randint``) and exactly ``min_length`` when the two are equal (back/paper_in_numbers.ipynb, pn-tasks), drawn from
     the run's own ``stream`` (``purpose`` ``"train_length"`` or ``"valid_length"``; a fixed
     length draws nothing).
     """
@@ -351,7 +351,7 @@ def real_steps(start: torch.Tensor, t_max: int) -> torch.Tensor:
 
 
 def errors(task: Task, output: torch.Tensor, target: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
-    """Fraction of wrongly solved sequences per model, ``(E,)`` float64 (back/paper_in_numbers.md, pn-tasks).
+    """Fraction of wrongly solved sequences per model, ``(E,)`` float64 (back/paper_in_numbers.ipynb, pn-tasks).
 
     ``last_softmax``: argmax of the last output differs from the target. ``softmax`` (mem): any
     real step's argmax is wrong. ``last_linear``: squared error (summed over outputs) > 0.04.

@@ -9,7 +9,7 @@ protocol are). Every experiment has two protocols:
 
 ``paper``
     The paper's settings, each cited to the section of the book's page *The paper in numbers*
-    (``back/paper_in_numbers.md``) that sources it
+    (``back/paper_in_numbers.ipynb``) that sources it
     with its provenance tag: [ICML] (the ICML 2013 text, primary), [code] (the authors' Theano
     code), [arXiv-2nd] (the arXiv v2 appendix, known only through secondary reading notes),
     [unknown] (nobody says; the choice is ours). Where ICML, arXiv and code disagree we follow

@@ -1,6 +1,6 @@
 """What defines one training run, and what it gives: :class:`RunConfig` and :class:`RunResult`.
 
-A run is one model of the paper's protocol (§4.1; back/paper_in_numbers.md): a task, an
+A run is one model of the paper's protocol (§4.1; back/paper_in_numbers.ipynb): a task, an
 initialisation, a method (MSGD, MSGD-C, MSGD-CR), a sequence length or range, a seed, and the
 settings a protocol may change, each declared once beside its field (:mod:`rnnbook.settings`).
 :mod:`rnnbook.synthetic.training` trains many runs at once; a run's outcome does not depend on which

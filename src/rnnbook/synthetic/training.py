@@ -1,10 +1,10 @@
-"""Train many runs of the paper's protocol at once, as batched ensembles (§4.1; back/paper_in_numbers.md, pn-protocols).
+"""Train many runs of the paper's protocol at once, as batched ensembles (§4.1; back/paper_in_numbers.ipynb, pn-protocols).
 
 One run = one model trained by MSGD (plain minibatch SGD, constant learning rate, no momentum,
-§4 and back/paper_in_numbers.md, pn-code), optionally with gradient norm clipping (MSGD-C, Algorithm 1) and the
+§4 and back/paper_in_numbers.ipynb, pn-code), optionally with gradient norm clipping (MSGD-C, Algorithm 1) and the
 regularizer (MSGD-CR, Eqs. 9-10). Every ``check_every`` updates the run is validated on
 ``n_valid`` *freshly drawn* sequences (in chunks of ``valid_chunk``, each chunk with its own
-random length, drawn from the run's own stream — the code's protocol, back/paper_in_numbers.md, pn-code);
+random length, drawn from the run's own stream — the code's protocol, back/paper_in_numbers.ipynb, pn-code);
 it succeeds, and stops, when fewer than ``success_error`` (1 %) of them are wrong (§4.1.1). The
 authors' code only stopped at exactly 0 errors; ``success_error=1e-4`` reproduces that with
 10,000 sequences.

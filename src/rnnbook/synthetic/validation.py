@@ -1,4 +1,4 @@
-"""Validation: the share of fresh sequences a model gets wrong (§4.1.1; back/paper_in_numbers.md, pn-code).
+"""Validation: the share of fresh sequences a model gets wrong (§4.1.1; back/paper_in_numbers.ipynb, pn-code).
 
 Every place that measures a model does the same four things, chunk by chunk: draw each chunk's
 length from the run's own stream (a fixed length draws nothing), sample the chunk's sequences
