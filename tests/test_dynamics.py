@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from rnnbook.book import runtime
+from rnnbook.paper import bistability, boundaries, one_unit, surface
 from rnnbook.paper import dynamics as D
 
 W5 = D.W_DOYA
@@ -316,3 +317,17 @@ def test_exercise_one_fixed_point_attracts_only_for_0_lt_w_le_4():
     assert np.isnan(fp[1:]).all() and abs(D.multiplier(fp[0], w)) > 1
     x = D.trajectory(fp[0] + 1e-3, w, b, 4000)
     assert abs(x[-1] - x[-3]) < 1e-9 and abs(x[-1] - x[-2]) > 0.5       # period 2, not a fixed point
+
+
+def test_dynamics_is_one_namespace_over_its_four_modules():
+    """The chapters read ``D.name``; each name is defined once, in the module of its concept."""
+    homes = {m.__name__: m for m in (one_unit, bistability, boundaries, surface)}
+    for name in D.__all__:
+        obj = getattr(D, name)
+        owners = [m for m in homes.values() if name in vars(m) and vars(m)[name] is obj]
+        assert owners, f"D.{name} comes from none of {sorted(homes)}"
+        if callable(obj):
+            assert obj.__module__ in homes, (name, obj.__module__)
+    defined = {n for m in homes.values() for n, v in vars(m).items() if not n.startswith("_")
+               and (n.isupper() or getattr(v, "__module__", None) == m.__name__)}
+    assert defined <= set(D.__all__), sorted(defined - set(D.__all__))
