@@ -315,61 +315,98 @@ def _loss_and_grads(
     keep_states: bool,
     defer: bool = False,
 ) -> StepResult:
-    """:func:`loss_and_grads` for one group of models (all of ``batch``)."""
+    """:func:`loss_and_grads` for one group of models (all of ``batch``), in four steps: the
+    forward pass, the read-out with its loss and gradient, backpropagation through time (with
+    Omega accumulated on the way), and Omega's gradient added to ``g_W_hh``."""
     u, start = batch.u, batch.start
     E, T, B, n_in = u.shape
-    H = params.W_hh.shape[-1]
-    u_tm = u.transpose(0, 1)
-    u_aug = _augmented_inputs(u_tm, workspace)
-    states = scratch(workspace, "states", (T, E, B, H), u)
+    u_aug = _augmented_inputs(u.transpose(0, 1), workspace)
+    states = scratch(workspace, "states", (T, E, B, params.W_hh.shape[-1]), u)
     pad = batch.padding_steps()  # host-side when the batch knows it: no device sync
     _forward_time_major(params, act, u_aug, start, states, workspace, pad)
 
     loss, logits, dlogits = _readout(params, task, states, batch)
-    W_hy_T = params.W_hy.mT
     per_step = task.readout in PER_STEP_READOUTS
-    rolling = not keep_states and not per_step
-    dh = scratch(workspace, "dh_rolling" if rolling else "dh", (2 if rolling else T, E, B, H), u)
+    dh, dh_steps = _dh_buffers(workspace, states, rolling=not keep_states and not per_step)
+    g_W_hy, g_b_y = _readout_backward(params, states, dlogits, dh_steps, per_step)
+    output = logits.transpose(0, 1) if per_step else logits
+
+    omega_steps = None if reg_weight is None else OmegaSteps(params.W_hh, T, B, start, bound, workspace=workspace, pad=pad)
+    g_W_hh, g_in = _backward_through_time(params, act, states, u_aug, dh_steps, start, pad, workspace,
+                                          direct=per_step, defer=defer, omega_steps=omega_steps)
+    grads = Params(g_in[:, :n_in].contiguous(), g_W_hh, g_in[:, n_in].contiguous(), g_W_hy, g_b_y)
+
+    omega = None
+    if omega_steps is not None:
+        omega, g_omega = omega_steps.result()
+        w = reg_weight.to(g_omega.dtype).view(E, 1, 1)
+        g_W_hh.add_(torch.where(w != 0, w * g_omega, 0.0))
+    if not keep_states:
+        return StepResult(loss, grads, None, output, None, omega)
+    return StepResult(loss, grads, dh.transpose(0, 1), output, states.transpose(0, 1), omega)
+
+
+def _dh_buffers(workspace: Workspace | None, states: torch.Tensor, rolling: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The buffer of dloss/dh_t and its per-step views ``dh_steps[t]`` ``(E, B, H)``.
+
+    ``rolling`` (a lean pass with a read-out at the last step only): two blocks that the steps
+    take in turn, which stay in cache; otherwise one block per step, ``(T, E, B, H)``.
+    """
+    T, E, B, H = states.shape
+    dh = scratch(workspace, "dh_rolling" if rolling else "dh", (2 if rolling else T, E, B, H), states)
     if rolling:
         dh_steps = step_views(workspace, "dh_rolling", dh)
-        dh_steps = [dh_steps[t % 2] for t in range(T)]
-    else:
-        dh_steps = step_views(workspace, "dh", dh)
+        return dh, [dh_steps[t % 2] for t in range(T)]
+    return dh, step_views(workspace, "dh", dh)
+
+
+def _readout_backward(
+    params: Params, states: torch.Tensor, dlogits: torch.Tensor, dh_steps: list[torch.Tensor], per_step: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The read-out's gradients ``g_W_hy, g_b_y``; writes its direct term dloss/dh_t = dlogits_t W_hy^T
+    into ``dh_steps`` (every step for per-step read-outs, else the last step only)."""
+    W_hy_T = params.W_hy.mT
     if per_step:
         # step-ordered sums: a model's gradient must not depend on which models share the pass
         g_W_hy = sum(torch.bmm(h.mT, d) for h, d in zip(states.unbind(0), dlogits.unbind(0)))
         g_b_y = sum(d.sum(1) for d in dlogits.unbind(0))
         for d, out in zip(dlogits.unbind(0), dh_steps):
             torch.bmm(d, W_hy_T, out=out)
-        direct = True  # every step has a direct loss term to add to
-        output = logits.transpose(0, 1)
-    else:
-        g_W_hy = torch.bmm(states[-1].mT, dlogits)
-        g_b_y = dlogits.sum(1)
-        torch.bmm(dlogits, W_hy_T, out=dh_steps[-1])
-        direct = False  # earlier steps receive only the recurrent term
-        output = logits
+        return g_W_hy, g_b_y
+    torch.bmm(dlogits, W_hy_T, out=dh_steps[-1])  # earlier steps receive only the recurrent term
+    return torch.bmm(states[-1].mT, dlogits), dlogits.sum(1)
 
-    # Backward recursion, latest step first; act' is formed per step while dh_t is in cache.
-    # g_in accumulates [u_t | 1]^T dpre_t, i.e. g_W_uh and g_b_h together. Omega is accumulated
-    # as the steps pass (OmegaSteps): it needs v_t = dpre_t W_hh^T, which for a read-out at
-    # the last step is exactly the new dh_{t-1} (before the next step masks it); otherwise
-    # (t = 0, or a direct loss term already in dh_{t-1}) it is one more product.
+
+def _backward_through_time(
+    params: Params, act: str, states: torch.Tensor, u_aug: torch.Tensor, dh_steps: list[torch.Tensor],
+    start: torch.Tensor, pad: int | None, workspace: Workspace | None, *,
+    direct: bool, defer: bool, omega_steps: OmegaSteps | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The backward recursion, latest step first: returns ``g_W_hh`` and ``g_in`` = ``[g_W_uh; g_b_h]``.
+
+    act' is formed per step while dh_t is in cache. g_in accumulates [u_t | 1]^T dpre_t, i.e.
+    g_W_uh and g_b_h together. ``direct``: every step already holds a direct loss term in
+    ``dh_steps`` to add the recurrent term to (per-step read-outs); else the recurrent term is
+    written. Omega is accumulated as the steps pass (``omega_steps``): it needs
+    v_t = dpre_t W_hh^T, which for a read-out at the last step is exactly the new dh_{t-1}
+    (before the next step masks it); otherwise (t = 0, or a direct loss term already in
+    dh_{t-1}) it is one more product.
+    """
+    T, E, B, H = states.shape
     if defer:  # every step's dpre is kept for the weight gradients after the loop
-        dpre_all = scratch(workspace, "dpre_all", (T, E, B, H), u)
+        dpre_all = scratch(workspace, "dpre_all", (T, E, B, H), u_aug)
         dpre_steps = step_views(workspace, "dpre_all", dpre_all)
     else:
-        pair = (scratch(workspace, "dpre", (E, B, H), u), scratch(workspace, "dpre_next", (E, B, H), u))
+        pair = (scratch(workspace, "dpre", (E, B, H), u_aug), scratch(workspace, "dpre_next", (E, B, H), u_aug))
         dpre_steps = [pair[t % 2] for t in range(T)]  # dpre_{t+1} is still needed at step t
     g_W_hh = torch.zeros_like(params.W_hh)
-    g_in = torch.zeros(E, n_in + 1, H, dtype=u.dtype, device=u.device)
+    g_in = torch.zeros(E, u_aug.shape[-1], H, dtype=u_aug.dtype, device=u_aug.device)
     W_hh_T = params.W_hh.mT.contiguous()
-    keep = _padding_masks(start, u.dtype, pad)
+    keep = _padding_masks(start, u_aug.dtype, pad)
     h_steps = step_views(workspace, "states", states)
     h_steps_T = step_views(workspace, "states", states, transposed=True)
     inputs_T = step_views(workspace, "u_aug", u_aug, transposed=True)
-    omega_steps = None if reg_weight is None else OmegaSteps(params.W_hh, T, B, start, bound, workspace=workspace, pad=pad)
-    v = None if reg_weight is None else scratch(workspace, "omega_v", (E, B, H), u)
+    v = None if omega_steps is None else scratch(workspace, "omega_v", (E, B, H), u_aug)
     r_next = None  # ||v_{t+1}||^2 = ||dh_t||^2 before dh_t is masked (last-step read-outs)
     act_backward = _ACT_BACKWARD[act]  # dpre = dh * act'(h): tanh dh (1 - h^2), sigmoid dh h (1 - h)
     for t in range(T - 1, -1, -1):
@@ -398,21 +435,21 @@ def _loss_and_grads(
                 v_t = torch.bmm(dpre_t, W_hh_T, out=v)
             r_t = omega_steps.add(t, dpre_t, dh_t, v_t, s_t)
             r_next = r_t if from_dh else None
-    if defer:  # sums over all steps t and sequences b: h_{t-1}^T dpre_t and [u_t | 1]^T dpre_t
-        def model_major(x: torch.Tensor) -> torch.Tensor:  # (t, E, B, k) -> (E, t B, k), a copy
-            return x.transpose(0, 1).reshape(E, x.shape[0] * x.shape[2], x.shape[-1])
+    if defer:
+        _deferred_weight_grads(dpre_all, states, u_aug, g_W_hh, g_in)
+    return g_W_hh, g_in
 
-        dpre_mm = model_major(dpre_all)
-        torch.bmm(model_major(states[:-1]).mT, dpre_mm[:, B:], out=g_W_hh)
-        torch.bmm(model_major(u_aug).mT, dpre_mm, out=g_in)
-    g_W_uh, g_b_h = g_in[:, :n_in].contiguous(), g_in[:, n_in].contiguous()
-    grads = Params(g_W_uh, g_W_hh, g_b_h, g_W_hy, g_b_y)
 
-    omega = None
-    if omega_steps is not None:
-        omega, g_omega = omega_steps.result()
-        w = reg_weight.to(g_omega.dtype).view(E, 1, 1)
-        g_W_hh.add_(torch.where(w != 0, w * g_omega, 0.0))
-    if not keep_states:
-        return StepResult(loss, grads, None, output, None, omega)
-    return StepResult(loss, grads, dh.transpose(0, 1), output, states.transpose(0, 1), omega)
+def _deferred_weight_grads(
+    dpre_all: torch.Tensor, states: torch.Tensor, u_aug: torch.Tensor, g_W_hh: torch.Tensor, g_in: torch.Tensor
+) -> None:
+    """``g_W_hh`` and ``g_in`` as two products over all steps t and sequences b (``defer_weight_grads``):
+    the sums of h_{t-1}^T dpre_t and of [u_t | 1]^T dpre_t, written into the given tensors."""
+    T, E, B, _ = states.shape
+
+    def model_major(x: torch.Tensor) -> torch.Tensor:  # (t, E, B, k) -> (E, t B, k), a copy
+        return x.transpose(0, 1).reshape(E, x.shape[0] * x.shape[2], x.shape[-1])
+
+    dpre_mm = model_major(dpre_all)
+    torch.bmm(model_major(states[:-1]).mT, dpre_mm[:, B:], out=g_W_hh)
+    torch.bmm(model_major(u_aug).mT, dpre_mm, out=g_in)
