@@ -27,7 +27,9 @@ from rnnbook.natural.experiments import (
     results_file,
 )
 from rnnbook.natural.task import SequenceTask, frequency_nll, key_frequencies, make_batch
-from rnnbook.natural.training import TrainState, state_path, train_natural, without_provenance
+from rnnbook.natural.results import without_provenance
+from rnnbook.natural.state import FORMAT, TrainState, state_path
+from rnnbook.natural.training import last_gain, train_natural
 from rnnbook.paper.model import init_params
 from rnnbook.paper.tasks import Batch
 
@@ -161,8 +163,6 @@ def test_a_method_stops_after_patience_epochs_without_a_better_validation_score(
 
 
 def test_min_delta_counts_only_large_enough_gains():
-    from rnnbook.natural.training import last_gain
-
     rows = [{"epoch": t, "method": "m", "valid": v} for t, v in enumerate([9.0, 8.0, 7.9995, 7.9, 7.8999, 7.95], 1)]
     assert last_gain(rows, "m") == 5  # every strict gain counts
     assert last_gain(rows, "m", 0.001) == 4  # 8.0 -> 7.9995 and 7.9 -> 7.8999 are too small
@@ -234,8 +234,6 @@ def test_the_paper_protocols_carry_the_papers_values_with_their_sources(name, hi
 
 def fake_run(root, name, seed, scores, stopped=True):
     """A results file of data set ``name``: ``scores[method] = (train, valid, test)`` at one epoch."""
-    from rnnbook.natural.training import FORMAT
-
     history = [{"epoch": 1, "method": m, "train": t, "valid": v, "test": te, "updates": 10, "clipped_fraction": 0.0}
                for m, (t, v, te) in scores.items()]
     d = {"format": FORMAT, "experiment": f"music_{name}", "task": {"kind": "music"}, "methods": list(scores),

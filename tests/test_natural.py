@@ -1,4 +1,4 @@
-"""The natural problems of §4.2 (rnnbook.natural.task, rnnbook.natural.training): the engine's per-step
+"""The natural problems of §4.2 (rnnbook.natural.task, .data, .state, .training, .results): the engine's per-step
 Bernoulli read-out against the reference model, minibatches and scores against their definitions,
 the summed-to-mean cost conversion, and resuming a Table 1 run bit for bit."""
 
@@ -15,7 +15,10 @@ from rnnbook.engine import TorchBackend
 from rnnbook.engine.batched import loss_and_grads
 from rnnbook.engine.clipping import clip_grad_norm_
 from rnnbook.errors import ConfigError
+from rnnbook.natural.data import Data
+from rnnbook.natural.data import load_data as nt_load_data
 from rnnbook.natural.experiments import EXPERIMENTS, NaturalConfig, get_experiment
+from rnnbook.natural.results import table_entry, without_provenance
 from rnnbook.natural.task import (
     SequenceTask,
     epoch_plan,
@@ -28,8 +31,7 @@ from rnnbook.natural.task import (
     sequences_of,
     windows,
 )
-from rnnbook.natural.training import Data, table_entry, train_natural, without_provenance
-from rnnbook.natural.training import load_data as nt_load_data
+from rnnbook.natural.training import train_natural
 from rnnbook.paper import reference as R
 from rnnbook.paper.model import init_params
 from rnnbook.paper.tasks import Batch
@@ -366,3 +368,16 @@ def test_a_diverging_method_is_restored_and_frozen(tmp_path):
     assert all(math.isfinite(rows[(2, m)]["valid"]) for m in ("msgd", "msgd_c", "msgd_cr"))
     assert not rows[(2, "msgd_c")]["frozen"]
     assert rows[(2, "msgd")]["valid"] == rows[(1, "msgd")]["valid"]  # frozen: not a bit changed
+
+
+def test_training_still_offers_the_names_callers_import_from_it():
+    """cli, campaign, verdicts, book and the chapters import these from rnnbook.natural.training,
+    where they lived before it was split into data, state, results and the loop: the same objects."""
+    from rnnbook.natural import data, results, state, training
+
+    for module, names in ((data, ["Data", "load_data"]),
+                          (state, ["FORMAT", "TrainState", "state_path", "best_params"]),
+                          (results, ["json_of", "format_natural", "is_natural", "table_entry", "without_provenance"])):
+        for name in names:
+            assert getattr(training, name) is getattr(module, name), name
+            assert name in training.__all__, name
