@@ -22,7 +22,7 @@ folders above it in this drawing (``tests/test_layers.py`` checks it)::
         validation                ... the one validation function (chunks of fresh sequences)
         results sweeps            ... results files; sweeps over several sittings
         generalisation            ... solved models on other lengths
-    natural/                  Table 1's problems (Chapter 4.3): task, experiments, training by epochs; corpora/
+    natural/                  Table 1's problems (Chapter 4.3): task, experiments, data, state, training by epochs, results; corpora/
     studies/                  studies beside the paper's protocol: single trajectories, an LSTM
     verdicts/                 what the results say: outcomes, stats, survival, the claims registry, scoreboard, table1
     book/                     presentation: plotting, display (tables, glue), interactive figures, runtime, pdf

@@ -14,7 +14,7 @@ their states files (``rnnbook-states/1``)
     is written again with them.
 Table 1's run states (``rnnbook-natural-1``)
     a state without ``experiment`` (``TrainState.experiment == ""``), without digest, without
-    ``stopped`` or without a setting added since it was saved (``natural_training._comparable``'s
+    ``stopped`` or without a setting added since it was saved (``rnnbook.natural.state.comparable_settings``'s
     defaults) is written again, complete.
 
 Nothing a run's future depends on changes: the same weights, counters and curves, in today's

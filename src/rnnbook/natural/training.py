@@ -1,6 +1,6 @@
 """Table 1's runs: MSGD, MSGD+C and MSGD+CR trained side by side on a natural problem, by epochs.
 
-The paper compares the three methods on music and text (§4.2, Table 1; back/paper_in_numbers.md).
+The paper compares the three methods on music and text (§4.2, Table 1; back/paper_in_numbers.ipynb).
 Here the three are one ensemble of the engine: the same initial weights, the same minibatches in
 the same order, one update of all three at a time. Only the method differs:
 
