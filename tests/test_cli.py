@@ -195,3 +195,23 @@ def test_a_killed_sweep_leaves_no_worker_running(tiny_config, tmp_path, how):
     finally:
         if p.poll() is None:
             p.kill()
+
+
+@pytest.mark.parametrize("command", [["run", "temporal_order"], ["natural", "music_jsb"], ["campaign", "--budget", "1m"]])
+@pytest.mark.parametrize("option, needle", [(["--threads", "0"], "argument --threads: expected an integer >= 1"),
+                                            (["--checkpoint-every", "0"], "--checkpoint-every must be > 0 seconds")])
+def test_the_shared_options_are_checked_alike(tmp_path, capsys, command, option, needle):
+    """``run``, ``natural`` and ``campaign`` take their common options from one declaration."""
+    assert main([*command, *option, "--results-dir", str(tmp_path)]) == 2
+    assert needle in _err_line(capsys)
+
+
+def test_help_starts_without_torch():
+    """The commands import training code inside themselves, so ``--help`` does not load torch."""
+    code = ("import contextlib, io, sys\nfrom rnnbook.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    for argv in ([], ['run'], ['natural'], ['campaign']):\n"
+            "        try:\n            main([*argv, '--help'])\n        except SystemExit:\n            pass\n"
+            "assert 'torch' not in sys.modules, 'torch imported by --help'\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
