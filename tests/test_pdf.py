@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+from pypdf import PdfReader, PdfWriter
+
 from rnnbook.book import pdf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,3 +44,43 @@ def test_main_without_a_built_book_is_a_one_line_error(tmp_path, capsys):
     assert pdf.main(["--html", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no built book") and err.count("\n") == 1
+
+
+def _blank_pdf(path, n):
+    w = PdfWriter()
+    for _ in range(n):
+        w.add_blank_page(width=595, height=842)
+    with open(path, "wb") as fh:
+        w.write(fh)
+    return path
+
+
+def test_merge_puts_cover_first_and_mirrors_the_contents_in_the_outline(tmp_path):
+    entries = [pdf.Entry("intro", None, 0, "Intro", 2, 1), pdf.Entry("a/index", "Part A", 0, "1. A", 3, 2),
+               pdf.Entry("a/one", "Part A", 1, "1.1. One", 5, 1)]
+    files = [_blank_pdf(tmp_path / f"{i}.pdf", e.pages) for i, e in enumerate(entries)]
+    cover, numbers = _blank_pdf(tmp_path / "cover.pdf", 1), _blank_pdf(tmp_path / "numbers.pdf", 5)
+    out = tmp_path / "out" / "book.pdf"
+    pdf.merge(out, cover, files, numbers, entries, "The Book", 5)
+    r = PdfReader(out)
+    assert len(r.pages) == 5 and r.metadata.title == "The Book" and not (tmp_path / "out" / "book.pdf.part").exists()
+    outline = r.outline
+    assert [o.title for o in outline if not isinstance(o, list)] == ["Intro", "Part A"]
+    part_children = outline[2]  # Part A's children: the chapter, then the chapter's sections
+    assert part_children[0].title == "1. A" and part_children[1][0].title == "1.1. One"
+    assert r.get_destination_page_number(part_children[1][0]) == 4
+
+
+def test_entries_to_print_fails_before_printing(tmp_path):
+    html = tmp_path / "html"
+    html.mkdir()
+    entries = pdf.toc_entries(ROOT)
+    for e in entries[:2]:
+        (html / f"{e.path}.html").parent.mkdir(parents=True, exist_ok=True)
+        (html / f"{e.path}.html").write_text("<html></html>")
+    picked = pdf.entries_to_print(ROOT, html, [e.path for e in entries[:2]], chromium=__file__)
+    assert [e.path for e in picked] == [e.path for e in entries[:2]]
+    with pytest.raises(FileNotFoundError, match="pages not built"):
+        pdf.entries_to_print(ROOT, html, None, chromium=__file__)
+    with pytest.raises(FileNotFoundError, match="is missing"):
+        pdf.entries_to_print(ROOT, html, [entries[0].path], chromium=str(tmp_path / "no-chromium"))

@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pypdf import PdfReader, PdfWriter
+
 CHROMIUM = "/usr/bin/chromium"
 PDF_NAME = "rnnbook.book.pdf"
 #: Page geometry (A4) and margins; the page number is stamped inside the bottom margin.
@@ -151,16 +153,48 @@ def numbers_html(n: int) -> str:
             "</style></head><body>" + pages + "</body></html>")
 
 
+#: Chromium's flags: no sandbox (root in a container), no GPU, and nothing that reaches the network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
 def build_pdf(html_dir: Path, out: Path, *, book: Path | None = None, pages: list[str] | None = None,
               chromium: str = CHROMIUM, log=print) -> list[Entry]:
     """Print the built book in ``html_dir`` into one PDF at ``out``; return the entries with their pages.
 
-    ``pages``: print only these TOC pages (paths without suffix), for a quick check.
+    ``pages``: print only these TOC pages (paths without suffix), for a quick check. The steps:
+    print every page (:func:`print_pages`), then the cover with the contents once their page
+    numbers are known (:func:`print_contents`), then one page of page numbers per page
+    (:func:`numbers_html`), and merge the three with pypdf (:func:`merge`).
     """
     from playwright.sync_api import sync_playwright
-    from pypdf import PdfReader, PdfWriter
 
     book = book or html_dir.parents[1]
+    entries = entries_to_print(book, html_dir, pages, chromium)
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as tmp, serve(html_dir) as base, sync_playwright() as p:
+        tmp = Path(tmp)
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        ctx = browser.new_context(viewport={"width": 1100, "height": 1400})
+        tab = ctx.new_page()
+        files = print_pages(tab, base, entries, tmp, log)
+        title = book_title(book)
+        cover = tmp / "cover.pdf"
+        n_cover = print_contents(tab, title, entries, cover)
+        total = n_cover + sum(e.pages for e in entries)
+        numbers = tmp / "numbers.pdf"
+        tab.set_content(numbers_html(total))
+        tab.pdf(path=str(numbers), format="A4", margin={"top": "0", "bottom": "0", "left": "0", "right": "0"},
+                prefer_css_page_size=True)
+        browser.close()
+        merge(out, cover, files, numbers, entries, title, total)
+    log(f"{out}: {total} pages ({len(entries)} pages of the book, {n_cover} of contents) in {time.time() - t0:.0f} s")
+    return entries
+
+
+def entries_to_print(book: Path, html_dir: Path, pages: list[str] | None, chromium: str) -> list[Entry]:
+    """The TOC entries to print (only ``pages`` if given), after checking that each is built and
+    that the browser is there: a missing page or browser fails before anything is printed."""
     entries = toc_entries(book)
     if pages is not None:
         entries = [e for e in entries if e.path in set(pages)]
@@ -169,84 +203,94 @@ def build_pdf(html_dir: Path, out: Path, *, book: Path | None = None, pages: lis
         raise FileNotFoundError(f"pages not built (run `make book` first): {missing[:5]}")
     if not Path(chromium).exists():
         raise FileNotFoundError(f"{chromium} is missing: `apt-get install chromium` (make chromium)")
-    t0 = time.time()
-    with tempfile.TemporaryDirectory() as tmp, serve(html_dir) as base, sync_playwright() as p:
-        tmp = Path(tmp)
-        browser = p.chromium.launch(executable_path=chromium, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                                          "--disable-component-update", "--disable-sync"])
-        ctx = browser.new_context(viewport={"width": 1100, "height": 1400})
-        tab = ctx.new_page()
-        outside = []
-        tab.on("request", lambda r: None if r.url.startswith(base) or r.url.startswith("data:") else outside.append(r.url))
-        files = []
-        for i, e in enumerate(entries):
-            tab.goto(f"{base}/{e.path}.html", wait_until="load")
-            tab.add_style_tag(content=PRINT_CSS)
-            ready(tab)
-            e.title = page_title(tab)
-            # the theme prints the page's title without its number: give it the number the HTML shows
-            tab.evaluate("t => { const h = document.querySelector('#jb-print-docs-body h1'); if (h) h.textContent = t; }",
-                         e.title)
-            path = tmp / f"{i:03d}.pdf"
-            _pdf(tab, path)
-            e.pages = len(PdfReader(path).pages)
-            files.append(path)
-            log(f"  {e.path}: {e.pages} pages")
-        if outside:
-            raise RuntimeError(f"printing requested URLs outside the book: {outside[:5]}")
-        # the cover and contents: print once to learn its length, then with the real page numbers
-        meta = (book / "_config.yml").read_text(encoding="utf-8")
-        title = next((line.split(":", 1)[1].strip().strip('"') for line in meta.splitlines() if line.startswith("title:")),
-                     "The book")
-        subtitle = ("Printed from the HTML book (<code>make pdf</code>) on " + time.strftime("%Y-%m-%d", time.gmtime())
-                    + ". Interactive figures show their initial setting; the HTML book lets you move them.")
-        cover = tmp / "cover.pdf"
-        n_cover = 0
-        for _ in range(3):  # the contents' own length shifts every page number; settle it
-            first = n_cover + 1
-            for e in entries:
-                e.first_page, first = first, first + e.pages
-            tab.set_content(contents_html(title, subtitle, entries))
-            _pdf(tab, cover)
-            n = len(PdfReader(cover).pages)
-            if n == n_cover:
-                break
-            n_cover = n
-        total = n_cover + sum(e.pages for e in entries)
-        numbers = tmp / "numbers.pdf"
-        tab.set_content(numbers_html(total))
-        tab.pdf(path=str(numbers), format="A4", margin={"top": "0", "bottom": "0", "left": "0", "right": "0"},
-                prefer_css_page_size=True)
-        browser.close()
-
-        writer = PdfWriter()
-        for f in [cover, *files]:
-            writer.append(str(f))
-        stamps = PdfReader(numbers)
-        assert len(stamps.pages) == len(writer.pages) == total, (len(stamps.pages), len(writer.pages), total)
-        for i in range(1, total):  # the cover stays unnumbered
-            writer.pages[i].merge_page(stamps.pages[i])
-        parents = {}
-        for e in entries:
-            parent = None
-            if e.part:
-                if e.part not in parents:
-                    parents[e.part] = writer.add_outline_item(title=e.part, page_number=e.first_page - 1)
-                parent = parents[e.part]
-            if e.level > 0 and parents.get(("chapter", e.part)) is not None:
-                parent = parents[("chapter", e.part)]
-            item = writer.add_outline_item(title=e.title, page_number=e.first_page - 1, parent=parent)
-            if e.level == 0:
-                parents[("chapter", e.part)] = item
-        writer.add_metadata({"/Title": title, "/Creator": "rnnbook.book.pdf (Chromium print, pypdf merge)"})
-        out.parent.mkdir(parents=True, exist_ok=True)
-        part_file = out.with_suffix(".pdf.part")
-        with open(part_file, "wb") as fh:
-            writer.write(fh)
-        part_file.replace(out)
-    log(f"{out}: {total} pages ({len(entries)} pages of the book, {n_cover} of contents) in {time.time() - t0:.0f} s")
     return entries
+
+
+def print_pages(tab, base: str, entries: list[Entry], tmp: Path, log=print) -> list[Path]:
+    """Print each entry's page into ``tmp`` (one PDF each), setting its ``title`` and ``pages``.
+
+    Raises if any page asked for a URL outside the served book: the PDF must need no network.
+    """
+    outside = []
+    tab.on("request", lambda r: None if r.url.startswith(base) or r.url.startswith("data:") else outside.append(r.url))
+    files = []
+    for i, e in enumerate(entries):
+        tab.goto(f"{base}/{e.path}.html", wait_until="load")
+        tab.add_style_tag(content=PRINT_CSS)
+        ready(tab)
+        e.title = page_title(tab)
+        # the theme prints the page's title without its number: give it the number the HTML shows
+        tab.evaluate("t => { const h = document.querySelector('#jb-print-docs-body h1'); if (h) h.textContent = t; }",
+                     e.title)
+        path = tmp / f"{i:03d}.pdf"
+        _pdf(tab, path)
+        e.pages = len(PdfReader(path).pages)
+        files.append(path)
+        log(f"  {e.path}: {e.pages} pages")
+    if outside:
+        raise RuntimeError(f"printing requested URLs outside the book: {outside[:5]}")
+    return files
+
+
+def book_title(book: Path) -> str:
+    """The ``title:`` of the book's ``_config.yml``."""
+    meta = (book / "_config.yml").read_text(encoding="utf-8")
+    return next((line.split(":", 1)[1].strip().strip('"') for line in meta.splitlines() if line.startswith("title:")),
+                "The book")
+
+
+def print_contents(tab, title: str, entries: list[Entry], cover: Path) -> int:
+    """Print the cover with the contents into ``cover``; set each entry's ``first_page``; return
+    the cover's length in pages.
+
+    The contents' own length shifts every page number after it, so it is printed once to learn
+    its length, then again with the page numbers that length gives, until the length settles.
+    """
+    subtitle = ("Printed from the HTML book (<code>make pdf</code>) on " + time.strftime("%Y-%m-%d", time.gmtime())
+                + ". Interactive figures show their initial setting; the HTML book lets you move them.")
+    n_cover = 0
+    for _ in range(3):
+        first = n_cover + 1
+        for e in entries:
+            e.first_page, first = first, first + e.pages
+        tab.set_content(contents_html(title, subtitle, entries))
+        _pdf(tab, cover)
+        n = len(PdfReader(cover).pages)
+        if n == n_cover:
+            break
+        n_cover = n
+    return n_cover
+
+
+def merge(out: Path, cover: Path, files: list[Path], numbers: Path, entries: list[Entry], title: str,
+          total: int) -> None:
+    """Merge the cover and the pages into ``out``, stamp page numbers on every page but the cover,
+    add the outline (bookmarks: parts, chapters, their sections) and write atomically."""
+    writer = PdfWriter()
+    for f in [cover, *files]:
+        writer.append(str(f))
+    stamps = PdfReader(numbers)
+    assert len(stamps.pages) == len(writer.pages) == total, (len(stamps.pages), len(writer.pages), total)
+    for i in range(1, total):  # the cover stays unnumbered
+        writer.pages[i].merge_page(stamps.pages[i])
+    parents = {}
+    for e in entries:
+        parent = None
+        if e.part:
+            if e.part not in parents:
+                parents[e.part] = writer.add_outline_item(title=e.part, page_number=e.first_page - 1)
+            parent = parents[e.part]
+        if e.level > 0 and parents.get(("chapter", e.part)) is not None:
+            parent = parents[("chapter", e.part)]
+        item = writer.add_outline_item(title=e.title, page_number=e.first_page - 1, parent=parent)
+        if e.level == 0:
+            parents[("chapter", e.part)] = item
+    writer.add_metadata({"/Title": title, "/Creator": "rnnbook.book.pdf (Chromium print, pypdf merge)"})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part_file = out.with_suffix(".pdf.part")
+    with open(part_file, "wb") as fh:
+        writer.write(fh)
+    part_file.replace(out)
 
 
 def main(argv: list[str] | None = None) -> int:
