@@ -7,7 +7,9 @@ folders above it in this drawing (``tests/test_layers.py`` checks it)::
     paper/                    the paper written to be read (Chapters 1-3):
         model tasks streams       ... the RNN and its initialisations; the six problems of §4.1; their random numbers
         reference                 ... one training update, top to bottom: Eqs. 1-2, 9-10, Algorithm 1
-        gradients dynamics        ... Eqs. 3-7 as code; the one-unit network of §2.2-2.3
+        gradients                 ... Eqs. 3-7 as code
+        dynamics                  ... the one-unit network of §2.2-2.3: one_unit (the map), bistability
+                                      (fixed points, bifurcations, basins), boundaries (Figs. 4-5), surface (Fig. 6)
         diagrams                  ... Figs. 1-2 drawn from code
     engine/                   the fast engine: many models at once, clipping and Omega inside
         backend update            ... which code computes the pass; one training update (UpdateSettings)
@@ -27,7 +29,7 @@ folders above it in this drawing (``tests/test_layers.py`` checks it)::
     verdicts/                 what the results say: outcomes, stats, survival, the claims registry, scoreboard, table1
     book/                     presentation: plotting, display (tables, glue), interactive figures, runtime, pdf
     campaign/                 the compute campaign: its queue, GPU transfer, cost rates, the ledger
-    cli                       python -m rnnbook
+    cli/                      python -m rnnbook: the parser and one module per group of commands
     registry/                 (data, not code) every experiment declared in TOML, each value beside its source
 
 Follow one setting through the layers, e.g. the clipping threshold of
