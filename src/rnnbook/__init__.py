@@ -13,7 +13,8 @@ folders above it in this drawing (``tests/test_layers.py`` checks it)::
         diagrams                  ... Figs. 1-2 drawn from code
     engine/                   the fast engine: many models at once, clipping and Omega inside
         backend update            ... which code computes the pass; one training update (UpdateSettings)
-        batched cpu_kernel        ... batched torch BPTT; the same pass compiled for a CPU (csrc/)
+        batched readout           ... batched torch BPTT; the read-out and its cost
+        cpu_kernel                ... the same pass compiled for a CPU (csrc/)
         cuda_graphs workspace     ... an update recorded for a GPU; reused scratch memory
         clipping omega omega_exact ... Algorithm 1; Omega (Eqs. 9-10); Omega differentiated exactly
         process                   ... torch's threads, denormals flushed, every generator seeded

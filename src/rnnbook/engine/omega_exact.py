@@ -40,7 +40,7 @@ def _dact(h: torch.Tensor, act: str) -> torch.Tensor:
 
 
 def _loss(W_hy: torch.Tensor, b_y: torch.Tensor, h_last: torch.Tensor, target: torch.Tensor, task: Task) -> torch.Tensor:
-    """The engine's cost (model._readout) for one model: ``h_last (B, H)``."""
+    """The engine's cost (rnnbook.engine.readout.readout) for one model: ``h_last (B, H)``."""
     logits = h_last @ W_hy + b_y
     if task.readout == "last_softmax":
         return torch.nn.functional.cross_entropy(logits, target)
