@@ -8,11 +8,10 @@ The campaign's code is imported inside the command, not at the top: it brings to
 from __future__ import annotations
 
 import os
-import shlex
 from typing import Sequence
 
-from rnnbook.cli.options import (EXIT_OK, add_options, check_checkpoint_every, check_device, nonneg_int,
-                                 positive_int, sigterm_unwinds)
+from rnnbook.cli.options import (EXIT_OK, add_options, check_checkpoint_every, check_device, command_line,
+                                 nonneg_int, sigterm_unwinds)
 from rnnbook.errors import ConfigError
 
 
@@ -91,5 +90,5 @@ def cmd_campaign(args, argv: Sequence[str]) -> int:
     print(f"this sitting: {spent:,} updates on {len(moved)} item(s), into {where}")
     print(f"next: {campaign.next_up(items, where)}")
     if args.out:
-        print(f"bring the results back with: python -m rnnbook campaign --merge {shlex.quote(args.out)}")
+        print(f"bring the results back with: {command_line(['campaign', '--merge', args.out])}")
     return EXIT_OK

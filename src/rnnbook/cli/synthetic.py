@@ -166,7 +166,8 @@ def cmd_generalise(args, argv: Sequence[str]) -> int:
     head = ["run", *[f"T={n}" for n in data["lengths"]]]
     print("  ".join(head))
     for r in data["runs"]:
-        print("  ".join([r["key"].rsplit("-", 1)[0], *[f"{r['errors'].get(str(n), float('nan')):.2%}" for n in data["lengths"]]]))
+        errors = [f"{r['errors'].get(str(n), float('nan')):.2%}" for n in data["lengths"]]
+        print("  ".join([r["key"].rsplit("-", 1)[0], *errors]))
     print(f"wrote {generalisation_path(args.file)}", file=sys.stderr)
     return EXIT_OK
 
