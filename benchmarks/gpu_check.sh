@@ -5,7 +5,7 @@
 #
 # Runs from the repository root with the machine's own python3/torch (no install: PYTHONPATH=src):
 #   1. the machine (nvidia-smi, torch, CUDA);
-#   2. the GPU tests (tests/test_cuda.py) and the CPU stream, task and gradient tests beside them;
+#   2. the GPU tests (tests/unit/test_cuda.py) and the CPU stream, task and gradient tests beside them;
 #   3. the benchmark with --device cuda (E = 1, 32, 128, 1024; T = 100, 200) -> $OUT/results-cuda.json;
 #   4. the quick temporal-order sweep trained on the GPU -> $OUT/sweep/temporal_order/quick.json;
 #   5. training_probe.json (225 runs x 1,000 updates) trained on the GPU, eager and with
@@ -23,7 +23,7 @@ PY=${PYTHON:-python3}
   echo "code ${RNNBOOK_CODE_COMMIT:-unknown}"; } 2>&1 | tee "$OUT/machine.txt"
 
 echo "== GPU tests"
-timeout 90 $PY -m pytest -q -p no:cacheprovider -x tests/test_cuda.py tests/test_streams.py tests/test_tasks.py tests/test_model_gradients.py 2>&1 | tee "$OUT/tests.txt"
+timeout 90 $PY -m pytest -q -p no:cacheprovider -x tests/unit/test_cuda.py tests/unit/test_streams.py tests/unit/test_tasks.py tests/unit/test_model_gradients.py 2>&1 | tee "$OUT/tests.txt"
 
 echo "== benchmark"
 timeout 240 $PY benchmarks/bench_engine.py --device cuda --out "$OUT/results-cuda.json" 2>&1 | tee "$OUT/bench.txt"

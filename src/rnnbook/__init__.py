@@ -1,7 +1,7 @@
 """Shared code of the book *On the difficulty of training recurrent neural networks*, reproduced.
 
 The folders follow the book, foundations first; a module imports only from its own folder or from
-folders above it in this drawing (``tests/test_layers.py`` checks it)::
+folders above it in this drawing (``tests/unit/test_layers.py`` checks it)::
 
     errors settings methods   the vocabulary: one-line errors, declared settings, the three methods
     paper/                    the paper written to be read (Chapters 1-3):
@@ -34,7 +34,7 @@ folders above it in this drawing (``tests/test_layers.py`` checks it)::
     registry/                 (data, not code) every experiment declared in TOML, each value beside its source
 
 Follow one setting through the layers, e.g. the clipping threshold of
-``python -m rnnbook run temporal_order --set threshold=2``: the ``run`` command (:mod:`rnnbook.cli`)
+``python -m rnnbook run temporal_order --set threshold=2``: the ``run`` command (:func:`rnnbook.cli.synthetic.cmd_run`)
 → :func:`rnnbook.synthetic.spec.with_overrides` (validated against the setting's declaration in
 :class:`~rnnbook.synthetic.runs.RunConfig`) → :meth:`~rnnbook.synthetic.spec.Experiment.runs` (one
 ``RunConfig`` per run) → ``RunConfig.effective_threshold`` (infinity unless the method clips:

@@ -1,6 +1,6 @@
 """The facts behind Chapter 3.2, "Scaling down the gradients": one small function per question the
 page asks of its runs, so that the page's cells read like the argument and the arithmetic is tested
-here (``tests/test_clipping_study.py``).
+here (``tests/unit/test_clipping_study.py``).
 
 Three groups, in the order of the page:
 

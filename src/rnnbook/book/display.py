@@ -14,7 +14,7 @@ ids come from a hash of its content, so an unchanged table renders to identical 
     table([{"method": "MSGD", "solved": 3, "rate": 0.6}], formats={"rate": "{:.0%}"},
           caption="Runs solved within the cap")
 
-**Glued facts.** The prose never types a measured number (``tests/test_prose_numbers.py``); it
+**Glued facts.** The prose never types a measured number (``tests/book/test_prose_numbers.py``); it
 glues it (``{glue:}`name```). Rather than one ``glue(...)`` line per number, a cell computes
 the facts of a section as one dictionary (ideally with a function in ``src/``) and glues them all::
 

@@ -2,7 +2,7 @@
 
 A chapter page states its measurements in sentences ("40 of the 45 runs have finished, trained
 to 10,000 and 100,000 updates"), and every number in them is glued from the computation
-(``tests/test_prose_numbers.py``). The functions here compute those facts as plain values or as
+(``tests/book/test_prose_numbers.py``). The functions here compute those facts as plain values or as
 dictionaries whose keys are the glue names' endings, so that a cell reads::
 
     glue_all(facts.sweep_status(data, planned=..., in_progress=..., paper_cap=..., methods=...), prefix="p_")

@@ -7,7 +7,7 @@ figure has drawn itself, and prints the page with the theme's print style (navig
 hidden code stays hidden; interactive figures print at their initial setting). A cover with the
 table of contents (each entry with its page) comes first; the pages are merged with pypdf, page
 numbers are stamped at the foot of every page, and the PDF gets an outline (bookmarks) that
-mirrors the table of contents. The result is written to ``_build/html/rnnbook.book.pdf``, where the
+mirrors the table of contents. The result is written to ``_build/html/rnnbook.pdf``, where the
 front page's link points, so the PDF travels with the site.
 
 Figures and equations keep the numbers the HTML shows (Fig. 2.3, Eq. (1.4)): the PDF is the
@@ -31,7 +31,7 @@ from pathlib import Path
 from pypdf import PdfReader, PdfWriter
 
 CHROMIUM = "/usr/bin/chromium"
-PDF_NAME = "rnnbook.book.pdf"
+PDF_NAME = "rnnbook.pdf"
 #: Page geometry (A4) and margins; the page number is stamped inside the bottom margin.
 MARGINS = {"top": "14mm", "bottom": "16mm", "left": "13mm", "right": "13mm"}
 

@@ -8,7 +8,7 @@
     workspace    reused scratch memory
 
 Everything here computes what :mod:`rnnbook.paper.reference` writes out readably, and is tested against
-it in float64 (tests/test_reference.py); :mod:`rnnbook.synthetic.training` runs ensembles with it.
+it in float64 (tests/unit/test_reference.py); :mod:`rnnbook.synthetic.training` runs ensembles with it.
 """
 
 import importlib

@@ -1,6 +1,6 @@
 """Which code computes an ensemble's passes, decided once per ensemble.
 
-Three backends compute the same quantities (tests/test_reference.py holds each to the readable
+Three backends compute the same quantities (tests/unit/test_reference.py holds each to the readable
 reference model in float64):
 
 ``CompiledBackend``

@@ -13,7 +13,7 @@ batched matrix product per step. ``act'`` is computed from the stored states
 
 This is what runs on a GPU and wherever states are kept; a CPU trains with the same pass
 compiled from C (:mod:`rnnbook.engine.cpu_kernel`). Both are tested against the readable
-reference model (:mod:`rnnbook.paper.reference`, tests/test_reference.py).
+reference model (:mod:`rnnbook.paper.reference`, tests/unit/test_reference.py).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _activate_(x: torch.Tensor, act: str) -> None:
     The sigmoid is written out as ``1 / (1 + exp(-x))`` on purpose: torch's own CPU sigmoid
     (2.13) can round an element differently depending on where it sits in the tensor, so a
     model's states would depend, in their last bits, on which other models share its
-    ensemble (found by tests/test_model_gradients.py::test_member_equals_model_alone).
+    ensemble (found by tests/unit/test_model_gradients.py::test_member_equals_model_alone).
     """
     if act == "tanh":
         x.tanh_()

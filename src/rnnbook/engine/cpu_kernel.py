@@ -22,7 +22,7 @@ The kernel covers what training runs: the lean pass (no states or ``dh`` kept), 
 without Omega, and validation's forward pass (:func:`predict`), on a CPU, in float32 or
 float64. Passes that keep states and ``dh`` (the chapters' inspections) and GPUs stay in
 torch. The two paths compute the same sums in different orders, so they agree to rounding
-(tests/test_cpu_kernel.py: float64 loss, gradients and Omega within 1e-10 of autograd), not
+(tests/unit/test_cpu_kernel.py: float64 loss, gradients and Omega within 1e-10 of autograd), not
 bit for bit. Each is deterministic, and with the kernel a model's numbers depend neither on
 the other models of its ensemble nor on how its sequences are padded.
 """
@@ -174,7 +174,7 @@ _INPUTS = [("u", _POINTER), ("su0", _LONG), ("su1", _LONG), ("su2", _LONG), ("su
 
 #: The C entry points (``csrc/bptt_impl.h``; each exists as ``<name>_f32`` and ``<name>_f64``), argument
 #: by argument, in the prototypes' order: the one place the Python side declares them.
-#: ``tests/test_cpu_kernel.py`` reads the C prototypes and checks every name and type against this table.
+#: ``tests/unit/test_cpu_kernel.py`` reads the C prototypes and checks every name and type against this table.
 PROTOTYPES: dict[str, tuple[type, list[tuple[str, type]]]] = {
     "rnnbook_scratch_size": (_LONG, [("T", _INT), ("B", _INT), ("n_in", _INT), ("H", _INT), ("O", _INT),
                                      ("chunk", _INT)]),

@@ -10,7 +10,7 @@ A graph replays the *same* kernels on the *same* memory: the shapes (E, T, minib
 number of padding steps it masks and every tensor the update reads are fixed when it is
 recorded. :class:`CapturedUpdate` therefore owns static copies of the minibatch, copies each
 new minibatch into them, and updates the caller's parameters in place. The numbers are those
-of the eager update (the same kernels run), which ``tests/test_cuda.py`` checks on a GPU.
+of the eager update (the same kernels run), which ``tests/unit/test_cuda.py`` checks on a GPU.
 
 On a CPU there is nothing to record; the class then runs the eager update on its static
 buffers, so that its plumbing is tested on every machine.
@@ -33,7 +33,7 @@ class CapturedUpdate:
     size and dtype, at most the example's ``T_max`` steps, and at most ``max_pad`` padding
     steps once left-padded to that length (default: the example's ``pad``; give ``T_max`` to
     accept any minibatch that fits, at the cost of one more element-wise op per step and the
-    padded steps' work). Left padding changes no model's numbers (tests/test_model_gradients.py). The
+    padded steps' work). Left padding changes no model's numbers (tests/unit/test_model_gradients.py). The
     tensors of ``settings`` (:class:`~rnnbook.engine.update.UpdateSettings`) are read by address
     at every replay: change them in place (``settings.lr.copy_(...)``), never rebind them. Calling the
     object performs one update of ``params`` (in place) and returns the per-model statistics

@@ -8,7 +8,7 @@ other weight). This module builds the whole computation with autograd -- forward
 read-out cost, the error signals ``delta_k`` as a differentiable function of the weights
 (``create_graph=True``), Omega from them -- and differentiates Omega with respect to every
 weight. The same code with ``h`` and ``delta`` detached gives the immediate gradient, which
-must equal :func:`rnnbook.engine.omega.omega_immediate_grad` (tests/test_omega_exact.py).
+must equal :func:`rnnbook.engine.omega.omega_immediate_grad` (tests/unit/test_omega_exact.py).
 
 Omega is the code's (and :mod:`rnnbook.engine.omega`'s) definition: squared-norm ratios,
 averaged over the minibatch and over the steps whose error is not negligible.

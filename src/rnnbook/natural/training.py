@@ -18,7 +18,7 @@ validation loss is higher than the one before (the arXiv text's rule for music).
 epoch every method is scored on the train, validation and test splits (:func:`rnnbook.natural.task.evaluate`);
 Table 1's entry for a method is its train and test score at its best validation epoch.
 
-A run is two files (the tests in tests/test_natural.py and tests/test_music.py hold them to this):
+A run is two files (the tests in tests/unit/test_natural.py and tests/unit/test_music.py hold them to this):
 
 * the state ``<protocol>.state.pt`` (:mod:`rnnbook.natural.state`: weights, learning rates, where in
   which epoch, the best weights so far), saved every ``checkpoint_every`` seconds and at the end

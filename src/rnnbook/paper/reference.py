@@ -4,7 +4,7 @@ One model, one minibatch, column vectors as in the paper: ``u[t]`` is ``(n_in, B
 holding sequence ``b``'s input at step ``t``; states are ``(n, B)``. Gradients come from autograd;
 nothing here is fast. The engine (:mod:`rnnbook.paper.model`, :mod:`rnnbook.engine.cpu_kernel`,
 :mod:`rnnbook.engine.cuda_graphs`) writes the same network with row vectors, ``W_hh = W_rec^T``, and is
-tested against this module in float64 (``tests/test_reference.py``). Equation numbers are the
+tested against this module in float64 (``tests/unit/test_reference.py``). Equation numbers are the
 paper's (ICML), as the book lists them (back/paper_in_numbers.ipynb, pn-equations and pn-alg1).
 """
 

@@ -29,7 +29,7 @@ A number in ``[0, 1)`` is an output's top 53 bits over 2^53; an integer in ``[0,
 
 torch has no unsigned 64-bit arithmetic; the numbers live in ``int64`` with the same bits
 (products wrap modulo 2^64 on both devices, and shifts are made logical by a mask).
-``tests/test_streams.py`` checks the torch version against SplitMix64's published outputs and
+``tests/unit/test_streams.py`` checks the torch version against SplitMix64's published outputs and
 against the plain-Python version used on the host.
 """
 

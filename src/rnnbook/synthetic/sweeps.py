@@ -19,7 +19,7 @@ A paper-scale sweep takes longer than any one sitting, so it is built to stop an
 
 In every case the file is the same, bit for bit once its volatile parts are stripped
 (:func:`rnnbook.synthetic.results.strip_volatile`), as one uninterrupted sweep in one process would give
-(tests/test_sweeps.py): a run's numbers depend on its own seed only (:mod:`rnnbook.paper.streams`,
+(tests/unit/test_sweeps.py): a run's numbers depend on its own seed only (:mod:`rnnbook.paper.streams`,
 :mod:`rnnbook.synthetic.training`).
 """
 

@@ -6,7 +6,7 @@ rescales. :func:`trace_runs` trains runs exactly as ``train_runs`` does — the 
 weights, the same minibatches and the same validation sequences, drawn from each run's own
 stream, the same update — because it *is* ``train_runs``' loop (:class:`rnnbook.synthetic.training.Ensemble`) with a
 recorder on its ``on_update`` hook — and records every update.
-``tests/test_traces.py`` checks that the averages of a trace over each check interval are the
+``tests/unit/test_traces.py`` checks that the averages of a trace over each check interval are the
 curves that ``train_runs`` reports for the same run.
 
 Runs are traced together as one batched ensemble, so they must share the task, the

@@ -340,7 +340,7 @@ class Ensemble:
                                  config.n_valid, config.valid_chunk, dtype=self.dtype, device=self.device)
 
 
-_Ensemble = Ensemble  # its former name (tests/test_campaign.py patches its validation)
+_Ensemble = Ensemble  # its former name (tests/unit/test_campaign.py patches its validation)
 
 
 def train_runs(

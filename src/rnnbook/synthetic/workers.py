@@ -11,7 +11,7 @@ still training travel back the same way.
 The results do not depend on the number of workers, bit for bit: a run draws its data and
 initial weights from its own seed (:mod:`rnnbook.paper.streams`, a seeded :class:`torch.Generator`),
 and the engine's arithmetic for one model does not depend on which other models share its
-ensemble (tests/test_training.py). The shares are
+ensemble (tests/unit/test_training.py). The shares are
 dealt round-robin in grid order, so every worker gets a similar mix of methods and lengths.
 """
 

@@ -13,7 +13,7 @@ monotonically in ``p``, so bisection finds each end to machine precision without
 The book's verdicts use scipy's implementations (:mod:`rnnbook.verdicts.rules`:
 ``scipy.stats.binomtest(...).proportion_ci(method="exact")`` and ``scipy.stats.fisher_exact``);
 these short, readable versions are kept to show how the numbers arise and as test oracles
-(``tests/test_claims.py`` checks that the two agree on every small table).
+(``tests/book/test_claims.py`` checks that the two agree on every small table).
 """
 
 from __future__ import annotations

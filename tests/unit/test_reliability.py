@@ -25,6 +25,8 @@ from rnnbook.synthetic.experiments import load_config, with_overrides
 from rnnbook.synthetic.results import strip_volatile
 from rnnbook.synthetic.sweeps import merge_shards, run_sweep
 
+pytestmark = pytest.mark.slow  # kills, locks and racing processes: make test runs these, make test-unit does not
+
 # 0.7 as the success threshold makes a mix: six of the eight runs solve (at 10-40 updates), two are censored
 MIXED = dict(success_error=0.7, max_updates=40, check_every=10)
 

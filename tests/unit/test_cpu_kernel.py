@@ -75,7 +75,7 @@ def test_computing_omega_changes_no_gradient_bit(task_name):
 def test_omega_bound_rule(task_name):
     """Steps whose ||dE/dh_k||^2 is below ``bound`` are not counted: with the bound at the median
     of those norms, Omega and its gradient still equal the torch path's (tested against a
-    direct computation in tests/test_regularizer.py)."""
+    direct computation in tests/unit/test_regularizer.py)."""
     task, params, batch = setup(task_name, "basic_tanh")
     full = loss_and_grads(params, "tanh", task, batch)  # keeps dh
     real = torch.arange(batch.u.shape[1])[None] >= batch.start[:, None]
@@ -235,6 +235,7 @@ def test_choices_and_their_errors(monkeypatch):
             cpu_kernel.predict(params, "tanh", task, batch.u, batch.start[:-1])
 
 
+@pytest.mark.slow
 def test_compilers_without_march_native_still_build(monkeypatch, tmp_path):
     """A compiler that rejects -march=native gets the portable flags (and the same numbers, to rounding)."""
     cc = tmp_path / "cc"

@@ -1,6 +1,6 @@
 """The data of the interactive figures (rnnbook.book.interactive) equal what rnnbook computes directly.
 
-The browser test (tests/test_browser.py) moves the controls of the built pages; these tests check
+The browser test (tests/book/test_browser.py) moves the controls of the built pages; these tests check
 the Python side: every value a figure can show is the one rnnbook.paper.dynamics / rnnbook.verdicts.outcomes
 give for that setting, and the HTML fragment is self-contained (no URL it would fetch).
 """

@@ -123,6 +123,7 @@ def test_ctrl_c_keeps_finished_runs_and_says_how_to_resume(tiny_config, tmp_path
     assert json.loads((out / "tiny" / "quick.json").read_text())["completed"] == 8
 
 
+@pytest.mark.slow
 def test_two_worker_processes_write_the_same_file(tiny_config, tmp_path):
     """``--workers 2`` (two spawned processes, through ``python -m``) changes no number in the file."""
     cfg = str(tiny_config())
@@ -164,6 +165,7 @@ def _state(pid):
         return "X"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc (Linux)")
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_a_killed_sweep_leaves_no_worker_running(tiny_config, tmp_path, how):

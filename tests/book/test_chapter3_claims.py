@@ -87,7 +87,7 @@ def test_the_declared_averages_of_the_threshold_studies_are_what_the_committed_r
     from rnnbook.synthetic.experiments import get_experiment
     from rnnbook.synthetic.results import load_results
 
-    root = Path(__file__).resolve().parents[1] / "results"
+    root = Path(__file__).resolve().parents[2] / "results"
     runs = [r for name in ("temporal_order", "temporal_order_seeds")
             for r in load_results(root / name / "paper.json")["runs"]
             if r is not None and r["config"]["init"] == "basic_tanh" and r["config"]["method"] == "msgd"

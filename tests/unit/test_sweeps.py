@@ -75,6 +75,7 @@ def test_a_cap_off_the_check_grid_keeps_no_state_and_trains_again(tiny_config, t
     assert strip_volatile(_file(tmp_path / "a")) == strip_volatile(_file(tmp_path / "b"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_checkpoints_let_a_killed_sweep_go_on_where_each_run_was(tiny_config, tmp_path, monkeypatch, workers):
     exp = _tiny(tiny_config, max_updates=60, check_every=10)
@@ -106,6 +107,7 @@ def test_checkpoints_let_a_killed_sweep_go_on_where_each_run_was(tiny_config, tm
     assert {s.kind for s in after.values()} <= {"censored", "solved"}
 
 
+@pytest.mark.slow
 def test_shards_in_separate_processes_merge_into_the_unsharded_file(tiny_config, tmp_path):
     config = tiny_config(max_updates=20, check_every=10)
     out = tmp_path / "sharded"

@@ -10,7 +10,7 @@ from test_claims import fake_results
 
 from rnnbook.verdicts import claims, scoreboard
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from rnnbook.natural.training import FORMAT
 from rnnbook.verdicts import scoreboard, table1
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_paper_table_is_read_from_the_page():

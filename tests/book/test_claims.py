@@ -12,7 +12,7 @@ from rnnbook.synthetic.results import FORMAT
 from rnnbook.verdicts import claims, rules, stats
 from rnnbook.verdicts.records import Point, RunRecord, Runs, points
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fake_results(root, experiment, outcomes, cap=100_000, safety_net=False, select=lambda cfg: True, norms=None):

@@ -23,7 +23,9 @@ from rnnbook.synthetic.results import strip_volatile
 from rnnbook.synthetic.sweeps import run_sweep
 from rnnbook.verdicts.claims import CLAIMS
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # budgets of seconds, worker processes: make test runs these, make test-unit does not
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _queue(path, *items):
@@ -167,7 +169,7 @@ def test_the_budget_is_kept_and_a_cut_campaign_resumed_equals_one_uninterrupted(
 
 
 def test_worker_processes_stop_cleanly_within_the_budget_too(tiny_config, tmp_path, monkeypatch):
-    # (that their checkpoints continue bit for bit is tests/test_sweeps.py's, with workers = 2)
+    # (that their checkpoints continue bit for bit is tests/unit/test_sweeps.py's, with workers = 2)
     monkeypatch.setattr(campaign, "WORKER_START_S", 15.0)  # a busy test machine starts processes slowly
     config = _one_ensemble(tiny_config(check_every=50))
     items = campaign.load_queue(_queue(tmp_path / "q.toml", _item("long", 100_000, config)))

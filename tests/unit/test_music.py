@@ -34,7 +34,7 @@ from rnnbook.paper.model import init_params
 from rnnbook.paper.tasks import Batch
 
 torch.set_num_threads(1)
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 #: pieces and frames per split, as data/poly-music/PROVENANCE.md gives them
 SIZES = {

@@ -54,7 +54,7 @@ def test_run_rules_relapse_near_chance_and_solved_within():
 
 
 def test_compute_costs_reads_both_results_formats_of_the_book():
-    rows, natural = facts.compute_costs(Path(__file__).resolve().parents[1])
+    rows, natural = facts.compute_costs(Path(__file__).resolve().parents[2])
     assert rows and all(r["runs"] > 0 and r["core-h"] > 0 and r["steps/core-s"] > 0 for r in rows)
     assert {r["experiment (paper protocol)"] for r in rows} >= {"temporal_order"}
     assert all(r["epochs"] >= 0 and ", " in r["machine, date"] for r in natural)

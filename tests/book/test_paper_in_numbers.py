@@ -21,7 +21,7 @@ from rnnbook.book.protocol_tables import (NATURAL_COLUMNS, PROTOCOL_COLUMNS, nat
 from rnnbook.natural.experiments import EXPERIMENTS as NATURAL
 from rnnbook.synthetic.experiments import EXPERIMENTS, with_overrides
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "back" / "paper_in_numbers.ipynb"
 GLOSSARY = ROOT / "back" / "glossary.ipynb"
 

@@ -121,7 +121,7 @@ def test_forward_predict_workspace_agree():
 def test_lean_pass_changes_nothing_else(task_name):
     """keep_states=False (what training uses) gives the same loss and gradients, bit for bit.
 
-    The torch path's lean pass; the compiled kernel's is checked in tests/test_cpu_kernel.py.
+    The torch path's lean pass; the compiled kernel's is checked in tests/unit/test_cpu_kernel.py.
     """
     task, params, batch = setup(task_name, "basic_tanh")
     full = loss_and_grads(params, "tanh", task, batch)
@@ -211,7 +211,7 @@ def test_member_equals_model_alone(init, dtype):
 
     Eighteen 50-unit models (the elementwise kernels' vector blocks then cut across model
     boundaries at many offsets), lengths with padding, regularizer on; with default grouping
-    and with none. The torch path; the compiled kernel's is in tests/test_cpu_kernel.py.
+    and with none. The torch path; the compiled kernel's is in tests/unit/test_cpu_kernel.py.
     """
     E = 18
     task = get_task("torder")

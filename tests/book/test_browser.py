@@ -25,7 +25,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlparse
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -173,7 +173,7 @@ def test_cross_references_render_as_numbers(server, browser):
 # The whole built site, read from the files (no browser needed, but the same build)
 # ---------------------------------------------------------------------------------------------
 
-#: The glossary's terms (team rules; tests/test_paper_in_numbers.py checks the source).
+#: The glossary's terms (team rules; tests/book/test_paper_in_numbers.py checks the source).
 GLOSSARY_TERMS = (
     "Jacobian matrix", "spectral radius", "largest singular value", "attractor", "basin of attraction",
     "bifurcation", "BPTT", "immediate partial derivative", "temporal contribution", "long-term component",

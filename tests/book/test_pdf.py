@@ -1,4 +1,4 @@
-"""The PDF builder's pieces that need no browser (the printed PDF itself: tests/test_browser.py)."""
+"""The PDF builder's pieces that need no browser (the printed PDF itself: tests/book/test_browser.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pypdf import PdfReader, PdfWriter
 
 from rnnbook.book import pdf
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_toc_entries_follow_the_table_of_contents():

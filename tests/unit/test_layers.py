@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 MODULES = {".".join(p.relative_to(SRC).with_suffix("").parts).removesuffix(".__init__"): p
            for p in (SRC / "rnnbook").rglob("*.py")}
 
@@ -57,6 +57,7 @@ def test_no_import_cycle():
             visit(m)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_each_module_imports_first_in_a_fresh_interpreter(name):
     """Import order must not matter: each module, imported first, finds everything it needs."""
