@@ -12,7 +12,8 @@ import torch
 
 from rnnbook.engine.omega_exact import error_norms_through_chain, norm_preserving_jacobian_2d, random_jacobian_2d
 from rnnbook.studies import baselines as BL
-from rnnbook.synthetic.training import RunConfig, sigma_max
+from rnnbook.synthetic.runs import RunConfig
+from rnnbook.synthetic.training import sigma_max
 
 
 def _cfg(**kw):

@@ -16,8 +16,15 @@ import json
 import re
 from pathlib import Path
 
-from rnnbook.book.protocol_tables import (NATURAL_COLUMNS, PROTOCOL_COLUMNS, natural_rows, natural_table,
-                                          paper_experiments, protocol_rows, protocol_table)
+from rnnbook.book.protocol_tables import (
+    NATURAL_COLUMNS,
+    PROTOCOL_COLUMNS,
+    natural_rows,
+    natural_table,
+    paper_experiments,
+    protocol_rows,
+    protocol_table,
+)
 from rnnbook.natural.experiments import EXPERIMENTS as NATURAL
 from rnnbook.synthetic.experiments import EXPERIMENTS, with_overrides
 

@@ -1,13 +1,12 @@
 """Chapter 3's small runs: the single-run trainer equals the engine, and each remedy does what it says."""
 
-import dataclasses
-import math
 
 import pytest
 import torch
 
 from rnnbook.errors import ConfigError
-from rnnbook.paper.model import Params, init_params
+from rnnbook.methods import EXTRA_METHODS, METHODS
+from rnnbook.paper.model import init_params
 from rnnbook.studies import baselines, lstm
 from rnnbook.studies.baselines import (
     autonomous_endpoints,
@@ -22,7 +21,8 @@ from rnnbook.studies.baselines import (
     validation_error,
 )
 from rnnbook.studies.lstm import LSTMClassifier, lstm_study, train_lstm
-from rnnbook.synthetic.training import EXTRA_METHODS, METHODS, RunConfig, train_runs
+from rnnbook.synthetic.runs import RunConfig
+from rnnbook.synthetic.training import train_runs
 
 SMALL = dict(task="torder", init="basic_tanh", hidden=8, batch=4, n_valid=60, valid_chunk=30, dtype="float64",
              min_length=10, max_length=14, seed=1, max_updates=30, check_every=10)

@@ -138,13 +138,13 @@ def _one_ensemble(config):
 def _slow_checks(monkeypatch, seconds):
     """Make every validation check take at least ``seconds`` of wall time (the numbers are untouched),
     so that a run's length in seconds does not depend on how fast the machine is."""
-    validate = training._Ensemble._validation_errors
+    validate = training.Ensemble._validation_errors
 
     def slow(self, slots):
         time.sleep(seconds)
         return validate(self, slots)
 
-    monkeypatch.setattr(training._Ensemble, "_validation_errors", slow)
+    monkeypatch.setattr(training.Ensemble, "_validation_errors", slow)
 
 
 def test_the_budget_is_kept_and_a_cut_campaign_resumed_equals_one_uninterrupted(tiny_config, tmp_path, monkeypatch):

@@ -7,8 +7,8 @@ import pytest
 
 from rnnbook.book import clipping_study as CS
 from rnnbook.paper.tasks import get_task
+from rnnbook.synthetic.runs import RunConfig
 from rnnbook.synthetic.traces import Trace
-from rnnbook.synthetic.training import RunConfig
 
 
 def _config(method, seed, threshold=1.0):

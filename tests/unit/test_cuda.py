@@ -22,7 +22,8 @@ from rnnbook.errors import ConfigError
 from rnnbook.paper.model import INITS, activation_of, init_params
 from rnnbook.paper.streams import Stream
 from rnnbook.paper.tasks import Batch, get_task
-from rnnbook.synthetic.training import RunConfig, train_runs
+from rnnbook.synthetic.runs import RunConfig
+from rnnbook.synthetic.training import train_runs
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -10,8 +10,9 @@ from rnnbook.errors import ConfigError
 from rnnbook.store.checkpoints import load_states, states_path
 from rnnbook.synthetic import generalisation
 from rnnbook.synthetic.experiments import load_config
+from rnnbook.synthetic.runs import RunConfig
 from rnnbook.synthetic.sweeps import run_sweep
-from rnnbook.synthetic.training import RunConfig, train_runs
+from rnnbook.synthetic.training import train_runs
 
 EASY = dict(task="torder", init="smart_tanh", method="msgd_c", min_length=10, max_length=10, seed=0,
             max_updates=2000, check_every=100, n_valid=1000, valid_chunk=500, lr=0.1)

@@ -26,9 +26,9 @@ from rnnbook.natural.experiments import (
     get_experiment,
     results_file,
 )
-from rnnbook.natural.task import SequenceTask, frequency_nll, key_frequencies, make_batch
 from rnnbook.natural.results import without_provenance
 from rnnbook.natural.state import FORMAT, TrainState, state_path
+from rnnbook.natural.task import SequenceTask, frequency_nll, key_frequencies, make_batch
 from rnnbook.natural.training import last_gain, train_natural
 from rnnbook.paper.model import init_params
 from rnnbook.paper.tasks import Batch

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook.engine import TorchBackend
 from rnnbook.engine.batched import loss_and_grads
 from rnnbook.engine.clipping import clip_grad_norm_
 from rnnbook.errors import ConfigError
@@ -34,7 +33,6 @@ from rnnbook.natural.task import (
 from rnnbook.natural.training import train_natural
 from rnnbook.paper import reference as R
 from rnnbook.paper.model import init_params
-from rnnbook.paper.tasks import Batch
 
 torch.set_num_threads(1)
 ENGINE_NAMES = {"W_rec": "W_hh", "W_in": "W_uh", "b": "b_h", "W_out": "W_hy", "b_out": "b_y"}

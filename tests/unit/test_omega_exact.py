@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from rnnbook.engine.batched import loss_and_grads
-from rnnbook.engine.omega import omega_immediate_grad
+from rnnbook.engine.omega import omega_from_states
 from rnnbook.engine.omega_exact import omega_gradients, omega_value
-from rnnbook.paper.model import Params, init_params
+from rnnbook.paper.model import init_params
 from rnnbook.paper.streams import Stream
 from rnnbook.paper.tasks import get_task
 
@@ -28,7 +28,7 @@ def test_immediate_part_equals_the_engine(init, act, task):
     step = loss_and_grads(params, act, t, batch, reg_weight=torch.zeros(1, dtype=torch.float64), keep_states=True)
     assert g.loss == pytest.approx(float(step.loss[0]), rel=1e-12)
     assert g.omega == pytest.approx(float(step.omega[0]), rel=1e-10)
-    engine = omega_immediate_grad(params.W_hh, step.states, step.dh, act, batch.start)
+    _, engine = omega_from_states(params.W_hh, step.states, step.dh, act, batch.start)
     torch.testing.assert_close(g.immediate, engine, rtol=1e-9, atol=1e-12)
 
 

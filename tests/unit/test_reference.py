@@ -14,14 +14,13 @@ import pytest
 import torch
 
 from rnnbook.engine import CompiledBackend, TorchBackend, UpdateSettings, cpu_kernel, sgd_update_
-from rnnbook.engine.batched import loss_and_grads
 from rnnbook.engine.clipping import SAFETY_NET_MAX_NORM, apply_safety_net_, clip_grad_norm_
 from rnnbook.engine.cuda_graphs import CapturedUpdate
+from rnnbook.methods import METHODS
 from rnnbook.paper import reference as R
 from rnnbook.paper.model import INITS, Params, activation_of, init_params
 from rnnbook.paper.streams import Stream
 from rnnbook.paper.tasks import TASK_NAMES, Batch, get_task
-from rnnbook.synthetic.training import METHODS
 
 torch.set_num_threads(1)
 KERNEL = cpu_kernel.build().lib is not None

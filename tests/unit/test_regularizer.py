@@ -3,7 +3,7 @@
 import torch
 
 from rnnbook.engine.batched import forward, loss_and_grads
-from rnnbook.engine.omega import omega, omega_immediate_grad
+from rnnbook.engine.omega import omega_from_states
 from rnnbook.paper.model import init_params
 from rnnbook.paper.streams import Stream
 from rnnbook.paper.tasks import get_task
@@ -25,7 +25,7 @@ def test_omega_equals_explicit_jacobian_products():
     for act in ("tanh", "sigmoid"):
         task, params, batch = make(act)
         result = loss_and_grads(params, act, task, batch)
-        value = omega(params.W_hh, result.states, result.dh, act, batch.start)
+        value = omega_from_states(params.W_hh, result.states, result.dh, act, batch.start)[0]
         f = torch.tanh if act == "tanh" else torch.sigmoid
         E, T, B, _ = batch.u.shape
         for e in range(E):
@@ -55,9 +55,9 @@ def test_immediate_gradient_equals_autograd_with_h_and_delta_fixed():
     ok = s >= 1e-20
     terms = (torch.where(ok, r / torch.where(ok, s, 1.0), 1.0) - 1).square()
     expression = terms.mean(2).sum(1) / ok.double().mean(2).sum(1)
-    torch.testing.assert_close(expression, omega(params.W_hh, H, dh, "tanh", batch.start))
+    torch.testing.assert_close(expression, omega_from_states(params.W_hh, H, dh, "tanh", batch.start)[0])
     expression.sum().backward()
-    ours = omega_immediate_grad(params.W_hh, H, dh, "tanh", batch.start)
+    ours = omega_from_states(params.W_hh, H, dh, "tanh", batch.start)[1]
     torch.testing.assert_close(ours, W.grad, rtol=1e-10, atol=1e-12)
 
 
@@ -66,10 +66,10 @@ def test_steps_with_negligible_gradient_are_not_counted():
     result = loss_and_grads(params, "tanh", task, batch)
     dh = result.dh.clone()
     dh[:, :5] *= 1e-12  # squared norm below the bound 1e-20: excluded from sum and count
-    full = omega(params.W_hh, result.states, dh, "tanh", batch.start)
-    late = omega(params.W_hh, result.states[:, 5:], dh[:, 5:], "tanh", torch.zeros(2, dtype=torch.long))
+    full = omega_from_states(params.W_hh, result.states, dh, "tanh", batch.start)[0]
+    late = omega_from_states(params.W_hh, result.states[:, 5:], dh[:, 5:], "tanh", torch.zeros(2, dtype=torch.long))[0]
     torch.testing.assert_close(full, late)
-    nothing = omega(params.W_hh, result.states, dh * 0, "tanh", batch.start)
+    nothing = omega_from_states(params.W_hh, result.states, dh * 0, "tanh", batch.start)[0]
     assert nothing.tolist() == [0.0, 0.0]
 
 
@@ -77,9 +77,9 @@ def test_regularizer_pushes_towards_norm_preservation():
     task, params, batch = make("tanh", lengths=(20, 20))
     params.W_hh *= 0.1  # strongly contracting: Omega large
     result = loss_and_grads(params, "tanh", task, batch)
-    before = omega(params.W_hh, result.states, result.dh, "tanh", batch.start)
-    step = omega_immediate_grad(params.W_hh, result.states, result.dh, "tanh", batch.start)
-    after = omega(params.W_hh - 1e-3 * step, result.states, result.dh, "tanh", batch.start)
+    before = omega_from_states(params.W_hh, result.states, result.dh, "tanh", batch.start)[0]
+    step = omega_from_states(params.W_hh, result.states, result.dh, "tanh", batch.start)[1]
+    after = omega_from_states(params.W_hh - 1e-3 * step, result.states, result.dh, "tanh", batch.start)[0]
     assert (after < before).all()
     states = forward(params, "tanh", batch.u, batch.start)
     assert torch.equal(states, result.states)

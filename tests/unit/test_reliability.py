@@ -19,7 +19,7 @@ import torch
 
 from rnnbook.cli import main
 from rnnbook.errors import ConfigError
-from rnnbook.store.checkpoints import load_states, save_states, states_path
+from rnnbook.store.checkpoints import load_states, states_path
 from rnnbook.synthetic import results_file, training
 from rnnbook.synthetic.experiments import load_config, with_overrides
 from rnnbook.synthetic.results import strip_volatile

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from rnnbook.errors import ConfigError
+from rnnbook.synthetic.runs import RunConfig
 from rnnbook.synthetic.traces import trace_runs
-from rnnbook.synthetic.training import RunConfig, train_runs
+from rnnbook.synthetic.training import train_runs
 
 
 def _configs(**over):

@@ -7,7 +7,8 @@ import torch
 
 from rnnbook.engine.clipping import clip_grad_norm_
 from rnnbook.errors import ConfigError
-from rnnbook.synthetic.training import CURVE_NAMES, Ensemble, Hooks, RunConfig, train_runs
+from rnnbook.synthetic.runs import RunConfig
+from rnnbook.synthetic.training import CURVE_NAMES, Ensemble, Hooks, train_runs
 
 torch.set_num_threads(1)
 
@@ -115,7 +116,7 @@ def test_bad_configs_raise_config_error(changes, message):
 
 
 def test_every_declared_setting_is_checked_by_its_rule():
-    from rnnbook.synthetic.training import RUN_SETTINGS
+    from rnnbook.synthetic.runs import RUN_SETTINGS
 
     assert set(RUN_SETTINGS) >= {"lr", "threshold", "reg_weight", "max_updates", "dtype", "safety_net"}
     bad = {"lr": 0.0, "threshold": 0.0, "reg_weight": -0.5, "batch": 0, "hidden": 0, "max_updates": 0,

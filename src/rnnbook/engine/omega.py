@@ -162,29 +162,14 @@ def omega_and_immediate_grad(
     return steps.result()
 
 
-def _from_states(W_hh, states, dh, act, start, bound):
+def omega_from_states(
+    W_hh: torch.Tensor,
+    states: torch.Tensor,
+    dh: torch.Tensor,
+    act: str,
+    start: torch.Tensor,
+    bound: float = DEFAULT_BOUND,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Omega per model ``(E,)`` and ``d+Omega/dW_hh`` ``(E, H, H)`` (only the explicit ``W_hh``
+    varies: §4.4, code §10.3), from states ``h`` and ``dh = dE/dh`` (both ``(E, T, B, H)``)."""
     return omega_and_immediate_grad(W_hh, dh * _activation_derivative(states, act), dh, start, bound)
-
-
-def omega(
-    W_hh: torch.Tensor,
-    states: torch.Tensor,
-    dh: torch.Tensor,
-    act: str,
-    start: torch.Tensor,
-    bound: float = DEFAULT_BOUND,
-) -> torch.Tensor:
-    """Omega per model, ``(E,)``, from states ``h`` and ``dh = dE/dh`` (both ``(E, T, B, H)``)."""
-    return _from_states(W_hh, states, dh, act, start, bound)[0]
-
-
-def omega_immediate_grad(
-    W_hh: torch.Tensor,
-    states: torch.Tensor,
-    dh: torch.Tensor,
-    act: str,
-    start: torch.Tensor,
-    bound: float = DEFAULT_BOUND,
-) -> torch.Tensor:
-    """``d+Omega/dW_hh`` ``(E, H, H)``: only the explicit ``W_hh`` varies (§4.4, code §10.3)."""
-    return _from_states(W_hh, states, dh, act, start, bound)[1]

@@ -8,7 +8,7 @@ other weight). This module builds the whole computation with autograd -- forward
 read-out cost, the error signals ``delta_k`` as a differentiable function of the weights
 (``create_graph=True``), Omega from them -- and differentiates Omega with respect to every
 weight. The same code with ``h`` and ``delta`` detached gives the immediate gradient, which
-must equal :func:`rnnbook.engine.omega.omega_immediate_grad` (tests/unit/test_omega_exact.py).
+must equal the immediate gradient of :func:`rnnbook.engine.omega.omega_from_states` (tests/unit/test_omega_exact.py).
 
 Omega is the code's (and :mod:`rnnbook.engine.omega`'s) definition: squared-norm ratios,
 averaged over the minibatch and over the steps whose error is not negligible.
@@ -264,7 +264,7 @@ def spread_shrinkage_penalty(total_log_shrink: float, T: int) -> dict:
     """Omega for an error that shrinks by ``exp(-L)`` over ``T`` steps, evenly (``q = e^{-L/T}``).
 
     ``sum`` is Eq. (9)'s sum over steps with squared norms, ``T (q^2 - 1)^2 ~ 4 L^2 / T``; ``mean``
-    is the code's mean over steps (:func:`rnnbook.engine.omega.omega`), ``(q^2 - 1)^2 ~ 4 L^2 /
+    is the code's mean over steps (:func:`rnnbook.engine.omega.omega_from_states`), ``(q^2 - 1)^2 ~ 4 L^2 /
     T^2``. The same total vanishing costs the mean-normalised penalty less and less as the
     sequences grow."""
     import math

@@ -51,8 +51,8 @@ from rnnbook.paper.model import Params, activation_of, init_params
 from rnnbook.paper.streams import Stream
 from rnnbook.paper.tasks import Task, sample_length
 from rnnbook.store.checkpoints import RunState
-from rnnbook.synthetic.runs import DTYPES, EXTRA_METHODS, METHODS, RUN_SETTINGS, RunConfig, RunResult  # noqa: F401 (also importable from here)
-from rnnbook.synthetic.validation import VALIDATION_BUDGET, validation_errors  # noqa: F401 (VALIDATION_BUDGET: also importable from here)
+from rnnbook.synthetic.runs import DTYPES, RunConfig, RunResult
+from rnnbook.synthetic.validation import validation_errors
 
 CURVE_NAMES = (
     "update", "train_loss", "grad_norm", "clip_fraction", "spectral_radius", "sigma_max", "omega", "valid_error",
@@ -340,7 +340,6 @@ class Ensemble:
                                  config.n_valid, config.valid_chunk, dtype=self.dtype, device=self.device)
 
 
-_Ensemble = Ensemble  # its former name (tests/unit/test_campaign.py patches its validation)
 
 
 def train_runs(

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from rnnbook.engine.batched import loss_and_grads
-from rnnbook.engine.omega import omega_immediate_grad
+from rnnbook.engine.omega import omega_from_states
 from rnnbook.engine.omega_exact import error_norms_through_chain, norm_preserving_jacobian_2d
 from rnnbook.paper import dynamics as D
 from rnnbook.paper import gradients as G
@@ -98,7 +98,7 @@ def omega_gradient() -> tuple[bool, str, str, float]:
     params = init_params("smart_tanh", task.n_in, 50, task.n_out, [torch.Generator().manual_seed(0)], dtype=torch.float64)
     batch = task.sample([Stream(7)], 20, [50], dtype=torch.float64)
     step = loss_and_grads(params, "tanh", task, batch, reg_weight=torch.zeros(1, dtype=torch.float64), keep_states=True)
-    engine = omega_immediate_grad(params.W_hh, step.states, step.dh, "tanh", batch.start)[0]
+    engine = omega_from_states(params.W_hh, step.states, step.dh, "tanh", batch.start)[1][0]
     net, u, target = reference.from_engine(params, batch, 0, "tanh")
     _, plain, _ = reference.loss_and_grads(net, u, target, task.readout)
     _, reg, _ = reference.loss_and_grads(net, u, target, task.readout, reg_weight=1.0)
