@@ -60,7 +60,7 @@ test-browser: install chromium
 	$(BIN)/pytest -q -m browser tests/
 
 ## make pdf: the whole book as one PDF, _build/html/rnnbook.pdf (linked from the front page): every page
-## printed by Debian's Chromium once MathJax has typeset it, merged with pypdf (rnnbook/pdf.py)
+## printed by Debian's Chromium once MathJax has typeset it, merged with pypdf (rnnbook/book/pdf.py)
 pdf: book chromium
 	$(BIN)/python -m rnnbook.book.pdf
 

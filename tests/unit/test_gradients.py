@@ -1,4 +1,4 @@
-"""The paper-form gradient code of Chapter 1 (src/rnnbook/gradients.py) against references."""
+"""The paper-form gradient code of Chapter 1 (src/rnnbook/paper/gradients.py) against references."""
 
 import math
 

@@ -1,10 +1,13 @@
-"""Kaplan–Meier against hand computation, and the band against the log-log (exponential Greenwood) formula."""
+"""Kaplan–Meier (scipy's) against hand computation and the product-limit formula written out, and the band
+against the log-log (exponential Greenwood) formula."""
 
 import math
 
 import pytest
 
-from rnnbook.verdicts.survival import Z95, kaplan_meier
+from rnnbook.verdicts.survival import kaplan_meier
+
+Z95 = 1.959963984540054  # the normal distribution's 97.5 % point
 
 
 def test_product_limit_by_hand():
@@ -53,19 +56,39 @@ def test_quantile_and_median_read_the_estimate_not_the_finished_runs():
         km.quantile(0.0)
 
 
-def test_kaplan_meier_agrees_with_scipy_on_censored_data():
-    stats = pytest.importorskip("scipy.stats")
+def _product_limit(success, stops):
+    """The oracle: the product-limit estimate and its exponential Greenwood band, written out."""
+    S, v, out = 1.0, 0.0, []
+    for t in sorted({s for s in success if s is not None}):
+        n = sum(1 for s, c in zip(success, stops) if (s is not None and s >= t) or (s is None and c >= t))
+        d = sum(1 for s in success if s == t)
+        S *= 1 - d / n
+        if n > d:
+            v += d / (n * (n - d))
+        if 0 < S < 1 and v > 0:
+            w = Z95 * math.sqrt(v) / math.log(S)
+            a, b = S ** math.exp(w), S ** math.exp(-w)
+            out.append((t, n, 1 - S, 1 - max(a, b), 1 - min(a, b)))
+        else:
+            out.append((t, n, 1 - S, 1 - S, 1 - S))
+    return out
+
+
+def test_kaplan_meier_is_the_product_limit_formula_on_censored_and_diverged_runs():
     import numpy as np
 
     rng = np.random.default_rng(7)
-    for _ in range(20):
-        n = int(rng.integers(3, 30))
-        times = rng.integers(1, 40, n) * 1_000
+    for _ in range(60):
+        n = int(rng.integers(2, 30))
+        times = [int(t) for t in rng.integers(1, 40, n) * 1_000]
         observed = rng.random(n) < 0.6
-        km = kaplan_meier([int(t) if o else None for t, o in zip(times, observed)], [int(t) for t in times])
-        ref = stats.ecdf(stats.CensoredData(uncensored=times[observed], right=times[~observed]))
-        for t in sorted(set(int(x) for x in times)):
-            assert km.solved_by(t) == pytest.approx(ref.cdf.evaluate(t), abs=1e-12)
+        success = [t if o else None for t, o in zip(times, observed)]
+        stops = [math.inf if (not o and rng.random() < 0.2) else t for t, o in zip(times, observed)]  # some diverged
+        km = kaplan_meier(success, stops)
+        ref = _product_limit(success, stops)
+        assert km.updates == [r[0] for r in ref] and km.at_risk == [r[1] for r in ref]
+        for got, want in ((km.solved, 2), (km.low, 3), (km.high, 4)):
+            assert got == pytest.approx([r[want] for r in ref], abs=1e-12)
 
 
 def _plateau_run(end, updates, *, success=False):

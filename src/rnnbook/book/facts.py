@@ -9,7 +9,7 @@ dictionaries whose keys are the glue names' endings, so that a cell reads::
 
 Each function says which page and which section it serves. The rules behind the facts (what
 "solved" and "censored" mean, the exact intervals) live in :mod:`rnnbook.verdicts.outcomes`,
-:mod:`rnnbook.verdicts.stats` and :mod:`rnnbook.verdicts`; this module only counts and words them.
+:mod:`rnnbook.verdicts.rules` (scipy's statistics) and :mod:`rnnbook.verdicts`; this module only counts and words them.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from rnnbook.natural import training as natural_training
 from rnnbook.synthetic import results
 from rnnbook.synthetic.experiments import AUTHORS_CODE_SETTINGS
 from rnnbook.synthetic.runs import RUN_SETTINGS
-from rnnbook.verdicts import stats
 from rnnbook.verdicts.outcomes import GridPoint, grid_points
 from rnnbook.verdicts.records import RunRecord
+from rnnbook.verdicts.rules import exact_interval
 
 Run = Mapping[str, Any]
 
@@ -137,7 +137,7 @@ def unsolved_pairs(runs: Iterable[Run], init: str = "sigmoid") -> list[dict[str,
 
 
 def interval_width(k: int, n: int) -> float:
-    lo, hi = stats.clopper_pearson(k, n)
+    lo, hi = exact_interval(k, n)
     return hi - lo
 
 
@@ -158,7 +158,7 @@ def pooled_rows(pooled: Iterable[tuple]) -> list[dict[str, Any]]:
     """The table of :func:`pooled_seeds`: each point's two counts with their exact intervals."""
     rows = []
     for init, method, T, k5, n5, k, n in pooled:
-        ci5, ci = stats.clopper_pearson(k5, n5), stats.clopper_pearson(k, n)
+        ci5, ci = exact_interval(k5, n5), exact_interval(k, n)
         rows.append({"init": INIT_LABELS[init], "method": METHOD_LABELS[method], "T": T,
                      "seeds 0-4": f"{k5}/{n5}", "95 % interval (seeds 0-4)": f"[{ci5[0]:.2f}, {ci5[1]:.2f}]",
                      "pooled": f"{k}/{n}", "95 % interval (pooled)": f"[{ci[0]:.2f}, {ci[1]:.2f}]"})
@@ -176,7 +176,7 @@ def seed_study(runs: Sequence[Run], more: Sequence[Run], lengths: Sequence[int],
     grown = [(i, m, T, k5, n5, k, n) for i, m, T, k5, n5, k, n in pooled if n > n5 and n5]
     at = {m: [sum(x) for x in zip(*[(k, n) for i, mm, T, _, _, k, n in pooled
                                     if mm == m and T == long_length and i != "sigmoid"])] for m in methods}
-    ci = {m: stats.clopper_pearson(*at[m]) for m in methods}
+    ci = {m: exact_interval(*at[m]) for m in methods}
     order = ("msgd_cr", "msgd_c", "msgd")
     tanh_msgd = [p for p in grid_points({"runs": list(runs) + list(more)}, cap=cap)
                  if p.method == "msgd" and p.min_length == long_length and p.init != "sigmoid"]

@@ -31,7 +31,13 @@ Running the same command again continues from the state, bit for bit, and a larg
 (``--set epochs=N``) trains on. What a run reads, the corpus cut into minibatches and the
 sequences it scores, is :mod:`rnnbook.natural.data`. This module is the loop: :func:`train_natural`
 opens the run, :func:`_train_epochs` steps the ensemble through the epochs' minibatches, and
-:func:`_end_epoch` scores each epoch and applies the rules above. The names of the other three
+:func:`_end_epoch` scores each epoch and applies the rules above. Why not a schedule on the
+synthetic runs' loop (:class:`rnnbook.synthetic.training.Ensemble`)? Its members are independent runs
+with their own data streams, validation checks and stopping rule (success below 1 %); here the three
+members must share every minibatch, are judged on whole data splits after each epoch, and change
+their learning rates and Omega's weight between epochs. Both loops drive the same update
+(:meth:`rnnbook.engine.backend.Backend.update` with one :class:`~rnnbook.engine.update.UpdateSettings`);
+only the bookkeeping around it differs. The names of the other three
 modules that callers import from here (``json_of``, ``format_natural``, ``TrainState``, ...) are
 re-exported.
 """

@@ -21,10 +21,12 @@ log S))``, which always stays inside [0, 1].
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
-Z95 = 1.959963984540054
+import numpy as np
+from scipy.stats import CensoredData, ecdf
 
 
 @dataclass
@@ -78,33 +80,32 @@ def kaplan_meier(success_updates: Sequence[int | None], stop_updates: Sequence[i
 
     ``success_updates[j]``: the update at which run ``j`` succeeded, or ``None`` if it did not;
     ``stop_updates[j]``: where it stopped (its cap if censored, ``math.inf`` for a run that can
-    never succeed, e.g. one that diverged).
+    never succeed, e.g. one that diverged). The estimate and its band are scipy's
+    (:func:`scipy.stats.ecdf` on :class:`scipy.stats.CensoredData`, the "log-log" interval);
+    ``tests/unit/test_survival.py`` checks them against the product-limit formula above.
     """
     if len(success_updates) != len(stop_updates):
         raise ValueError("one stop per run")
-    events = sorted({int(s) for s in success_updates if s is not None})
-    n = len(stop_updates)
-    censored = sum(1 for s, c in zip(success_updates, stop_updates) if s is None)
-    S, v = 1.0, 0.0
-    out = SurvivalCurve([], [], [], [], [], n, censored,
-                        follow_up=max([0.0, *(float(c) for c in stop_updates),
-                                       *(float(s) for s in success_updates if s is not None)]))
-    for t in events:
-        at_risk = sum(1 for s, c in zip(success_updates, stop_updates)
-                      if (s is not None and s >= t) or (s is None and c >= t))
-        d = sum(1 for s in success_updates if s == t)
-        S *= 1.0 - d / at_risk
-        if at_risk > d:
-            v += d / (at_risk * (at_risk - d))
-        out.updates.append(t)
-        out.solved.append(1.0 - S)
-        out.at_risk.append(at_risk)
-        if 0.0 < S < 1.0 and v > 0:
-            w = Z95 * math.sqrt(v) / math.log(S)
-            lo_S, hi_S = S ** math.exp(-w), S ** math.exp(w)  # log S < 0: exp(-w) > 1 when w < 0
-            out.low.append(1.0 - max(lo_S, hi_S))
-            out.high.append(1.0 - min(lo_S, hi_S))
-        else:
-            out.low.append(1.0 - S)
-            out.high.append(1.0 - S)
+    solved_at = [float(s) for s in success_updates if s is not None]
+    out = SurvivalCurve([], [], [], [], [], len(stop_updates), len(stop_updates) - len(solved_at),
+                        follow_up=max([0.0, *(float(c) for c in stop_updates), *solved_at]))
+    if not solved_at:
+        return out
+    # scipy wants finite times: a run that can never succeed is censored after every other time,
+    # which leaves it at risk at every event, as it should be
+    never = max([*(float(c) for c in stop_updates if math.isfinite(c)), *solved_at]) + 1.0
+    right = [float(c) if math.isfinite(c) else never for s, c in zip(success_updates, stop_updates) if s is None]
+    with warnings.catch_warnings():  # the band is undefined where every run at risk succeeds (S = 0)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sf = ecdf(CensoredData(uncensored=np.asarray(solved_at), right=np.asarray(right, dtype=float))).sf
+        band = sf.confidence_interval(0.95, method="log-log")
+    out.updates = sorted({int(s) for s in solved_at})
+    S, low_S, high_S = (f.evaluate(out.updates) for f in (sf, band.low, band.high))
+    for t, s, lo, hi in zip(out.updates, S, low_S, high_S):
+        out.at_risk.append(sum(1 for a, c in zip(success_updates, stop_updates)
+                               if (a is not None and a >= t) or (a is None and c >= t)))
+        out.solved.append(1.0 - float(s))
+        defined = math.isfinite(lo) and math.isfinite(hi)  # where it is not, the point stands in, as for S = 0 or 1
+        out.low.append(1.0 - float(hi if defined else s))
+        out.high.append(1.0 - float(lo if defined else s))
     return out
