@@ -14,7 +14,6 @@ Each function says which page and which section it serves. The rules behind the 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 from rnnbook.book.plotting import INIT_LABELS, METHOD_LABELS, format_power
 from rnnbook.natural import training as natural_training
+from rnnbook.store.jsonio import format_of
 from rnnbook.synthetic import results
 from rnnbook.synthetic.experiments import AUTHORS_CODE_SETTINGS
 from rnnbook.synthetic.runs import RUN_SETTINGS
@@ -263,7 +263,7 @@ def compute_costs(root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     frames or characters per core-second, each seen by three models)."""
     rows, natural_rows = [], []
     for path in sorted((Path(root) / "results").glob("*/paper.json")):
-        if json.loads(path.read_text())["format"] == natural_training.FORMAT:  # Table 1's runs: epochs, not a grid
+        if format_of(path) == natural_training.FORMAT:  # Table 1's runs: epochs, not a grid
             data = natural_training.json_of(path)
             sessions, s = data["provenance"]["sessions"], data["protocol"]["settings"]
             core_s = sum(x.get("wall_time_s") or 0.0 for x in sessions)

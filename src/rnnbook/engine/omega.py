@@ -50,18 +50,10 @@ from __future__ import annotations
 import torch
 
 from rnnbook.engine.workspace import Workspace, scratch
-from rnnbook.errors import ConfigError
+from rnnbook.paper.model import derivative_from_output
 from rnnbook.paper.tasks import real_steps
 
 DEFAULT_BOUND = 1e-20
-
-
-def _activation_derivative(states: torch.Tensor, act: str) -> torch.Tensor:
-    if act == "tanh":
-        return 1 - states.square()
-    if act == "sigmoid":
-        return states * (1 - states)
-    raise ConfigError(f"unknown activation {act!r}; choose one of: sigmoid, tanh")
 
 
 class OmegaSteps:
@@ -172,4 +164,4 @@ def omega_from_states(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Omega per model ``(E,)`` and ``d+Omega/dW_hh`` ``(E, H, H)`` (only the explicit ``W_hh``
     varies: §4.4, code §10.3), from states ``h`` and ``dh = dE/dh`` (both ``(E, T, B, H)``)."""
-    return omega_and_immediate_grad(W_hh, dh * _activation_derivative(states, act), dh, start, bound)
+    return omega_and_immediate_grad(W_hh, dh * derivative_from_output(states, act), dh, start, bound)

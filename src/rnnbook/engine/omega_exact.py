@@ -27,16 +27,8 @@ from rnnbook.engine.batched import loss_and_grads
 from rnnbook.engine.omega import DEFAULT_BOUND
 from rnnbook.engine.omega import omega_and_immediate_grad as omega_grad
 from rnnbook.errors import ConfigError
-from rnnbook.paper.model import Params
+from rnnbook.paper.model import Params, activate, derivative_from_output
 from rnnbook.paper.tasks import Batch, Task
-
-
-def _act(x: torch.Tensor, act: str) -> torch.Tensor:
-    return torch.tanh(x) if act == "tanh" else torch.sigmoid(x)
-
-
-def _dact(h: torch.Tensor, act: str) -> torch.Tensor:
-    return 1 - h * h if act == "tanh" else h * (1 - h)
 
 
 def _loss(W_hy: torch.Tensor, b_y: torch.Tensor, h_last: torch.Tensor, target: torch.Tensor, task: Task) -> torch.Tensor:
@@ -100,7 +92,7 @@ def _omega_terms(W_hh: torch.Tensor, hs: list[torch.Tensor], deltas: list[torch.
     total = torch.zeros((), dtype=W_hh.dtype)
     counted_total = torch.zeros((), dtype=W_hh.dtype)
     for h, delta in zip(hs, deltas):
-        z = delta * _dact(h, act)
+        z = delta * derivative_from_output(h, act)
         r = (z @ W_hh.T).square().sum(-1)
         s = delta.square().sum(-1)
         counted = (s >= bound).detach()
@@ -124,7 +116,7 @@ def omega_gradients(params: Params, act: str, task: Task, batch: Batch, *, bound
     h = torch.zeros(B, W_hh.shape[0], dtype=W_hh.dtype)
     hs = []
     for t in range(T):
-        h = _act(h @ W_hh + u[t] @ W_uh + b_h, act)
+        h = activate(h @ W_hh + u[t] @ W_uh + b_h, act)
         hs.append(h)
     loss = _loss(W_hy, b_y, hs[-1], target, task)
     deltas = list(torch.autograd.grad(loss, hs, create_graph=True))
@@ -145,7 +137,7 @@ def omega_value(params: Params, act: str, task: Task, batch: Batch, *, bound: fl
     h = torch.zeros(u.shape[1], W_hh.shape[0], dtype=W_hh.dtype)
     hs = []
     for t in range(u.shape[0]):
-        h = _act(h @ W_hh + u[t] @ W_uh + b_h, act)
+        h = activate(h @ W_hh + u[t] @ W_uh + b_h, act)
         hs.append(h)
     loss = _loss(W_hy, b_y, hs[-1], target, task)
     deltas = torch.autograd.grad(loss, hs)

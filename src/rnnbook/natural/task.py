@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from rnnbook.errors import ConfigError, check_at_least, check_choice
-from rnnbook.paper.model import Params, check_activation
+from rnnbook.paper.model import Params, activate, check_activation
 from rnnbook.paper.tasks import Batch
 
 KINDS = ("music", "text")
@@ -181,10 +181,6 @@ def make_batch(task: SequenceTask, stream: np.ndarray, starts: np.ndarray, n_mod
 # ---------------------------------------------------------------------------------------------
 
 
-def _act(x: torch.Tensor, act: str) -> torch.Tensor:
-    return torch.sigmoid(x) if act == "sigmoid" else torch.tanh(x)
-
-
 def sequences_of(task: SequenceTask, split: np.ndarray | Sequence[np.ndarray], columns: int = 1) -> list[np.ndarray]:
     """The sequences a split is scored on: music, each piece; text, ``columns`` contiguous parts."""
     if task.kind == "music":
@@ -227,7 +223,7 @@ def evaluate(params: Params, act: str, task: SequenceTask, sequences: Sequence[n
             pre = torch.matmul(u[t], p.W_uh) + p.b_h.unsqueeze(1)
             if t:
                 pre = pre + torch.bmm(h, p.W_hh)
-            h = _act(pre, act)
+            h = activate(pre, act)
             y = torch.baddbmm(p.b_y.unsqueeze(1), h, p.W_hy)  # (E, B, n_out)
             if task.kind == "music":
                 frame = target[t].to(dtype)
@@ -284,7 +280,7 @@ def generate(params: Params, model: int, act: str, task: SequenceTask, prime: np
     for t in range(len(prime) + steps - 1):
         x = prime[t] if t < len(prime) else item
         u = _inputs(task, np.asarray(x)[None], torch.float64)[0]
-        h = _act(u @ p.W_uh + h @ p.W_hh + p.b_h, act)
+        h = activate(u @ p.W_uh + h @ p.W_hh + p.b_h, act)
         y = h @ p.W_hy + p.b_y
         if t >= len(prime) - 1:
             if task.kind == "music":

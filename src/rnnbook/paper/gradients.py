@@ -41,7 +41,8 @@ def _check_act(act: str) -> None:
 
 
 def sigma(x: torch.Tensor, act: str) -> torch.Tensor:
-    """The element-wise non-linearity σ."""
+    """The element-wise non-linearity σ (written out beside its derivative for Chapter 1's
+    equations; the engine's is :func:`rnnbook.paper.model.activate`)."""
     _check_act(act)
     if act == "tanh":
         return torch.tanh(x)

@@ -34,6 +34,18 @@ def activation_of(init: str) -> str:
     return "sigmoid" if init == "sigmoid" else "tanh"
 
 
+def activate(x: torch.Tensor, act: str) -> torch.Tensor:
+    """The unit non-linearity ``sigma(x)``: the logistic sigmoid or tanh (the engine's in-place version
+    is :func:`rnnbook.engine.batched._activate_`; the chapters' reference model writes it out again)."""
+    return torch.sigmoid(x) if act == "sigmoid" else torch.tanh(x)
+
+
+def derivative_from_output(h: torch.Tensor, act: str) -> torch.Tensor:
+    """``sigma'`` at a unit, from its output ``h = sigma(x)``: ``1 - h^2`` (tanh), ``h (1 - h)`` (sigmoid)."""
+    check_choice("activation", act, ACTIVATIONS)
+    return 1 - h.square() if act == "tanh" else h * (1 - h)
+
+
 @dataclass
 class Params:
     """The weights of ``E`` independent RNNs; the first axis of every tensor is the model.

@@ -36,7 +36,8 @@ class RNN:
 
 
 def sigma(x: torch.Tensor, act: str) -> torch.Tensor:
-    """The element-wise non-linearity σ of Eq. (2)."""
+    """The element-wise non-linearity σ of Eq. (2) (written out so this file reads top to bottom;
+    the engine's is :func:`rnnbook.paper.model.activate`)."""
     return torch.tanh(x) if act == "tanh" else torch.sigmoid(x)
 
 
