@@ -217,7 +217,7 @@ def provenance(device: str, threads: int) -> dict:
     import numpy
 
     import rnnbook
-    from rnnbook.synthetic.results import code_version, environment
+    from rnnbook.store.provenance import code_version, environment
 
     return {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -223,7 +223,7 @@ def main(argv=None) -> int:
         for name, est in row["epoch_estimates"].items():
             print(f"   {name}: ~{est['epoch_s']:.0f} s per epoch at this rate "
                   f"({est['train_s']:.0f} s training, {est['score_s']:.0f} s scoring)", flush=True)
-    from rnnbook.synthetic.results import code_version, environment
+    from rnnbook.store.provenance import code_version, environment
 
     out = {"benchmark": "natural (Table 1 music)", "rows": rows,
            "provenance": {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -7,6 +7,7 @@ import pytest
 
 from rnnbook.errors import ConfigError
 from rnnbook.store import provenance
+from rnnbook.store.jsonio import write_json_atomic
 from rnnbook.synthetic import results
 from rnnbook.synthetic.experiments import load_config
 from rnnbook.synthetic.results import (
@@ -14,7 +15,6 @@ from rnnbook.synthetic.results import (
     downsample_curves,
     load_results,
     strip_volatile,
-    write_json_atomic,
 )
 from rnnbook.synthetic.sweeps import run_sweep
 from rnnbook.verdicts.outcomes import format_table
@@ -197,4 +197,4 @@ def test_one_reader_for_every_format(tmp_path):
         with pytest.raises(ConfigError, match=needle) as info:
             call()
         assert "\n" not in str(info.value)
-    assert provenance.cpu_name() and results.environment()["cpu"] == provenance.cpu_name()
+    assert provenance.cpu_name() and provenance.environment()["cpu"] == provenance.cpu_name()

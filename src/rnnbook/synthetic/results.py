@@ -46,10 +46,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from rnnbook.errors import ConfigError
-from rnnbook.store.jsonio import dumps, read_json, to_jsonable, write_json_atomic  # noqa: F401  (the file's I/O)
-from rnnbook.store.provenance import COMMIT_ENV, code_version, environment, mark_killed  # noqa: F401  (its provenance)
-from rnnbook.store.provenance import cpu_name as _cpu_name  # noqa: F401  (their old names)
-from rnnbook.store.provenance import now as _now
+from rnnbook.store.jsonio import read_json, to_jsonable
 from rnnbook.synthetic.runs import RunConfig
 
 FORMAT = "rnnbook-results/1"
