@@ -7,8 +7,8 @@ looks at the norm of its gradient update by update:
 
 * :class:`LSTMClassifier` is the network: one LSTM layer (PyTorch's initialisation) and a linear
   read-out of the last state, the cost the RNN's (softmax, cross-entropy).
-* :func:`train_lstm` trains it by minibatch SGD, with or without Algorithm 1 over all its
-  parameters, and validates it with the engine's validation loop
+* :func:`train_lstm` trains it by minibatch SGD (or, for Chapter 4.4's modern baseline, Adam),
+  with or without Algorithm 1 over all its parameters, and validates it with the engine's validation loop
   (:func:`rnnbook.synthetic.validation.validation_errors`), the LSTM standing in for a backend.
 * :data:`LSTM_STUDY` and :func:`lstm_study` are the study the chapter shows, fixed before it was
   run and written to results/ by ``python -m rnnbook.studies.baselines lstm``.
@@ -22,11 +22,12 @@ the validation is shared. Every name here is also importable from :mod:`rnnbook.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import torch
 
-from rnnbook.errors import ConfigError
+from rnnbook.errors import ConfigError, check_choice
 from rnnbook.paper.streams import Stream
 from rnnbook.paper.tasks import Batch, Task, get_task
 from rnnbook.synthetic.validation import validation_errors
@@ -49,7 +50,10 @@ class LSTMClassifier(torch.nn.Module):
 
 @dataclass
 class LSTMRun:
-    """An LSTM run: per-update loss and gradient norm (before clipping), validation checks."""
+    """An LSTM run: per-update loss and gradient norm (before clipping), validation checks.
+
+    ``diverged``: training stopped at a non-finite loss; ``stopped``: it stopped at a check past
+    ``stop_at`` (unfinished)."""
 
     loss: torch.Tensor
     grad_norm: torch.Tensor
@@ -57,6 +61,22 @@ class LSTMRun:
     valid_error: list[float] = field(default_factory=list)
     first_success: int | None = None
     model: LSTMClassifier | None = None
+    diverged: bool = False
+    stopped: bool = False
+
+
+def set_forget_bias_(lstm: torch.nn.LSTM, value: float) -> None:
+    """Start the forget gate at ``sigmoid(value)`` (Gers et al. 2000; Jozefowicz et al. 2015: 1).
+
+    PyTorch's gates are ``sigmoid(W_ih x + b_ih + W_hh h + b_hh)``, in the order (input, forget,
+    cell, output): the forget gate's bias is the *sum* of two slices, rows ``H:2H`` of ``b_ih``
+    and of ``b_hh``. Both are set, ``b_ih``'s to ``value`` and ``b_hh``'s to 0, so that the bias
+    of the textbook LSTM, which has one, is ``value`` (setting both to ``value`` would give ``2 value``).
+    """
+    H = lstm.hidden_size
+    with torch.no_grad():
+        for name, share in (("bias_ih_l0", value), ("bias_hh_l0", 0.0)):
+            getattr(lstm, name)[H:2 * H].fill_(share)
 
 
 class _LSTMPredictor:
@@ -89,13 +109,19 @@ def train_lstm(
     check_every: int = 500,
     n_valid: int = 1000,
     success_error: float = 0.01,
+    optimizer: str = "sgd",
+    forget_bias: float | None = None,
+    stop_at: float | None = None,
 ) -> LSTMRun:
     """Train an LSTM by plain minibatch SGD on ``task`` at a fixed ``length`` (float32).
 
     The minibatches are the RNN run's with the same ``seed`` (the same :class:`Stream`).
     ``threshold``: norm clipping (Algorithm 1) over all LSTM parameters; ``None``: none.
     Validation every ``check_every`` updates on ``n_valid`` fresh sequences; training stops
-    at the first check below ``success_error``.
+    at the first check below ``success_error``, or at a non-finite loss (``diverged``).
+    ``optimizer="adam"``: ``torch.optim.Adam`` at ``lr`` (its default betas and eps) instead of
+    SGD, after the clipping; ``forget_bias``: :func:`set_forget_bias_` (``None``: PyTorch's
+    initialisation); ``stop_at`` (a :func:`time.time` deadline): stop at the first check past it.
     """
     # Not the engine's loop: see the module's docstring.
     t = get_task(task)
@@ -103,8 +129,11 @@ def train_lstm(
         raise ConfigError(f"train_lstm handles the last-step classification tasks, not {task!r}")
     t.check_length(length)
     torch.manual_seed(seed)
+    check_choice("optimizer", optimizer, ("sgd", "adam"))
     model = LSTMClassifier(t.n_in, hidden, t.n_out)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    if forget_bias is not None:
+        set_forget_bias_(model.lstm, forget_bias)
+    opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(model.parameters(), lr=lr)
     stream = Stream(seed)
     loss_log = torch.full((updates,), math.nan, dtype=torch.float64)
     norm_log = torch.full((updates,), math.nan, dtype=torch.float64)
@@ -118,6 +147,10 @@ def train_lstm(
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), math.inf if threshold is None else threshold)
         opt.step()
         loss_log[k], norm_log[k] = float(loss.detach()), float(norm)
+        if not math.isfinite(loss_log[k]):
+            run.diverged = True
+            run.loss, run.grad_norm = loss_log[: k + 1], norm_log[: k + 1]
+            break
         if (k + 1) % check_every == 0:
             err = _lstm_errors(model, t, stream, length, n_valid)
             run.checks.append(k + 1)
@@ -125,6 +158,9 @@ def train_lstm(
             if err < success_error:
                 run.first_success = k + 1
                 run.loss, run.grad_norm = loss_log[: k + 1], norm_log[: k + 1]
+                break
+            if stop_at is not None and time.time() >= stop_at and k + 1 < updates:
+                run.stopped = True
                 break
     return run
 
