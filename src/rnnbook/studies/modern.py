@@ -12,7 +12,8 @@ beside the paper's curves:
   engine's SGD step ``theta <- theta - lr * g``, taken with Adam's learning rate, *is* Adam's
   step. Its state lives per member of the ensemble and follows members as they leave.
 * :data:`ROWS`, :data:`PROTOCOLS` and :data:`ADAM` are the study, fixed before it was run.
-* :func:`run_study` trains it group by group (one row at one length: its seeds), writing each
+* :func:`run_study` trains it group by group (one row at one length: its seeds; the shorter
+  lengths first, every row at one length before the next length), writing each
   finished group to ``results/modern_baseline/<protocol>.json``; a rerun skips finished groups.
 
 ``python -m rnnbook.studies.modern [--protocol quick|paper] [--budget 40m] [--results-dir DIR]``.
@@ -204,9 +205,11 @@ def finished_groups(study: dict) -> set[tuple[str, int]]:
 
 def run_study(protocol: str = "quick", results_dir: str | Path = "results", budget_s: float | None = None,
               say: Callable[[str], None] = print) -> dict:
-    """Train every (row, length) group of ``protocol`` not yet in its file, rows in the order of
-    :data:`ROWS`, lengths ascending; each group is written as soon as it is finished. Past
-    ``budget_s`` seconds the group in training stops at its next check, unrecorded."""
+    """Train every (row, length) group of ``protocol`` not yet in its file, lengths ascending and,
+    at each length, the rows in the order of :data:`ROWS` (a budget that ends early leaves every
+    row compared at the shorter lengths, not one row at every length); each group is written as
+    soon as it is finished. Past ``budget_s`` seconds the group in training stops at its next
+    check, unrecorded."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")
     spec = PROTOCOLS[protocol]
@@ -230,8 +233,8 @@ def run_study(protocol: str = "quick", results_dir: str | Path = "results", budg
 def _train_missing(study: dict, path: Path, stop_at: float | None, say: Callable[[str], None]) -> None:
     """Train the groups not yet in ``study``, writing it after each; stop at the deadline."""
     spec = study["spec"]
-    for row, what in ROWS.items():
-        for length in spec["lengths"]:
+    for length in spec["lengths"]:
+        for row, what in ROWS.items():
             if (row, length) in finished_groups(study):
                 continue
             if stop_at is not None and time.time() >= stop_at:
