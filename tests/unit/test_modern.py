@@ -138,3 +138,19 @@ def test_bad_input_is_one_line(argv, words, capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("rnnbook: error:") and words in err
     assert not (tmp_path / "modern_baseline").exists()
+
+
+def test_the_page_reads_fisher_as_conditional_on_the_total_and_counts_at_the_cap():
+    from rnnbook.book import modern_plots as mp
+
+    assert mp.rejectable_splits(5, 5, 5) == [(0, 5), (5, 0)] and mp.rejectable_splits(5, 5, 10) == []
+    study = {"groups": [{"row": "rnn_adam", "length": 50, "runs": [
+        {"first_success_update": 4000, "outcome": "solved", "updates": 4000},
+        {"first_success_update": None, "outcome": "diverged", "updates": 6000},
+        {"first_success_update": None, "outcome": "censored", "updates": 10_000}]}]}
+    c = mp.modern_counts(study, 10_000)[("rnn_adam", 50)]
+    assert (c.n, c.solved, c.diverged, c.censored, c.median) == (3, 1, 1, 1, 4000)
+    assert mp.modern_counts(study, 3000)[("rnn_adam", 50)].solved == 0
+    both = {("rnn_adam", 50): mp.Count(5, 5), ("msgd", 50): mp.Count(5, 5)}
+    row = mp.comparison_rows(both, [("rnn_adam", "msgd", "the optimizer")], [50, 100])
+    assert row[0]["reading"].startswith("uninformative") and row[1]["reading"] == "not run"
