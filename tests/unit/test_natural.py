@@ -221,7 +221,7 @@ CFG = NaturalConfig(hidden=10, seq_len=20, batch=1, epochs=3, lr_msgd=1.0, lr_ms
                     threshold=0.5, reg_weight=0.5)
 TEXT_CFG = NaturalConfig(hidden=10, seq_len=25, batch=8, epochs=3, lr_msgd=0.5, lr_msgd_c=2.0, lr_msgd_cr=2.0,
                          threshold=0.3, reg_weight=0.5)
-EXP = get_experiment("music_chorales")
+EXP = get_experiment("music_jsb")
 
 
 def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
@@ -270,7 +270,7 @@ def test_a_music_piece_is_trained_alone_from_h0():
 def test_music_needs_batch_one():
     cfg = NaturalConfig(**{**CFG.__dict__, "batch": 4})
     with pytest.raises(ConfigError, match="one piece per update"):
-        nt_load_data(get_experiment("music_chorales"), cfg)
+        nt_load_data(get_experiment("music_jsb"), cfg)
 
 
 def test_raising_epochs_trains_on(tmp_path):
@@ -345,7 +345,7 @@ def test_a_results_file_without_its_state_or_of_another_experiment_is_refused(tm
     (tmp_path / "a.state.pt").rename(tmp_path / "b.state.pt")
     with pytest.raises(ConfigError, match="does not"):
         train_natural(EXP, CFG, tmp_path / "a.json", data=data)
-    with pytest.raises(ConfigError, match="state of 'music_chorales'"):
+    with pytest.raises(ConfigError, match="state of 'music_jsb'"):
         train_natural(get_experiment("text_next"), CFG, tmp_path / "b.json", data=data)
 
 

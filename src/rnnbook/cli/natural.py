@@ -15,7 +15,7 @@ from rnnbook.cli.options import EXIT_OK, add_options, check_checkpoint_every, si
 def add_natural(sub) -> None:
     n = sub.add_parser("natural", help="Table 1: MSGD, MSGD+C, MSGD+CR on music or text (resumes, trains on)")
     n.add_argument("experiment", help="music_jsb, music_piano_midi, music_nottingham, music_musedata, "
-                                      "music_chorales, text_next or text_5ahead")
+                                      "text_next or text_5ahead")
     add_options(n, "--protocol")
     add_options(n, "--set", help="override a setting, e.g. --set epochs=20 (trains on from the kept state); repeatable")
     add_options(n, "--results-dir")

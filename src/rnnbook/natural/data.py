@@ -66,8 +66,7 @@ def load_data(exp: NaturalExperiment, cfg: NaturalConfig, cache_dir: str | Path 
     if exp.corpus == "ptb" and data_dir is None:
         raise ConfigError(f"{exp.name} trains on Penn Treebank, which the book cannot ship: give --data-dir DIR, "
                           "the folder holding ptb.char.train.txt, ptb.char.valid.txt and ptb.char.test.txt")
-    music = exp.corpus == "chorales" or exp.corpus in corpora.MUSIC_DATASETS
-    if music and cfg.batch != 1:  # before the corpus is parsed
+    if exp.corpus in corpora.MUSIC_DATASETS and cfg.batch != 1:  # before the corpus is parsed
         raise ConfigError(f"music trains one piece per update (batch 1), got batch {cfg.batch}")
     task, splits, vocab, info = _corpus(exp, cache_dir, data_dir)
     pieces = None
@@ -92,16 +91,11 @@ def load_data(exp: NaturalExperiment, cfg: NaturalConfig, cache_dir: str | Path 
 def _corpus(exp: NaturalExperiment, cache_dir: str | Path | None, data_dir: str | Path | None):
     """The task of ``exp``, its three splits (music: lists of piano rolls; text: index arrays), the
     vocabulary (text only) and the description of the corpus that the results file records."""
-    if exp.corpus in corpora.MUSIC_DATASETS or exp.corpus == "chorales":
-        if exp.corpus == "chorales":
-            c = corpora.load_chorales(cache_dir=cache_dir)
-            info = {"name": "music21 Bach chorales", "step_quarter_notes": c.step}
-        else:
-            c = corpora.load_poly_music(exp.corpus, data_dir=data_dir)
-            info = {"name": c.title}
+    if exp.corpus in corpora.MUSIC_DATASETS:
+        c = corpora.load_poly_music(exp.corpus, data_dir=data_dir)
         splits = {"train": list(c.train), "valid": list(c.valid), "test": list(c.test)}
-        info |= {"source": dict(c.source), "pieces": {k: len(v) for k, v in splits.items()},
-                 "frames": {k: int(sum(map(len, v))) for k, v in splits.items()}}
+        info = {"name": c.title, "source": dict(c.source), "pieces": {k: len(v) for k, v in splits.items()},
+                "frames": {k: int(sum(map(len, v))) for k, v in splits.items()}}
         return SequenceTask.music(), splits, None, info
     c = corpora.load_ptb_chars(data_dir) if exp.corpus == "ptb" else corpora.load_shakespeare(cache_dir=cache_dir)
     splits = {"train": c.train, "valid": c.valid, "test": c.test}

