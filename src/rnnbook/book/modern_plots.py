@@ -7,7 +7,8 @@ cap; otherwise it *diverged* (its weights or loss became non-finite first) or is
 length is *not run* there, never counted as failed.
 
 * :func:`fig7_counts` and :func:`modern_counts` give a :class:`Count` per (row, length);
-* :func:`counts_rows` is the table of counts and median updates to solve;
+* :func:`counts_rows` is the table of counts and median updates to solve, :func:`peak_rows` that
+  of the largest gradient norms the modern runs met;
 * :func:`comparison_rows` compares two rows length by length with Fisher's exact test
   (:func:`rnnbook.verdicts.rules.fisher_p`) and says where the test could not have rejected;
 * :func:`success_figure` draws successes against length, all rows in one panel.
@@ -88,6 +89,15 @@ def _cell(c: Count | None) -> str:
 def counts_rows(counts: dict[tuple[str, int], Count], lengths, rows) -> list[dict]:
     """One row per length: per study row, ``solved/n · median updates to solve`` (``not run`` where absent)."""
     return [{"T": T, **{LABELS[r]: _cell(counts.get((r, T))) for r in rows}} for T in lengths]
+
+
+def peak_rows(study: dict, lengths, rows=MODERN_ROWS) -> list[dict]:
+    """One row per length: per modern row, the largest raw gradient norm (before any clipping) any
+    of its runs met, and the median over its runs of each run's largest (``not run`` where absent)."""
+    peaks = {(g["row"], g["length"]): [r["grad_norm_max"] for r in g["runs"] if r["grad_norm_max"] is not None]
+             for g in study["groups"]}
+    cell = lambda v: f"{max(v):.3g} (median {statistics.median(v):.3g})" if v else "not run"
+    return [{"T": T, **{LABELS[r]: cell(peaks.get((r, T), [])) for r in rows}} for T in lengths]
 
 
 def rejectable_splits(n1: int, n2: int, total: int, alpha: float = ALPHA) -> list[tuple[int, int]]:
