@@ -184,20 +184,29 @@ def test_a_run_that_stops_early_resumes_bit_for_bit(tmp_path):
     assert json.dumps(without_provenance(whole)) == json.dumps(without_provenance(resumed))
 
 
-def test_a_state_saved_before_early_stopping_existed_continues(tmp_path):
-    """States of the runs committed earlier lack ``patience`` and ``stopped``: they continue as with the defaults."""
+def test_a_state_saved_before_early_stopping_existed_is_refused_until_migrated(tmp_path):
+    """A state saved before ``patience`` and ``stopped`` existed is refused in one line naming the
+    one-off migration; migrated (the settings' defaults, no method stopped), it continues bit for bit."""
+    from rnnbook.campaign.migrate import migrate
+
     data, cfg = small_data(), NaturalConfig(**{**CFG.__dict__, "patience": 0, "epochs": 3})
     whole = train_natural(EXP, cfg, tmp_path / "a.json", data=data)
-    train_natural(EXP, cfg, tmp_path / "b.json", data=data, stop_after_updates=5)
-    spath = state_path(tmp_path / "b.json")
+    path = tmp_path / "old" / EXP.name / "paper.json"
+    train_natural(EXP, cfg, path, data=data, stop_after_updates=5)
+    spath = state_path(path)
     d = torch.load(spath, weights_only=True)
     del d["config"]["patience"], d["config"]["min_delta"], d["stopped"]
-    d.pop("sha256", None)  # the committed states predate the state digest too
+    del d["sha256"]  # the states saved then predate the state digest too
     buf = io.BytesIO()
     torch.save(d, buf)
     spath.write_bytes(buf.getvalue())
+    with pytest.raises(ConfigError, match="state without stopped, sha256, config.patience, config.min_delta: it was "
+                                          "written before the one-off migration; bring it forward with "
+                                          "`python -m rnnbook.campaign.migrate "):
+        train_natural(EXP, cfg, path, data=data)
+    assert migrate(tmp_path / "old", say=lambda line: None)[str(path)]
     assert TrainState.from_file(spath).stopped == [0, 0, 0]
-    resumed = train_natural(EXP, cfg, tmp_path / "b.json", data=data)
+    resumed = train_natural(EXP, cfg, path, data=data)
     assert json.dumps(without_provenance(whole)) == json.dumps(without_provenance(resumed))
 
 

@@ -338,7 +338,7 @@ def test_d6_merge_refuses_shards_of_another_grid_or_cap_and_runs_out_of_place(ti
     merge_shards(good, tmp_path / "m.json")  # the right shards still merge
 
 
-# -- D7: a flipped bit in a states file is refused; legacy files without digests load ------------
+# -- D7: a flipped bit in a states file is refused; so is a file without digests (migrate it) -------
 
 
 def _flip_a_bit_in_a_tensor(path):
@@ -361,33 +361,50 @@ def test_d7_a_flipped_bit_is_refused_and_never_trained_on(tiny_config, tmp_path,
     _refused(capsys, _run_args(config, tmp_path, "--set", "max_updates=30"), "corrupt", "SHA-256")
 
 
-def test_d7_states_files_without_digests_are_trusted_as_legacy_and_get_them_on_the_next_save(tiny_config, tmp_path):
-    exp = _exp(tiny_config)
-    run_sweep(exp, "quick", tmp_path)
+MIGRATE = "python -m rnnbook.campaign.migrate"
+
+
+def test_d7_a_states_file_without_digests_is_refused_in_one_line_naming_the_migration(tiny_config, tmp_path,
+                                                                                      capsys):
+    """A states file written before the digests is refused (never trusted unchecked); the one-off
+    migration adds them, and the sweep goes on as from a file that always had them."""
+    from rnnbook.campaign.migrate import migrate
+
+    config = tiny_config()
+    assert main(_run_args(config, tmp_path)) == 0
     sp = states_path(tmp_path / "tiny" / "quick.json")
     data = torch.load(sp, weights_only=True)
     assert set(data["sha256"]) == set(data["states"])
     del data["sha256"]  # as every states file written before the digests
     torch.save(data, sp)
-    assert len(load_states(sp)) == 8
-    run_sweep(with_overrides(exp, "quick", ["max_updates=30"]), "quick", tmp_path)
-    assert set(torch.load(sp, weights_only=True)["sha256"]) == set(load_states(sp))
+    with pytest.raises(ConfigError, match="no SHA-256 digests.*before the one-off migration"):
+        load_states(sp)
+    line = _refused(capsys, _run_args(config, tmp_path, "--set", "max_updates=30"), "no SHA-256 digests",
+                    f"`{MIGRATE} {tmp_path}`")
+    assert str(sp) in line
+    assert migrate(tmp_path, say=lambda line: None)[str(tmp_path / "tiny" / "quick.json")] == ["states file with digests"]
+    assert set(torch.load(sp, weights_only=True)["sha256"]) == set(load_states(sp)) and len(load_states(sp)) == 8
+    assert main(_run_args(config, tmp_path, "--set", "max_updates=30")) == 0
 
 
-def test_d7_natural_refuses_a_flipped_bit_in_its_state_and_trusts_a_legacy_one(tmp_path):
+def test_d7_natural_refuses_a_flipped_bit_in_its_state_and_one_without_its_digest(tmp_path):
+    from rnnbook.campaign.migrate import migrate
     from rnnbook.natural import training as nt
 
     exp, cfg, data = _natural()
-    path = tmp_path / "a.json"
+    path = tmp_path / exp.name / "paper.json"
     nt.train_natural(exp, cfg, path, data=data, stop_after_updates=7)
     sp = nt.state_path(path)
     good = sp.read_bytes()
     _flip_a_bit_in_a_tensor(sp)
     with pytest.raises(ConfigError, match="does not match its SHA-256"):
         nt.train_natural(exp, cfg, path, data=data)
-    legacy = torch.load(__import__("io").BytesIO(good), weights_only=True)
-    del legacy["sha256"]  # as every state saved before the digests
-    torch.save(legacy, sp)
+    old = torch.load(__import__("io").BytesIO(good), weights_only=True)
+    del old["sha256"]  # as every state saved before the digests
+    torch.save(old, sp)
+    with pytest.raises(ConfigError, match=f"state without sha256: .* `{MIGRATE} {tmp_path}`"):
+        nt.train_natural(exp, cfg, path, data=data)
+    assert migrate(tmp_path, say=lambda line: None)[str(path)] == ["state without sha256"]
     whole = nt.train_natural(exp, cfg, tmp_path / "b.json", data=data)
     resumed = nt.train_natural(exp, cfg, path, data=data)
     assert json.dumps(nt.without_provenance(resumed)) == json.dumps(nt.without_provenance(whole))
@@ -576,30 +593,34 @@ def test_d13_the_start_line_names_the_processes_actually_started(tiny_config, tm
 
 def test_migration_completes_old_natural_states_and_they_continue_bit_for_bit(tmp_path):
     """A Table 1 state saved before ``experiment``, digests, ``stopped`` and the early-stopping
-    settings existed is completed by rnnbook.campaign.migrate; both the old and the migrated state go on
-    to the same file as a run never stopped."""
-    import shutil
-
+    settings existed is refused in one line naming rnnbook.campaign.migrate, which completes it;
+    the migrated state goes on to the same file as a run never stopped."""
     from rnnbook.campaign.migrate import migrate
     from rnnbook.natural import training as nt
 
     exp, cfg, data = _natural()
     whole = nt.train_natural(exp, cfg, tmp_path / "whole" / "paper.json", data=data)
-    nt.train_natural(exp, cfg, tmp_path / "old" / "paper.json", data=data, stop_after_updates=9)
-    sp = nt.state_path(tmp_path / "old" / "paper.json")
+    path = tmp_path / "old" / exp.name / "paper.json"
+    nt.train_natural(exp, cfg, path, data=data, stop_after_updates=9)
+    sp = nt.state_path(path)
     raw = torch.load(sp, weights_only=True)
     for k in ("experiment", "sha256", "stopped"):
         del raw[k]
     for k in ("patience", "min_delta"):
         del raw["config"][k]
     torch.save(raw, sp)
-    shutil.copytree(tmp_path / "old", tmp_path / "new" / exp.name)
+    with pytest.raises(ConfigError) as refused:
+        nt.train_natural(exp, cfg, path, data=data)
+    assert str(refused.value) == (
+        f"{str(sp)!r} is a state without stopped, experiment, sha256, config.patience, config.min_delta: it was "
+        f"written before the one-off migration; bring it forward with `{MIGRATE} {tmp_path / 'old'}`, then run "
+        "this again")
 
-    done = migrate(tmp_path / "new", say=lambda line: None)
-    assert done[str(tmp_path / "new" / exp.name / "paper.json")]
-    new = torch.load(nt.state_path(tmp_path / "new" / exp.name / "paper.json"), weights_only=True)
+    done = migrate(tmp_path / "old", say=lambda line: None)
+    assert done[str(path)]
+    new = torch.load(sp, weights_only=True)
     assert new["experiment"] == exp.name and new["sha256"] and {"patience", "min_delta"} <= set(new["config"])
-    assert migrate(tmp_path / "new", say=lambda line: None) == {str(tmp_path / "new" / exp.name / "paper.json"): []}
-    for name in ("old", f"new/{exp.name}"):
-        went_on = nt.train_natural(exp, cfg, tmp_path / name / "paper.json", data=data)
-        assert json.dumps(nt.without_provenance(went_on)) == json.dumps(nt.without_provenance(whole))
+    assert new["stopped"] == [0, 0, 0]
+    assert migrate(tmp_path / "old", say=lambda line: None) == {str(path): []}
+    went_on = nt.train_natural(exp, cfg, path, data=data)
+    assert json.dumps(nt.without_provenance(went_on)) == json.dumps(nt.without_provenance(whole))

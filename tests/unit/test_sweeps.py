@@ -1,6 +1,6 @@
 """Long sweeps over several sittings: higher caps continue censored runs, checkpoints survive a kill,
-shards merge into the unsharded file, old files are re-keyed -- each time the same bits as one
-uninterrupted sweep."""
+shards merge into the unsharded file, old files are refused until migrated (then re-keyed) -- each
+time the same bits as one uninterrupted sweep."""
 
 import json
 import subprocess
@@ -146,8 +146,12 @@ def test_merge_refuses_incomplete_or_mixed_shards(tiny_config, tmp_path, capsys)
     assert "cannot read results file" in capsys.readouterr().err
 
 
-def test_files_written_before_the_cap_left_the_key_are_rekeyed(tiny_config, tmp_path, trained):
+def test_files_written_before_the_cap_left_the_key_are_refused_then_rekeyed_by_the_migration(tiny_config, tmp_path,
+                                                                                               trained):
     import hashlib
+
+    from rnnbook.campaign.migrate import migrate
+    from rnnbook.errors import ConfigError
 
     exp = _tiny(tiny_config)
     run_sweep(exp, "quick", tmp_path)
@@ -159,6 +163,11 @@ def test_files_written_before_the_cap_left_the_key_are_rekeyed(tiny_config, tmp_
         del rec["censored"], rec["sittings"]
     path.write_text(json.dumps(data))
     trained.clear()
+    with pytest.raises(ConfigError, match="without censored: it was written before the one-off migration"):
+        run_sweep(exp, "quick", tmp_path)  # never silently trained again under new keys
+    assert migrate(tmp_path, say=lambda line: None)[str(path)] == [
+        "8 run key(s) from before f8c7c0d", "runs without censored", "runs without sittings",
+        "states file with digests"]
     run_sweep(exp, "quick", tmp_path)
     assert trained == []
     assert strip_volatile(json.loads(path.read_text()))["runs"] == strip_volatile(_file(tmp_path))["runs"]
@@ -232,11 +241,12 @@ def _make_legacy(path):
     torch.save({"format": raw["format"], "states": raw["states"]}, sp)
 
 
-def test_migration_rewrites_legacy_files_and_they_continue_bit_for_bit(tiny_config, tmp_path):
+def test_legacy_files_are_refused_in_one_line_until_migrated_and_then_continue_bit_for_bit(tiny_config, tmp_path,
+                                                                                            capsys):
     import shutil
 
-    from rnnbook.campaign.migrate import migrate
-    from rnnbook.synthetic.results import is_censored, stored_key
+    from rnnbook.campaign.migrate import migrate, todays_key, was_censored
+    from rnnbook.errors import ConfigError
 
     exp = _tiny(tiny_config)
     run_sweep(exp, "quick", tmp_path / "today")
@@ -245,20 +255,33 @@ def test_migration_rewrites_legacy_files_and_they_continue_bit_for_bit(tiny_conf
     _make_legacy(tmp_path / "old" / "tiny" / "quick.json")
     shutil.copytree(tmp_path / "old", tmp_path / "new")
 
+    old_file = tmp_path / "old" / "tiny" / "quick.json"
+    with pytest.raises(ConfigError) as refused:
+        results.load_results(old_file)
+    assert str(refused.value) == (
+        f"{str(old_file)!r} holds runs without censored/diverged: it was written before the one-off "
+        f"migration; bring it forward with `python -m rnnbook.campaign.migrate {tmp_path / 'old'}`, then run this again")
+    higher = with_overrides(exp, "quick", ["max_updates=30"])
+    with pytest.raises(ConfigError, match="before the one-off migration"):
+        run_sweep(higher, "quick", tmp_path / "old")  # refused before anything is trained or written
+    assert "censored" not in json.loads(old_file.read_text())["runs"][0]
+    capsys.readouterr()
+    assert main(["show", str(old_file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "python -m rnnbook.campaign.migrate" in err and "Traceback" not in err
+
     done = migrate(tmp_path / "new", say=lambda line: None)
     assert done[str(tmp_path / "new" / "tiny" / "quick.json")]
     migrated = _file(tmp_path / "new")
     assert strip_volatile(migrated) == strip_volatile(today)  # today's shape, nothing else changed
-    for rec in migrated["runs"]:  # what the legacy branches would supply is in the file
-        assert stored_key(rec) == rec["key"] and {"censored", "sittings", "diverged"} <= set(rec)
-        assert rec["censored"] == is_censored({k: v for k, v in rec.items() if k != "censored"})
+    for rec in migrated["runs"]:  # what the migration computes agrees with what today's code wrote
+        assert todays_key(rec) == rec["key"] and {"censored", "sittings", "diverged"} <= set(rec)
+        assert rec["censored"] == was_censored({k: v for k, v in rec.items() if k != "censored"})
     sp = states_path(tmp_path / "new" / "tiny" / "quick.json")
     assert torch.load(sp, weights_only=True)["sha256"] is not None
     assert sorted(load_states(sp)) == sorted(load_states(states_path(tmp_path / "today" / "tiny" / "quick.json")))
     assert migrate(tmp_path / "new", say=lambda line: None) == {str(tmp_path / "new" / "tiny" / "quick.json"): []}
 
-    higher = with_overrides(exp, "quick", ["max_updates=30"])  # continued from the old and from the migrated
-    for name in ("today", "old", "new"):
+    for name in ("today", "new"):  # continued from the migrated file as from today's
         run_sweep(higher, "quick", tmp_path / name)
-    assert strip_volatile(_file(tmp_path / "new")) == strip_volatile(_file(tmp_path / "old")) \
-        == strip_volatile(_file(tmp_path / "today"))
+    assert strip_volatile(_file(tmp_path / "new")) == strip_volatile(_file(tmp_path / "today"))

@@ -32,7 +32,6 @@ from rnnbook.campaign.rates import (  # noqa: F401 (the ledger's API)
     steps_per_update,
 )
 from rnnbook.synthetic.experiments import EXPERIMENTS, load_config
-from rnnbook.synthetic.results import is_censored
 
 WORKERS = 2  #: cores the commands use: this project's machine has two
 
@@ -55,7 +54,7 @@ def item_row(item: Any, root: Path) -> dict[str, Any]:
     runs_to_cap = len(campaign.to_train(item, results_dir))
     records = campaign._records(item, results_dir)
     done_of = {k: r["updates"] for k, r in records.items()}
-    open_now = [c for c in configs if c.key() not in records or is_censored(records[c.key()])]
+    open_now = [c for c in configs if c.key() not in records or records[c.key()]["censored"]]
     to_paper = sum(paper_cap - done_of.get(c.key(), 0) for c in open_now)
     steps = sum(steps_per_update(c) for c in open_now) / len(open_now) if open_now else 0.0
     path = campaign.results_file(item, results_dir)

@@ -48,7 +48,7 @@ from rnnbook.store.jsonio import parse_file
 from rnnbook.store.lock import LockedError
 from rnnbook.synthetic import sweeps
 from rnnbook.synthetic.experiments import EXPERIMENTS, experiment_from_dict, load_config, with_overrides
-from rnnbook.synthetic.results import is_censored, load_results, stored_key
+from rnnbook.synthetic.results import load_results
 
 SELECTION = ("inits", "methods", "lengths", "ranges", "seeds")
 _ITEM_KEYS = ("id", "claim", "why", "experiment", "protocol", "config", "max_updates", "epochs", *SELECTION)
@@ -174,9 +174,8 @@ def load(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
 
 @functools.lru_cache(maxsize=8)
 def _load(path: str, mtime_ns: int, size: int) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-
     data = load_results(path)
-    return data, {stored_key(r): r for r in data["runs"]}  # stored_key: legacy keys, see rnnbook.campaign.migrate
+    return data, {r["key"]: r for r in data["runs"]}
 
 
 def _records(item: Item, results_dir: str | Path) -> dict[str, dict[str, Any]]:
@@ -191,7 +190,7 @@ def to_train(item: Item, results_dir: str | Path) -> list:
     out = []
     for c in resolve(item).runs(item.protocol):
         r = records.get(c.key())
-        if r is None or (is_censored(r) and r["updates"] < c.max_updates):
+        if r is None or (r["censored"] and r["updates"] < c.max_updates):
             out.append(c)
     return out
 
@@ -225,7 +224,7 @@ def status(item: Item, results_dir: str | Path) -> dict[str, Any]:
             out["todo"] += 1
             continue
         out["updates"] += r["updates"]
-        kind = "solved" if r["success"] else "diverged" if r.get("diverged") else "censored"
+        kind = "solved" if r["success"] else "diverged" if r["diverged"] else "censored"
         out[kind] += 1
         if kind == "censored" and r["updates"] < c.max_updates:
             out["left"] += c.max_updates - r["updates"]

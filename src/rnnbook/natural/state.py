@@ -15,8 +15,9 @@ everything the rest of the run depends on is kept in one :class:`TrainState`:
 
 :meth:`TrainState.to_bytes` saves it as a ``torch.save`` dictionary with a SHA-256 of its contents
 (:func:`state_digest`): :meth:`TrainState.from_file` refuses a damaged file in one line rather
-than train on it. :func:`open_state` continues a state only with the settings it was made with,
-``epochs`` aside (a larger ``epochs`` trains on).
+than train on it, and a state from before the one-off migration in another
+(:mod:`rnnbook.store.outdated`). :func:`open_state` continues a state only with the settings it
+was made with, ``epochs`` aside (a larger ``epochs`` trains on).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import hashlib
 import io
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from rnnbook.natural.experiments import SETTINGS, NaturalConfig
 from rnnbook.natural.task import SequenceTask
 from rnnbook.paper.model import Params, init_params
 from rnnbook.store.checkpoints import load_error
+from rnnbook.store.outdated import outdated
 
 FORMAT = "rnnbook-natural-1"  # both files of a run carry it: the state and the results file
 
@@ -58,7 +60,7 @@ class TrainState:
     best: dict[str, Any] = field(default_factory=dict)  # method -> {"epoch", "valid", "params"}
     epoch_start: Params | None = None  # weights at the start of the epoch (divergence fallback)
     wall_time_s: float = 0.0
-    experiment: str = ""  # whose state this is (empty in states saved before it was recorded)
+    experiment: str = ""  # whose state this is (set by open_state)
 
     def idle(self) -> list[bool]:
         """Per method, whether it trains no more: diverged (frozen) or stopped early."""
@@ -82,15 +84,31 @@ class TrainState:
             raise ConfigError(f"cannot read run state {str(path)!r}: {load_error(exc)}") from None
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ConfigError(f"{str(path)!r} is not an {FORMAT} state file")
-        digest = d.pop("sha256", None)  # absent from states saved before digests (legacy): trusted as they are
-        if digest is not None and digest != state_digest(d):
+        _check_complete(path, d)
+        if d.pop("sha256") != state_digest(d):
             raise ConfigError(f"{str(path)!r} is corrupt: it does not match its SHA-256; restore it from a copy, "
                               "or move it and its results file away to train afresh")
-        d.pop("format")
+        return TrainState.from_plain(d)
+
+    @staticmethod
+    def from_plain(d: dict[str, Any]) -> "TrainState":
+        """The state whose saved dictionary (as :meth:`to_bytes` writes it, digest aside) is ``d``."""
+        d = {k: v for k, v in d.items() if k != "format"}
         d["params"] = Params(*d["params"])
         d["epoch_start"] = None if d["epoch_start"] is None else Params(*d["epoch_start"])
         d["best"] = {m: dict(b, params=Params(*b["params"])) for m, b in d["best"].items()}
         return TrainState(**d)
+
+
+def _check_complete(path: Path, d: Mapping[str, Any]) -> None:
+    """Refuse in one line a state saved before one of its fields or settings existed (its digest,
+    ``experiment``, ``stopped``, ``patience``, ...): the one-off migration completes it."""
+    missing = [name for name in [f.name for f in fields(TrainState)] + ["sha256"] if name not in d]
+    config = d.get("config")
+    if isinstance(config, Mapping):
+        missing += [f"config.{k}" for k, s in SETTINGS.items() if not s.required and k not in config]
+    if missing:
+        raise outdated(path, f"is a state without {', '.join(missing)}")
 
 
 def state_digest(value: Any) -> str:
@@ -134,10 +152,8 @@ def state_path(results_file: Path) -> Path:
 
 
 def comparable_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings a run's continuation must share with it: all but ``epochs``; a setting added after
-    the state was saved (absent from it) counts as its default, so older states still continue."""
-    full = {k: s.default for k, s in SETTINGS.items() if not s.required} | dict(config)
-    return {k: v for k, v in full.items() if k != "epochs"}
+    """The settings a run's continuation must share with it: all but ``epochs``."""
+    return {k: v for k, v in config.items() if k != "epochs"}
 
 
 def fresh_state(cfg: NaturalConfig, task: SequenceTask) -> TrainState:
@@ -162,7 +178,7 @@ def open_state(path: Path, experiment: str, cfg: NaturalConfig, task: SequenceTa
         state = fresh_state(cfg, task)
     else:
         state = TrainState.from_file(spath)
-        if state.experiment and state.experiment != experiment:
+        if state.experiment != experiment:
             raise ConfigError(f"{str(spath)!r} is the state of {state.experiment!r}, not of {experiment!r}")
         wanted, kept = comparable_settings(asdict(cfg)), comparable_settings(state.config)
         if kept != wanted:

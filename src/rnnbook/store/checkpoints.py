@@ -30,9 +30,8 @@ fresh clone. A run of 50 units takes ~12 kB of weights plus its curves.
 
 Each state is stored with a SHA-256 of its contents (:func:`state_digest`); a state that no
 longer matches its digest (a flipped bit on a disk, a damaged copy) is refused with a one-line
-error and never trained on. States files written before the digests (every committed one up to
-rnnbook 0.1.0's reliability fixes) have none: they are trusted as they are, once -- the next
-save writes the digests.
+error and never trained on. A states file without digests was written before they existed: it is
+refused too, in one line naming the one-off migration that adds them (:mod:`rnnbook.store.outdated`).
 """
 
 from __future__ import annotations
@@ -48,6 +47,7 @@ import torch
 
 from rnnbook.errors import ConfigError
 from rnnbook.store.atomic import write_atomic
+from rnnbook.store.outdated import outdated
 
 STATES_FORMAT = "rnnbook-states/1"
 KINDS = ("censored", "checkpoint", "solved")
@@ -109,6 +109,8 @@ def load_states(path: str | Path) -> dict[str, RunState]:
     raw, digests = data.get("states"), data.get("sha256")
     if not isinstance(raw, dict) or not (digests is None or isinstance(digests, dict)):
         raise ConfigError(f"{str(path)!r} is a damaged {STATES_FORMAT} file (no table of states)")
+    if digests is None:
+        raise outdated(path, "has no SHA-256 digests")
     out = {}
     for key, plain in raw.items():
         try:
@@ -119,9 +121,7 @@ def load_states(path: str | Path) -> dict[str, RunState]:
         if not ok or state.key != key or state.kind not in KINDS:
             raise ConfigError(f"{str(path)!r} is a damaged {STATES_FORMAT} file (state {key!r} is malformed); "
                               "move it away: its runs then train again from the start")
-        # A file without digests was written before they existed (legacy): trusted as it is.
-        # rnnbook.campaign.migrate writes them into every such file; after it, this case can be refused.
-        if digests is not None and digests.get(key) != state_digest(plain):
+        if digests.get(key) != state_digest(plain):
             raise ConfigError(f"{str(path)!r} is corrupt: state {key!r} does not match its SHA-256; move it "
                               "away (or restore it from a copy): its runs then train again from the start")
         out[key] = state

@@ -29,29 +29,28 @@ those are stripped (:func:`strip_volatile`), and so does a sweep that was interr
 resumed, continued under a higher cap, or trained in shards and merged.
 
 This module is the file's shape: its name (:func:`results_path`), one run's entry
-(:func:`run_record`), what a run's outcome is (:func:`is_censored`), and the one reader
-(:func:`load_results`, which refuses a damaged file in one line). Three neighbours do the rest:
-:mod:`rnnbook.synthetic.results_file` (the state machine that writes the file as a sweep goes: resume,
-caps, sub-grids, sessions), :mod:`rnnbook.store.jsonio` (canonical JSON, atomic writes, the
-format-checking reader) and :mod:`rnnbook.store.provenance` (code version and machine). Their names
-used with the file are importable from here too.
+(:func:`run_record`), and the one reader (:func:`load_results`, which refuses a damaged file in one
+line, and a file from before the one-off migration in another: :mod:`rnnbook.store.outdated`).
+Three neighbours do the rest: :mod:`rnnbook.synthetic.results_file` (the state machine that writes
+the file as a sweep goes: resume, caps, sub-grids, sessions), :mod:`rnnbook.store.jsonio` (canonical
+JSON, atomic writes, the format-checking reader) and :mod:`rnnbook.store.provenance` (code version
+and machine). Their names used with the file are importable from here too.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping
 
 from rnnbook.errors import ConfigError
 from rnnbook.store.jsonio import read_json, to_jsonable
-from rnnbook.synthetic.runs import RunConfig
+from rnnbook.store.outdated import outdated
 
 FORMAT = "rnnbook-results/1"
 MAX_CURVE_POINTS = 200
 VOLATILE_RUN_KEYS = ("wall_time_s", "sittings")
+RUN_OUTCOME_KEYS = ("censored", "diverged")  # a run's outcome is read from them (older versions wrote runs without)
 
 
 class ResultsMismatchError(ConfigError):
@@ -93,30 +92,6 @@ def results_path(results_dir: str | Path, experiment: str, protocol: str,
     """``<dir>/<experiment>/<protocol>.json``, or ``<protocol>.shard-K-of-N.json`` for shard K of N."""
     name = protocol if shard is None else f"{protocol}.shard-{shard[0]}-of-{shard[1]}"
     return Path(results_dir) / experiment / f"{name}.json"
-
-
-def stored_key(rec: Mapping[str, Any]) -> str:
-    """A stored run's key, in today's form.
-
-    Files written before the update cap left the key (rnnbook 0.1.0 up to commit bdd5638) hash
-    every field, the cap included; such a key is replaced by today's key of the same config.
-    Legacy: no committed file has such a key, and ``python -m rnnbook.campaign.migrate`` re-keys any file
-    that still does; once it has run everywhere this can return ``rec["key"]``.
-    """
-    cfg = RunConfig.from_dict(rec["config"])
-    key = rec["key"]
-    legacy = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
-    if key.endswith("-" + legacy) and key.rsplit("-", 1)[0] == cfg.key().rsplit("-", 1)[0]:
-        return cfg.key()
-    return key
-
-
-def is_censored(rec: Mapping[str, Any]) -> bool:
-    """A run that reached its cap without succeeding or diverging: its outcome is not known yet."""
-    if "censored" in rec:
-        return bool(rec["censored"])
-    # Legacy fallback (files written before the field existed): rnnbook.campaign.migrate adds the field.
-    return not rec["success"] and not rec.get("diverged") and rec["updates"] >= rec["config"]["max_updates"]
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:
@@ -204,6 +179,9 @@ def check_structure(data: Mapping[str, Any], where: str) -> None:
     need(isinstance(runs, list), "runs is not a list")
     for i, rec in enumerate(runs):
         need(isinstance(rec, Mapping) and isinstance(rec.get("key"), str), f"runs[{i}] has no key")
+        absent = [k for k in RUN_OUTCOME_KEYS if k not in rec]
+        if absent:  # runs written before the cap left the key (commit f8c7c0d) have no censored
+            raise outdated(where, f"holds runs without {'/'.join(absent)}")
         cfg = rec.get("config")
         need(isinstance(cfg, Mapping), f"runs[{i}] has no config")
         for k in ("init", "method", "task"):
@@ -214,7 +192,7 @@ def check_structure(data: Mapping[str, Any], where: str) -> None:
         need(is_int(rec.get("updates")), f"runs[{i}].updates is not an integer")
         need(rec.get("index") is None or is_int(rec["index"]), f"runs[{i}].index")
         for k in ("censored", "diverged"):
-            need(rec.get(k) is None or isinstance(rec[k], bool), f"runs[{i}].{k} is not true/false")
+            need(isinstance(rec[k], bool), f"runs[{i}].{k} is not true/false")
         need(isinstance(rec.get("curves", {}), Mapping), f"runs[{i}].curves")
     prov = data.get("provenance", {})
     need(isinstance(prov, Mapping) and isinstance(prov.get("sessions", []), list)

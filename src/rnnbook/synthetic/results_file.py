@@ -38,11 +38,9 @@ from rnnbook.synthetic.results import (
     FORMAT,
     ResultsMismatchError,
     config_dict,
-    is_censored,
     load_results,
     run_record,
     shard_of,
-    stored_key,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -155,10 +153,7 @@ class ResultsFile:
                 f"what they mean: use --set max_updates={file_cap} (or more), or another --results-dir"
             )
         for rec in data.get("runs", []):
-            # Legacy shapes (old keys, no censored/sittings fields): rnnbook.campaign.migrate rewrites them.
-            key = rec["key"] = stored_key(rec)
-            rec.setdefault("censored", is_censored(rec))
-            rec.setdefault("sittings", 1)
+            key = rec["key"]
             if key in self.order:
                 cfg = self.configs[self.order[key]]
                 now = config_dict(cfg)
