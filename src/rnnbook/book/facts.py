@@ -22,6 +22,7 @@ from typing import Any
 from rnnbook.book.plotting import INIT_LABELS, METHOD_LABELS, format_power
 from rnnbook.natural import training as natural_training
 from rnnbook.store.jsonio import format_of
+from rnnbook.studies import modern
 from rnnbook.synthetic import results
 from rnnbook.synthetic.experiments import AUTHORS_CODE_SETTINGS
 from rnnbook.synthetic.runs import RUN_SETTINGS
@@ -259,8 +260,9 @@ def compute_costs(root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     updates, the core-hours they took and the throughput, with the machines and the last date.
 
     Two tables, because the two kinds of results file count differently: the synthetic sweeps
-    (runs, time steps per core-second, every worker counted) and Table 1's natural runs (epochs,
-    frames or characters per core-second, each seen by three models)."""
+    (runs, time steps per core-second, every worker counted; Chapter 4.4's modern baseline joins
+    them, its LSTM rows slower per step) and Table 1's natural runs (epochs, frames or characters
+    per core-second, each seen by three models)."""
     rows, natural_rows = [], []
     for path in sorted((Path(root) / "results").glob("*/paper.json")):
         if format_of(path) == natural_training.FORMAT:  # Table 1's runs: epochs, not a grid
@@ -272,6 +274,16 @@ def compute_costs(root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]
             natural_rows.append({"Table 1 runs (3 methods each)": path.parent.name, "epochs": data["epochs_done"],
                                  "updates": updates, "core-h": core_s / 3600,
                                  "items/core-s": items / core_s if core_s else 0.0, **_machines(sessions)})
+            continue
+        if format_of(path) == modern.FORMAT:  # Chapter 4.4's study: groups of runs, one worker
+            data = modern.read_study(path)
+            runs = [r for g in data["groups"] for r in g["runs"]]
+            core_s = sum(g["wall_time_s"] for g in data["groups"])
+            if runs and core_s > 0:
+                rows.append({"experiment (paper protocol)": path.parent.name, "runs": len(runs),
+                             "updates": sum(r["updates"] for r in runs), "core-h": core_s / 3600,
+                             "steps/core-s": sum(r["updates"] * r["length"] for r in runs) / core_s,
+                             **_machines(data["sessions"])})
             continue
         data = results.load_results(path)
         sessions = data["provenance"]["sessions"]
