@@ -295,6 +295,20 @@ def test_threshold_range_uses_the_whole_run_average_and_judges_only_thresholds_i
     assert ThresholdRange(studies, (Runs("clip_threshold_none"),)).judge(tmp_path, {}).verdict == "partly"
 
 
+def test_threshold_range_counts_a_multiple_rounded_at_an_end_as_inside(tmp_path):
+    """The registry fixed 10x from the average rounded to three figures (7.43 for 0.743): a measured
+    average of 0.7425 puts it at 10.007x, inside; 10.1x stays outside."""
+    from rnnbook.verdicts.evidence import ThresholdRange
+
+    studies = ("clip_threshold_x5", "clip_threshold_x10")   # thresholds 3.115 and 6.23 (the registry's)
+    for name in studies:
+        fake_results(tmp_path, name, ["s"] * 10)
+    for average, outside in ((6.23 / 10.007, False), (6.23 / 10.1, True)):
+        fake_results(tmp_path, "clip_threshold_none", ["c"] * 10, norms=[average, average])
+        v = ThresholdRange(studies, (Runs("clip_threshold_none"),)).judge(tmp_path, {})
+        assert ("outside the paper's range" in v.why) == outside, v.why
+
+
 @pytest.mark.parametrize("page", ["01_previous_solutions", "03_regularizer"])
 def test_chapter3_claims_tables_are_views_of_the_registry(page):
     """3.1 and 3.3 show the registry's rows (issue 24: no chapter re-derives or types a verdict)."""

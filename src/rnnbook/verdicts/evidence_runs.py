@@ -307,12 +307,15 @@ class ThresholdRange(Test):
     """"Thresholds from ``low`` to ``high`` times the average norm still converge": the average is
     measured over whole MSGD runs (``msgd``); each threshold experiment inside that range is compared
     with the one nearest the average itself (two-sided Fisher, undecided runs tried every way);
-    thresholds outside the range are listed, not judged."""
+    thresholds outside the range are listed, not judged. The registry fixed each threshold from the
+    average rounded to three significant figures (e.g. 10 x 0.743 = 7.43), so a multiple within
+    ``rounding`` (relative) of an end of the range counts as inside it."""
 
     studies: tuple[str, ...]  #: the threshold experiments (one threshold each)
     msgd: tuple[Runs, ...]
     low: float = 0.5
     high: float = 10.0
+    rounding: float = 0.005
 
     def judge(self, root: Path, made_under: Mapping[str, Any]) -> Verdict:
         gbar = mean_grad_norm(self.msgd, root)
@@ -321,7 +324,7 @@ class ThresholdRange(Test):
             return Verdict("not run", "no MSGD runs to measure the average norm, or fewer than two thresholds run",
                            "—", "would run: " + " ; ".join(f"python -m rnnbook run {s} --protocol paper" for s in self.studies))
         units = {s: Runs(s).settings()["threshold"] / gbar for s in files}
-        inside = [s for s in files if self.low <= units[s] <= self.high]
+        inside = [s for s in files if self.low * (1 - self.rounding) <= units[s] <= self.high * (1 + self.rounding)]
         outside = [s for s in files if s not in inside]
         note = (f"average norm over whole MSGD runs {gbar:.3g}; thresholds in its units: "
                 + ", ".join(f"{s} {units[s]:.2g}×" for s in files)
