@@ -34,6 +34,7 @@ from rnnbook.verdicts.evidence import (
     ThresholdRange,
     Verdict,
 )
+from rnnbook.verdicts.evidence_studies import OmegaApprox, OmegaVanish
 from rnnbook.verdicts.records import Runs
 from rnnbook.verdicts.rules import VERDICTS
 
@@ -162,14 +163,12 @@ CLAIMS: tuple[Claim, ...] = (
           CH33, Check(checks.omega_direction)),
     Claim("omega-approx", "§3.3", "Treating the back-propagated error and the state as constants is a usable "
           "approximation of Ω's gradient", "ICML", "an argument (no numbers)", CH33,
-          NotRun("a stored comparison of Eq. 10 with the exact gradient of Ω over training runs",
-                 "Chapter 3.3 compares them along one live MSGD-CR run on the page; nothing is stored")),
+          OmegaApprox()),  # per seed: cosine(Eq. 10, exact) > 0 at every snapshot; pooled: every seed
     Claim("omega-weight", "§3.3, §4.1.1", "The regularizer's weight 2 (the code, arXiv) works like ICML's 4", "code",
           "α = 2 (code, arXiv); α = 4 (ICML)", CH33,
           RateAgainst((Runs("omega_weight_2"),), (Runs("omega_clipping", "msgd_cr"),))),
     Claim("omega-vanish", "§3.3, §5", "Ω keeps the error signal from vanishing", "ICML", "an argument (no numbers)",
-          CH33, NotRun("a stored study of error-signal norms with and without Ω",
-                       "Chapter 3.3 measures three seeds on the page; nothing is stored")),
+          CH33, OmegaVanish()),  # paired seeds: trained ||dE/dh_1|| / ||dE/dh_T|| with Ω > without; sign test
     Claim("omega-clip", "§3.3, footnote 4", "The regularizer alone, without clipping, usually fails (explosions)",
           "ICML", "said, no numbers", CH33,
           Parts((("Ω alone fails in most runs", Majority((*_omega("msgd_r"), Runs("omega_no_clipping_long")))),
