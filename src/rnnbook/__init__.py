@@ -26,7 +26,7 @@ folders above it in this drawing (``tests/unit/test_layers.py`` checks it)::
         results sweeps            ... results files; sweeps over several sittings
         generalisation            ... solved models on other lengths
     natural/                  Table 1's problems (Chapter 4.3): task, experiments, data, state, training by epochs, results; corpora/
-    studies/                  studies beside the paper's protocol: single trajectories, an LSTM
+    studies/                  studies beside the paper's protocol: trajectories, an LSTM, Ω, a modern baseline
     verdicts/                 what the results say: outcomes, stats, survival, the claims registry, scoreboard, table1
     book/                     presentation: plotting, display (tables, glue), interactive figures, runtime, pdf
     campaign/                 the compute campaign: its queue, GPU transfer, cost rates, the ledger

@@ -24,6 +24,8 @@ from rnnbook.verdicts.evidence import (
     MusicOrdering,
     NotAttempted,
     NotRun,
+    OmegaApprox,
+    OmegaVanish,
     Ordering,
     Parts,
     Rate,
@@ -34,7 +36,6 @@ from rnnbook.verdicts.evidence import (
     ThresholdRange,
     Verdict,
 )
-from rnnbook.verdicts.evidence_studies import OmegaApprox, OmegaVanish
 from rnnbook.verdicts.records import Runs
 from rnnbook.verdicts.rules import VERDICTS
 

@@ -15,6 +15,8 @@ any pooled number. They are grouped by where their evidence comes from:
                                           run per method), :class:`MusicOrdering` (the paper's music data, seeds)
 :mod:`~rnnbook.verdicts.evidence_checks`  no training runs: :class:`Check` (analytic), :class:`StudyCheck`
                                           (a stored study file), :class:`NotRun`, :class:`NotAttempted`
+:mod:`~rnnbook.verdicts.evidence_studies` stored studies of paired seeds, judged per seed, then pooled:
+                                          :class:`OmegaApprox`, :class:`OmegaVanish`
 
 This module gathers them under one name, the one the registry imports from.
 """
@@ -33,9 +35,10 @@ from rnnbook.verdicts.evidence_runs import (
                                             ThresholdRange,
                                             mean_grad_norm,
 )
+from rnnbook.verdicts.evidence_studies import OmegaApprox, OmegaVanish
 from rnnbook.verdicts.evidence_table1 import MUSIC_EXPERIMENTS, MusicOrdering, Table1Ordering
 from rnnbook.verdicts.verdict import Parts, Test, Verdict
 
 __all__ = ["MUSIC_EXPERIMENTS", "SETTING_NAMES", "Check", "Generalises", "GrowsWithLength", "Majority",
-           "MusicOrdering", "NotAttempted", "NotRun", "Ordering", "Parts", "Rate", "RateAgainst", "StudyCheck",
+           "MusicOrdering", "NotAttempted", "NotRun", "OmegaApprox", "OmegaVanish", "Ordering", "Parts", "Rate", "RateAgainst", "StudyCheck",
            "Table1Ordering", "Test", "ThresholdRange", "Verdict", "mean_grad_norm"]

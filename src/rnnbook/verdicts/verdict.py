@@ -6,10 +6,11 @@ reads the stored results under the book's folder and returns a :class:`Verdict`:
 evidence ran under, the caps as a fraction of the paper's budget, the per-point table behind a
 pooled number, and flags (protocol differences, confounds, divergences).
 
-The kinds of test live in three modules, by where their evidence comes from:
+The kinds of test live in four modules, by where their evidence comes from:
 :mod:`rnnbook.verdicts.evidence_runs` (the synthetic tasks' stored sweeps),
-:mod:`rnnbook.verdicts.evidence_table1` (Table 1's natural problems) and
-:mod:`rnnbook.verdicts.evidence_checks` (analytic checks, stored studies, claims with no run).
+:mod:`rnnbook.verdicts.evidence_table1` (Table 1's natural problems),
+:mod:`rnnbook.verdicts.evidence_checks` (analytic checks, stored studies, claims with no run) and
+:mod:`rnnbook.verdicts.evidence_studies` (stored studies of paired seeds, judged per seed, then pooled).
 :class:`Parts`, a claim of several parts each with its own test, is here because it combines
 tests of any kind.
 """
