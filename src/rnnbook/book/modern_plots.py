@@ -160,7 +160,8 @@ def success_figure(counts: dict[tuple[str, int], Count], lengths, rows, *, n: in
     ax.set_ylabel(f"runs solved (of {n})")
     handles = [Line2D([], [], color=COLORS[r], marker="o", lw=1.8 if r in MODERN_ROWS else 1.0,
                       ls="-" if r in MODERN_ROWS else (0, (4, 2)), label=LABELS[r]) for r in rows]
-    handles += [Line2D([], [], color="#555555", marker="o", markerfacecolor="white", lw=0, label="some censored"),
-                Line2D([], [], color="#000000", marker="x", lw=0, label="diverged runs")]
+    handles.append(Line2D([], [], color="#555555", marker="o", markerfacecolor="white", lw=0, label="some censored"))
+    if any(c.diverged for c in counts.values()):
+        handles.append(Line2D([], [], color="#000000", marker="x", lw=0, label="diverged runs"))
     fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=8)
     return fig
