@@ -26,7 +26,7 @@ GRAPH=$([ "${DEVICE%%:*}" = cuda ] && echo --cuda-graph)
 
 $PY - "$BUDGET" <<'PY' || exit 2
 import sys
-from rnnbook.campaign.queue import parse_budget
+from rnnbook.errors import parse_budget
 if parse_budget(sys.argv[1]) > 540:
     sys.exit(f"gpu_campaign.sh: budget {sys.argv[1]} is over 9 minutes (a device call lasts 10)")
 PY

@@ -15,7 +15,7 @@ import pytest
 from rnnbook.campaign import ledger, transfer
 from rnnbook.campaign import queue as campaign
 from rnnbook.cli import main
-from rnnbook.errors import ConfigError
+from rnnbook.errors import ConfigError, parse_budget
 from rnnbook.store.checkpoints import load_states, states_path
 from rnnbook.synthetic import training
 from rnnbook.synthetic.experiments import load_config, with_overrides
@@ -277,13 +277,13 @@ def test_a_bad_queue_is_one_line_and_exit_2(tmp_path, capsys, body, needle):
 
 @pytest.mark.parametrize("budget, seconds", [("2h", 7200), ("90m", 5400), ("1h30m", 5400), ("45s", 45), ("30", 30)])
 def test_budgets(budget, seconds):
-    assert campaign.parse_budget(budget) == seconds
+    assert parse_budget(budget) == seconds
 
 
 @pytest.mark.parametrize("budget", ["", "0", "2d", "h", "-1h"])
 def test_bad_budgets(budget):
     with pytest.raises(ConfigError, match="--budget"):
-        campaign.parse_budget(budget)
+        parse_budget(budget)
 
 
 def test_the_committed_queue_names_scoreboard_claims_and_starts_with_the_leads_selection():

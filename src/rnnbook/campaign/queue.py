@@ -30,7 +30,6 @@ carries a campaign to another machine (a lent GPU) and its results back.
 from __future__ import annotations
 
 import functools
-import re
 import signal
 import threading
 import time
@@ -235,19 +234,6 @@ def status(item: Item, results_dir: str | Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 # Advancing the queue for a budget
 # ---------------------------------------------------------------------------------------------
-
-
-def parse_budget(text: str) -> float:
-    """``"2h"``, ``"90m"``, ``"1h30m"``, ``"45s"`` or plain seconds -> seconds (> 0)."""
-    text = str(text).strip().lower()
-    parts = re.fullmatch(r"((\d+(?:\.\d+)?)h)?((\d+(?:\.\d+)?)m)?((\d+(?:\.\d+)?)s?)?", text)
-    if not text or not parts:
-        raise ConfigError(f"--budget must look like 2h, 90m, 1h30m, 45s or seconds, got {text!r}")
-    h, m, s = (float(parts.group(k) or 0) for k in (2, 4, 6))
-    seconds = 3600 * h + 60 * m + s
-    if seconds <= 0:
-        raise ConfigError(f"--budget must be more than 0 seconds, got {text!r}")
-    return seconds
 
 
 def check_interval_s(pending: list, workers: int, device: str) -> float:

@@ -12,7 +12,7 @@ from typing import Sequence
 
 from rnnbook.cli.options import (EXIT_OK, add_options, check_checkpoint_every, check_device, command_line,
                                  nonneg_int, sigterm_unwinds)
-from rnnbook.errors import ConfigError
+from rnnbook.errors import ConfigError, parse_budget
 
 
 def add_campaign(sub) -> None:
@@ -72,7 +72,7 @@ def cmd_campaign(args, argv: Sequence[str]) -> int:
         return EXIT_OK
     if args.budget is None:
         raise ConfigError("campaign needs --budget (e.g. 2h), or --status, or --merge DIR")
-    budget = campaign.parse_budget(args.budget)
+    budget = parse_budget(args.budget)
     device = check_device(args.device, args.cuda_graph)
     check_checkpoint_every(args.checkpoint_every)
     if args.nice:

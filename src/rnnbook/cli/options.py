@@ -19,16 +19,14 @@ import signal
 import threading
 from typing import Iterator, Sequence
 
-from rnnbook.errors import ConfigError
+from rnnbook.errors import ArgumentParser, ConfigError
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 2, 130, 143
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr (no usage dump) and exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(message)
+#: argparse whose usage errors are one line on stderr (no usage dump) and exit status 2 (defined in
+#: :mod:`rnnbook.errors`, where the studies' command lines find it too).
+Parser = ArgumentParser
 
 
 def int_at_least(minimum: int):

@@ -21,9 +21,7 @@ beside the paper's curves:
 
 from __future__ import annotations
 
-import argparse
 import math
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -33,7 +31,7 @@ import torch
 
 from rnnbook.engine.clipping import clip_grad_norm_
 from rnnbook.engine.process import configure_torch
-from rnnbook.errors import ConfigError
+from rnnbook.errors import ArgumentParser, ConfigError, parse_budget
 from rnnbook.paper.model import Params
 from rnnbook.store.jsonio import read_json, write_json_atomic
 from rnnbook.store.lock import exclusive
@@ -252,27 +250,10 @@ def _train_missing(study: dict, path: Path, stop_at: float | None, say: Callable
             say(f"{row} T={length}: {solved}/{len(runs)} solved ({time.perf_counter() - started:.0f} s)")
 
 
-def parse_budget(text: str) -> float:
-    """``"40m"``, ``"1h30m"``, ``"45s"`` or plain seconds -> seconds (the campaign's ``--budget``)."""
-    parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", text.strip().lower())
-    seconds = 0.0 if not parts else 3600 * float(parts[1] or 0) + 60 * float(parts[2] or 0) + float(parts[3] or 0)
-    if seconds <= 0:
-        raise ConfigError(f"--budget must look like 2h, 40m, 1h30m, 45s or seconds (> 0), got {text!r}")
-    return seconds
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with the CLI's convention (:class:`rnnbook.cli.options.Parser`, a layer above):
-    a usage error is one line, exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(message)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m rnnbook.studies.modern",
-                                     description="Chapter 4.4: Adam and an LSTM on Fig. 7's temporal-order protocol "
-                                     "(writes results/modern_baseline/<protocol>.json)")
+    parser = ArgumentParser(prog="python -m rnnbook.studies.modern",
+                            description="Chapter 4.4: Adam and an LSTM on Fig. 7's temporal-order protocol "
+                            "(writes results/modern_baseline/<protocol>.json)")
     parser.add_argument("--protocol", default="paper")
     parser.add_argument("--budget", default=None, help="stop before this much time (2h, 40m, 45s)")
     parser.add_argument("--results-dir", default="results")

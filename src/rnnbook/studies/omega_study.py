@@ -26,7 +26,6 @@ skips the seeds already in the file.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -36,7 +35,7 @@ import torch
 
 from rnnbook.engine.omega_exact import omega_gradients
 from rnnbook.engine.process import configure_torch, seed_everything
-from rnnbook.errors import ConfigError
+from rnnbook.errors import ArgumentParser, ConfigError
 from rnnbook.paper.streams import Stream
 from rnnbook.store.jsonio import read_json, write_json_atomic
 from rnnbook.store.lock import exclusive
@@ -173,17 +172,12 @@ def pairs(study: dict) -> list[tuple[dict, dict]]:
     return [(by["msgd_c", s], by["msgd_cr", s]) for s in seeds]
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with the CLI's convention: a usage error is one line, exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(message)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m rnnbook.studies.omega_study",
-                     description="Chapter 3.3: Eq. 10 against Ω's exact gradient and the error signal with and "
-                     "without Ω (writes results/omega_study/<protocol>.json)")
+    parser = ArgumentParser(prog="python -m rnnbook.studies.omega_study",
+                            description="Chapter 3.3: Eq. 10 against Ω's exact gradient and the error signal with and "
+                            "without Ω (writes results/omega_study/<protocol>.json)")
     parser.add_argument("--protocol", default="paper")
     parser.add_argument("--results-dir", default="results")
     try:
