@@ -1,5 +1,6 @@
 """rnnbook.book.facts: the counts and words the chapters glue, on small hand-made runs."""
 
+import json
 import math
 from pathlib import Path
 
@@ -53,8 +54,14 @@ def test_run_rules_relapse_near_chance_and_solved_within():
     assert math.isclose(facts.last_norm(RUNS[0]), 2.0)
 
 
-def test_compute_costs_reads_both_results_formats_of_the_book():
-    rows, natural = facts.compute_costs(Path(__file__).resolve().parents[2])
+def test_compute_costs_reads_every_results_format_of_the_book():
+    """Sweeps, Table 1's runs and the stored studies (Chapter 3.3's Ω study, Chapter 4.4's modern
+    baseline, whose RNN groups are counted once per ensemble, not once per seed)."""
+    root = Path(__file__).resolve().parents[2]
+    rows, natural = facts.compute_costs(root)
     assert rows and all(r["runs"] > 0 and r["core-h"] > 0 and r["steps/core-s"] > 0 for r in rows)
-    assert {r["experiment (paper protocol)"] for r in rows} >= {"temporal_order"}
+    assert {r["experiment (paper protocol)"] for r in rows} >= {"temporal_order", "modern_baseline", "omega_study"}
+    modern = next(r for r in rows if r["experiment (paper protocol)"] == "modern_baseline")
+    groups = json.loads((root / "results" / "modern_baseline" / "paper.json").read_text())["groups"]
+    assert math.isclose(modern["core-h"] * 3600, sum(g["wall_time_s"] for g in groups))
     assert all(r["epochs"] >= 0 and ", " in r["machine, date"] for r in natural)
