@@ -5,13 +5,15 @@ one-line message that names the problem, e.g. ``unknown task 'foo'; choose one o
 mul, perm, torder, torder3``. A bad value therefore never surfaces as a shape error or a
 traceback from deep inside the numerical code. Command lines follow the same rule:
 :class:`ArgumentParser` turns argparse's usage errors into :class:`ConfigError`, which every entry
-point prints as one line (exit status 2), and :func:`parse_budget` reads a wall-clock budget.
+point prints as one line with :func:`report` (exit status 2), and :func:`parse_budget` reads a
+wall-clock budget.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections.abc import Iterable
 
 
@@ -45,6 +47,12 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise ConfigError(message)
+
+
+def report(exc: ConfigError) -> int:
+    """Print ``exc`` as the book's one-line error (``rnnbook: error: ...``) on stderr; the exit status, 2."""
+    print(f"rnnbook: error: {' '.join(str(exc).split())}", file=sys.stderr)
+    return 2
 
 
 def parse_budget(text: str) -> float:

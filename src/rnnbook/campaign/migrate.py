@@ -32,7 +32,7 @@ from typing import Any, Mapping
 
 import torch
 
-from rnnbook.errors import ConfigError
+from rnnbook.errors import ConfigError, report
 from rnnbook.natural.experiments import SETTINGS as NATURAL_SETTINGS
 from rnnbook.natural.state import FORMAT as NATURAL_FORMAT
 from rnnbook.natural.state import TrainState, state_digest
@@ -158,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         migrate(args[0])
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return report(exc)
     return 0
 
 

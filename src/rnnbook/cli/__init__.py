@@ -42,7 +42,7 @@ from typing import Sequence
 from rnnbook.cli import campaign, natural, reading, synthetic
 from rnnbook.cli.options import (EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE, Parser, Terminated,
                                  command_line)
-from rnnbook.errors import ConfigError, TrainingFailed
+from rnnbook.errors import ConfigError, TrainingFailed, report
 
 #: Each command: the function that adds its parser and the one that runs it, in ``--help``'s order.
 COMMANDS = {
@@ -73,9 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command][1](args, argv)
     except ConfigError as exc:
-        msg = " ".join(str(exc).split())  # exactly one line
-        print(f"rnnbook: error: {msg}", file=sys.stderr)
-        return EXIT_USAGE
+        return report(exc)  # exactly one line; EXIT_USAGE
     except BrokenPipeError:  # e.g. `python -m rnnbook list | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

@@ -31,7 +31,7 @@ import torch
 
 from rnnbook.engine.clipping import clip_grad_norm_
 from rnnbook.engine.process import configure_torch
-from rnnbook.errors import ArgumentParser, ConfigError, parse_budget
+from rnnbook.errors import ArgumentParser, ConfigError, parse_budget, report
 from rnnbook.paper.model import Params
 from rnnbook.store.jsonio import read_json, write_json_atomic
 from rnnbook.store.lock import exclusive
@@ -263,8 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         configure_torch(None)
         run_study(args.protocol, args.results_dir, budget, say=lambda s: print(s, file=sys.stderr, flush=True))
     except ConfigError as exc:
-        print(f"rnnbook: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+        return report(exc)
     return 0
 
 

@@ -35,7 +35,7 @@ import torch
 
 from rnnbook.engine.omega_exact import omega_gradients
 from rnnbook.engine.process import configure_torch, seed_everything
-from rnnbook.errors import ArgumentParser, ConfigError
+from rnnbook.errors import ArgumentParser, ConfigError, report
 from rnnbook.paper.streams import Stream
 from rnnbook.store.jsonio import read_json, write_json_atomic
 from rnnbook.store.lock import exclusive
@@ -186,8 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         seed_everything(2013)  # as the notebooks' runtime.setup does
         run_study(args.protocol, args.results_dir, say=lambda s: print(s, file=sys.stderr, flush=True))
     except ConfigError as exc:
-        print(f"rnnbook: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+        return report(exc)
     return 0
 
 
