@@ -10,7 +10,8 @@ import pytest
 
 from rnnbook.studies import omega_study as OS
 from rnnbook.verdicts import claims
-from rnnbook.verdicts.evidence_studies import OmegaApprox, OmegaVanish, all_seeds_verdict, sign_test_verdict
+from rnnbook.verdicts.evidence_studies import OmegaApprox, OmegaVanish
+from rnnbook.verdicts.rules import all_seeds_verdict, sign_test_verdict
 
 
 @pytest.fixture(scope="module")

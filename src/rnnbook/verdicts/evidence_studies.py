@@ -2,10 +2,10 @@
 
 :class:`OmegaApprox`  "Eq. 10 is a usable approximation of Ω's gradient" (§3.3): per seed, Eq. 10's
                       gradient is a descent direction for Ω at every snapshot of an MSGD-CR run;
-                      pooled, every seed must pass (:func:`all_seeds_verdict`)
+                      pooled, every seed must pass (:func:`rnnbook.verdicts.rules.all_seeds_verdict`)
 :class:`OmegaVanish`  "Ω keeps the error signal from vanishing" (§3.3, §5): per seed, the trained
                       error-signal ratio with Ω against without, same weights and minibatches;
-                      pooled, an exact sign test over the pairs (:func:`sign_test_verdict`)
+                      pooled, an exact sign test over the pairs (:func:`rnnbook.verdicts.rules.sign_test_verdict`)
 
 Both read ``results/omega_study/paper.json`` (:mod:`rnnbook.studies.omega_study`); without it the
 verdict is ``not run`` and says the command that writes it. The rules were declared here before
@@ -14,53 +14,24 @@ the study was run.
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from scipy.stats import binomtest
-
-from rnnbook.studies.omega_study import COMMAND, FORMAT, pairs
-from rnnbook.verdicts import rules
+from rnnbook.studies.omega_study import COMMAND, pairs, read_study
+from rnnbook.verdicts.rules import all_seeds_verdict, sign_test_verdict
 from rnnbook.verdicts.records import cap_fraction, caps_text
 from rnnbook.verdicts.verdict import Test, Verdict
 
 OMEGA_STUDY = "results/omega_study/paper.json"
 
 
-def all_seeds_verdict(passed: int, n: int, alpha: float = rules.ALPHA) -> tuple[str, str, float]:
-    """``(verdict, why, p)`` of a property that should hold for every seed: ``reproduced`` if all ``n``
-    seeds pass; ``not reproduced`` if a one-sided exact binomial test says the passing rate is below
-    1/2 (p < alpha, as :class:`rnnbook.verdicts.evidence_runs.Majority`); ``inconclusive`` otherwise."""
-    if n == 0:
-        return "not run", "no seed measured yet", math.nan
-    p = float(binomtest(passed, n, 0.5, alternative="less").pvalue)
-    word = "reproduced" if passed == n else "not reproduced" if p < alpha else "inconclusive"
-    return word, f"{passed} of {n} seeds pass; one-sided binomial test of a passing rate below 1/2: p = {p:.2g}", p
-
-
-def sign_test_verdict(better: int, worse: int, alpha: float = rules.ALPHA) -> tuple[str, str, float]:
-    """``(verdict, why, p)`` of "A is larger than B" from paired seeds, ``better`` pairs with A > B and
-    ``worse`` with A < B (ties left out): a one-sided exact sign test, ``reproduced`` if p < alpha in
-    the claim's direction, ``not reproduced`` if significant in the other, ``inconclusive`` otherwise."""
-    n = better + worse
-    if n == 0:
-        return "not run", "no untied pair yet", math.nan
-    p = float(binomtest(better, n, 0.5, alternative="greater").pvalue)
-    p_other = float(binomtest(better, n, 0.5, alternative="less").pvalue)
-    word = "reproduced" if p < alpha else "not reproduced" if p_other < alpha else "inconclusive"
-    return word, f"{better} of {n} pairs in the claim's direction; one-sided exact sign test p = {p:.2g}", p
-
-
 def _study(root: Path, file: str) -> dict | None:
+    """The study file (checked: a file of another format is a one-line error, not "not run"), or None."""
     path = Path(root) / file
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text())
-    return data if data.get("format") == FORMAT else None
+    return read_study(path) if path.exists() else None
 
 
 def _protocol(study: dict, file: str) -> str:
@@ -137,4 +108,4 @@ class OmegaVanish(Test):
                        cap_fraction([updates]), rows, flags, value=p)
 
 
-__all__ = ["OMEGA_STUDY", "OmegaApprox", "OmegaVanish", "all_seeds_verdict", "sign_test_verdict"]
+__all__ = ["OMEGA_STUDY", "OmegaApprox", "OmegaVanish"]

@@ -322,10 +322,35 @@ def seeds_against_value(values: Sequence[float], value: float, alpha: float = AL
     return ("ours lower" if mean < value else "ours higher"), p
 
 
+def all_seeds_verdict(passed: int, n: int, alpha: float = ALPHA) -> tuple[str, str, float]:
+    """``(verdict, why, p)`` of a property that should hold for every seed: ``reproduced`` if all ``n``
+    seeds pass; ``not reproduced`` if a one-sided exact binomial test says the passing rate is below
+    1/2 (p < alpha, as :class:`rnnbook.verdicts.evidence_runs.Majority`); ``inconclusive`` otherwise."""
+    if n == 0:
+        return "not run", "no seed measured yet", math.nan
+    p = float(_st.binomtest(passed, n, 0.5, alternative="less").pvalue)
+    word = "reproduced" if passed == n else "not reproduced" if p < alpha else "inconclusive"
+    return word, f"{passed} of {n} seeds pass; one-sided binomial test of a passing rate below 1/2: p = {p:.2g}", p
+
+
+def sign_test_verdict(better: int, worse: int, alpha: float = ALPHA) -> tuple[str, str, float]:
+    """``(verdict, why, p)`` of "A is larger than B" from paired seeds, ``better`` pairs with A > B and
+    ``worse`` with A < B (ties left out): a one-sided exact sign test, ``reproduced`` if p < alpha in
+    the claim's direction, ``not reproduced`` if significant in the other, ``inconclusive`` otherwise."""
+    n = better + worse
+    if n == 0:
+        return "not run", "no untied pair yet", math.nan
+    p = float(_st.binomtest(better, n, 0.5, alternative="greater").pvalue)
+    p_other = float(_st.binomtest(better, n, 0.5, alternative="less").pvalue)
+    word = "reproduced" if p < alpha else "not reproduced" if p_other < alpha else "inconclusive"
+    return word, f"{better} of {n} pairs in the claim's direction; one-sided exact sign test p = {p:.2g}", p
+
+
 def check_verdict(ok: bool) -> str:
     return "reproduced" if ok else "not reproduced"
 
 
 __all__ = ["ALPHA", "PointVerdict", "Tally", "VERDICTS", "chance_of_disagreements", "check_verdict",
            "combine_parts", "combine_points", "count_verdict", "exact_interval", "fisher_p", "judge_point", "mean_sd", "point_row",
-           "ordering_verdict", "paired_seeds_verdict", "rejectable", "seeds_against_value"]
+           "ordering_verdict", "paired_seeds_verdict", "rejectable", "seeds_against_value", "all_seeds_verdict",
+           "sign_test_verdict"]
