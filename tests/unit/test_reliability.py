@@ -475,7 +475,8 @@ def test_d8_a_dying_worker_is_one_line_and_the_session_is_marked_interrupted(tin
                     worker = kid
             time.sleep(0.2)
         assert worker is not None
-        time.sleep(1.0)
+        time.sleep(6.0)  # past torch's import, into training: the other worker's progress reports then keep
+        # the parent's queue busy, which once hid the death until that worker ended (a hang CI caught)
         os.kill(worker, signal.SIGKILL)
         _, err = p.communicate(timeout=120)
     finally:

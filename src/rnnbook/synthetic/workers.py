@@ -154,6 +154,16 @@ def _worker(index: int, runs: list, max_parallel: int, device: str, threads: int
     messages.put(("done", index))
 
 
+def _raise_if_a_worker_died(procs: Sequence[Any]) -> None:
+    dead = [p for p in procs if p.exitcode not in (None, 0)]
+    if dead:
+        code = dead[0].exitcode
+        why = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        if code == -signal.SIGKILL:
+            why += ", perhaps by the kernel for want of memory"
+        raise TrainingFailed(f"a worker process died ({why})")
+
+
 def train_runs_in_processes(
     runs: Sequence[Any],
     workers: int,
@@ -193,16 +203,12 @@ def train_runs_in_processes(
             p.start()
         running = len(procs)
         while running:
+            # Looked at on every message, not only when the queue falls silent: the other workers'
+            # progress reports (every PROGRESS_EVERY_S) would otherwise hide a dead one until they end.
+            _raise_if_a_worker_died(procs)
             try:
                 kind, payload = messages.get(timeout=1.0)
             except queue.Empty:
-                dead = [p for p in procs if p.exitcode not in (None, 0)]
-                if dead:
-                    code = dead[0].exitcode
-                    why = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-                    if code == -signal.SIGKILL:
-                        why += ", perhaps by the kernel for want of memory"
-                    raise TrainingFailed(f"a worker process died ({why})") from None
                 continue
             if kind == "progress":
                 if progress is not None:
