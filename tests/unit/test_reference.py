@@ -202,7 +202,7 @@ def test_safety_net_matches_the_engine():
     batch = Batch(batch.u, batch.target * 1e12, batch.start, batch.pad)
     before = params.clone()
     s = dataclasses.replace(settings("msgd_c"), safety=torch.tensor([True, False, True]))
-    stats = sgd_update_(params, TorchBackend("tanh").loss_and_grads, task, batch, s)
+    sgd_update_(params, TorchBackend("tanh").loss_and_grads, task, batch, s)
     for e in (0, 2):
         net, u, target = R.from_engine(before, batch, e, "tanh")
         new, (_, norm, _, _) = R.sgd_update(net, u, target, task.readout, lr=0.01, threshold=float(s.threshold[e]),

@@ -25,6 +25,7 @@ import torch
 from rnnbook.errors import ConfigError
 from rnnbook.paper.streams import Stream
 from rnnbook.paper.tasks import Task, errors
+from rnnbook.verdicts.rules import count_verdict, exact_interval  # one vocabulary and one statistics for every page
 from rnnbook.verdicts.survival import SurvivalCurve, kaplan_meier
 
 CHANCE_LOSS_4 = math.log(4)  #: cross-entropy of a uniform guess among 4 classes
@@ -210,8 +211,6 @@ def chance_error(task: Task, length: int, n: int = 10_000, seed: int = 0) -> flo
 # ---------------------------------------------------------------------------------------------
 # Verdicts against the paper's counts
 # ---------------------------------------------------------------------------------------------
-
-from rnnbook.verdicts.rules import VERDICTS, count_verdict, exact_interval  # noqa: E402  (one vocabulary and one statistics for every page)
 
 
 def verdict(successes: int, runs: int, censored: int, paper_successes: int, paper_runs: int,
