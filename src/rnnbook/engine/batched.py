@@ -157,7 +157,8 @@ class StepResult:
     value, only when ``reg_weight`` was given. With ``keep_states=True`` (the default) also
     ``dh (E, T, B, H)``, the total derivative dloss/dh_t for every step (zero at padding), and
     ``states (E, T, B, H)``, the hidden states -- transposed views of time-major buffers;
-    with ``keep_states=False`` both are ``None``.
+    with ``keep_states=False`` both are ``None``. ``error_max (E,)``: only with an ``error_clip``,
+    the largest ``|dE/dx_t|`` component met before clamping (the clip acted where it exceeds the cutoff).
     """
 
     loss: torch.Tensor
@@ -166,6 +167,7 @@ class StepResult:
     output: torch.Tensor
     states: torch.Tensor | None
     omega: torch.Tensor | None = None
+    error_max: torch.Tensor | None = None
 
 
 CPU_GROUP_SIZE = 32
@@ -203,6 +205,7 @@ def loss_and_grads(
     keep_states: bool = True,
     group_size: int | None = None,
     defer_weight_grads: bool | None = None,
+    error_clip: float | None = None,
 ) -> StepResult:
     """Loss and exact gradients of every model by an explicit, batched BPTT (Eqs. 3-5).
 
@@ -229,6 +232,13 @@ def loss_and_grads(
     (``None``: :data:`DEFER_WEIGHT_GRADS` for the device). The same sums in another order,
     so the gradients agree to rounding, not bit for bit.
 
+    ``error_clip`` (a cutoff ``c > 0``): Mikolov's rule instead of the exact gradient (§3.1, RNNLM's
+    ``gradient_cutoff``): at every step of the backward recursion the error at the pre-activations,
+    ``dpre_t``, is clamped element-wise to ``[-c, c]``, and the clamped error is both what step ``t``
+    adds to the gradients and what travels on to step ``t - 1``
+    (:func:`rnnbook.paper.reference.loss_and_grads_error_clipped` writes it out; Omega, if asked,
+    sees the clamped errors). ``None`` (the default) is exact BPTT, with nothing added to the loop.
+
     A CPU trains with the same pass compiled from C instead (:mod:`rnnbook.engine.cpu_kernel`);
     which of the two an ensemble uses is decided once, by its backend (:mod:`rnnbook.engine.backend`).
     """
@@ -241,7 +251,8 @@ def loss_and_grads(
     if defer_weight_grads is None:
         defer_weight_grads = DEFER_WEIGHT_GRADS.get(batch.u.device.type, False)
     if keep_states or group_size >= E:
-        return _loss_and_grads(params, act, task, batch, reg_weight, bound, workspace, keep_states, defer_weight_grads)
+        return _loss_and_grads(params, act, task, batch, reg_weight, bound, workspace, keep_states, defer_weight_grads,
+                               error_clip)
     parts = []
     for lo in range(0, E, group_size):
         part = slice(lo, lo + group_size)
@@ -250,11 +261,12 @@ def loss_and_grads(
             Batch(batch.u[part], batch.target[part], batch.start[part], batch.pad),  # pad: an upper bound still
             None if reg_weight is None else reg_weight[part], bound,
             workspace, False,  # safe to share: a lean result holds no workspace memory
-            defer_weight_grads,
+            defer_weight_grads, error_clip,
         ))
     omega = None if reg_weight is None else torch.cat([r.omega for r in parts])
+    error_max = None if error_clip is None else torch.cat([r.error_max for r in parts])
     return StepResult(torch.cat([r.loss for r in parts]), Params.cat([r.grads for r in parts]), None,
-                      torch.cat([r.output for r in parts]), None, omega)
+                      torch.cat([r.output for r in parts]), None, omega, error_max)
 
 
 def _loss_and_grads(
@@ -267,6 +279,7 @@ def _loss_and_grads(
     workspace: Workspace | None,
     keep_states: bool,
     defer: bool = False,
+    error_clip: float | None = None,
 ) -> StepResult:
     """:func:`loss_and_grads` for one group of models (all of ``batch``), in four steps: the
     forward pass, the read-out with its loss and gradient, backpropagation through time (with
@@ -285,8 +298,10 @@ def _loss_and_grads(
     output = logits.transpose(0, 1) if per_step else logits
 
     omega_steps = None if reg_weight is None else OmegaSteps(params.W_hh, T, B, start, bound, workspace=workspace, pad=pad)
+    error_max = None if error_clip is None else torch.zeros(E, dtype=u.dtype, device=u.device)
     g_W_hh, g_in = _backward_through_time(params, act, states, u_aug, dh_steps, start, pad, workspace,
-                                          direct=per_step, defer=defer, omega_steps=omega_steps)
+                                          direct=per_step, defer=defer, omega_steps=omega_steps,
+                                          error_clip=None if error_clip is None else (error_clip, error_max))
     grads = Params(g_in[:, :n_in].contiguous(), g_W_hh, g_in[:, n_in].contiguous(), g_W_hy, g_b_y)
 
     omega = None
@@ -295,8 +310,8 @@ def _loss_and_grads(
         w = reg_weight.to(g_omega.dtype).view(E, 1, 1)
         g_W_hh.add_(torch.where(w != 0, w * g_omega, 0.0))
     if not keep_states:
-        return StepResult(loss, grads, None, output, None, omega)
-    return StepResult(loss, grads, dh.transpose(0, 1), output, states.transpose(0, 1), omega)
+        return StepResult(loss, grads, None, output, None, omega, error_max)
+    return StepResult(loss, grads, dh.transpose(0, 1), output, states.transpose(0, 1), omega, error_max)
 
 
 def _dh_buffers(workspace: Workspace | None, states: torch.Tensor, rolling: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -317,6 +332,7 @@ def _backward_through_time(
     params: Params, act: str, states: torch.Tensor, u_aug: torch.Tensor, dh_steps: list[torch.Tensor],
     start: torch.Tensor, pad: int | None, workspace: Workspace | None, *,
     direct: bool, defer: bool, omega_steps: OmegaSteps | None,
+    error_clip: tuple[float, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The backward recursion, latest step first: returns ``g_W_hh`` and ``g_in`` = ``[g_W_uh; g_b_h]``.
 
@@ -326,7 +342,8 @@ def _backward_through_time(
     written. Omega is accumulated as the steps pass (``omega_steps``): it needs
     v_t = dpre_t W_hh^T, which for a read-out at the last step is exactly the new dh_{t-1}
     (before the next step masks it); otherwise (t = 0, or a direct loss term already in
-    dh_{t-1}) it is one more product.
+    dh_{t-1}) it is one more product. ``error_clip`` ``(cutoff, error_max)``: every ``dpre_t`` is
+    clamped as it is formed (:func:`_clamped_backward`); decided here, before the loop.
     """
     T, E, B, H = states.shape
     if defer:  # every step's dpre is kept for the weight gradients after the loop
@@ -345,6 +362,8 @@ def _backward_through_time(
     v = None if omega_steps is None else scratch(workspace, "omega_v", (E, B, H), u_aug)
     r_next = None  # ||v_{t+1}||^2 = ||dh_t||^2 before dh_t is masked (last-step read-outs)
     act_backward = _ACT_BACKWARD[act]  # dpre = dh * act'(h): tanh dh (1 - h^2), sigmoid dh h (1 - h)
+    if error_clip is not None:
+        act_backward = _clamped_backward(act_backward, *error_clip)
     for t in range(T - 1, -1, -1):
         dh_t, dpre_t = dh_steps[t], dpre_steps[t]
         if t < len(keep):  # h_t is the constant h_0 = 0 for models that have not started
@@ -374,6 +393,21 @@ def _backward_through_time(
     if defer:
         _deferred_weight_grads(dpre_all, states, u_aug, g_W_hh, g_in)
     return g_W_hh, g_in
+
+
+def _clamped_backward(act_backward, cutoff: float, error_max: torch.Tensor):
+    """``act_backward`` followed by Mikolov's clamp of its result, ``dpre_t``, to ``[-cutoff, cutoff]``.
+
+    Before clamping, the largest ``|dpre_t|`` component of each model is folded into ``error_max``
+    ``(E,)``, so the caller can tell whether the clip acted in this pass (``error_max > cutoff``).
+    Padding steps have ``dpre_t = 0`` and are left as they are.
+    """
+    def backward(dh_t: torch.Tensor, h_t: torch.Tensor, grad_input: torch.Tensor) -> None:
+        act_backward(dh_t, h_t, grad_input=grad_input)
+        torch.maximum(error_max, grad_input.abs().flatten(1).amax(1), out=error_max)
+        grad_input.clamp_(-cutoff, cutoff)
+
+    return backward
 
 
 def _deferred_weight_grads(

@@ -151,7 +151,10 @@ class Ensemble:
 
     def __init__(self, task: Task, pending: list[tuple[int, RunConfig]], max_parallel: int, device: str,
                  hooks: Hooks | None = None, *, cuda_graph: bool = False, resume: Mapping[str, RunState] | None = None,
-                 checkpoint_every_s: float = 300.0, stop_at: float | None = None, until: str = "success") -> None:
+                 checkpoint_every_s: float = 300.0, stop_at: float | None = None, until: str = "success",
+                 backend: Backend | None = None) -> None:
+        """``backend``: which code computes the passes (default: :func:`~rnnbook.engine.choose_backend`'s
+        choice for ``device``), e.g. one that clips the errors (:mod:`rnnbook.studies.error_clipping_outcomes`)."""
         check_choice("until", until, UNTIL)
         first = pending[0][1]
         self.hooks, self.until, self.resume = hooks or Hooks(), until, resume or {}
@@ -159,7 +162,8 @@ class Ensemble:
         self.task, self.device = task, torch.device(device)
         self.act, self.dtype = activation_of(first.init), DTYPES[first.dtype]
         # chosen once for the ensemble: which code computes its passes (and owns their scratch memory)
-        self.backend: Backend = choose_backend(self.device, self.act, task.readout, self.dtype, cuda_graph=cuda_graph)
+        self.backend: Backend = backend if backend is not None else choose_backend(
+            self.device, self.act, task.readout, self.dtype, cuda_graph=cuda_graph)
         self.batch, self.hidden = first.batch, first.hidden
         self.pending = pending
         self.members: list[_Member] = []
