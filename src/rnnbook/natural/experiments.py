@@ -15,16 +15,21 @@ reading notes of its arXiv version) gives them, each with its source. They are d
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from rnnbook.errors import ConfigError, check_choice
-from rnnbook.methods import DTYPES
+from rnnbook.methods import DTYPES, METHODS
 from rnnbook.settings import declared, parse_override, setting
 from rnnbook.synthetic.config_file import check_keys, read_file
 
 ACT = "sigmoid"  # the paper's units on both problems ([arXiv-2nd]; paper in numbers: pn-table1)
+
+#: settings declared after Table 1's runs were made (for claim t1-decay): a state or protocol without
+#: one has its default, today's behaviour (:mod:`rnnbook.natural.state` reads old states so), and a
+#: protocol shows one only where it differs from its default
+ADDED_LATER = ("omega_schedule", "methods")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,26 @@ class NaturalConfig:
                                     "validation score (0: never; the run ends when all have stopped)", 0)
     min_delta: float = setting(">= 0", "early stopping: a validation score counts as better only if it is below the "
                                        "last one that counted by more than this (nats or bits per item)", 0.0)
+    omega_schedule: str = setting(("1/t", "fixed"), "MSGD+CR: Omega's weight in epoch t, reg_weight / t (the "
+                                                    "paper's '1/t') or reg_weight in every epoch ('fixed')", "1/t")
+    methods: str = setting(("all", *METHODS), "the methods trained: the three side by side ('all'), or one alone "
+                                             "(it trains as it does beside the others)", "all")
+
+    @property
+    def trained(self) -> tuple[str, ...]:
+        """The methods this protocol trains, in the paper's order."""
+        return METHODS if self.methods == "all" else (self.methods,)
+
+    def omega_weight(self, epoch: int) -> float:
+        """Omega's weight in epoch ``epoch`` (1-based), before a method's own choice
+        (:meth:`rnnbook.methods.Method.reg_weight`): ``reg_weight / epoch``, or ``reg_weight`` held
+        (``fixed``: the ``1/t`` schedule's value at t = 1, so the two schedules share epoch 1 bit for bit)."""
+        return self.reg_weight / epoch if self.omega_schedule == "1/t" else self.reg_weight
+
+    def __repr__(self) -> str:  # a protocol at the defaults of ADDED_LATER reads as before they existed
+        shown = [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)
+                 if f.name not in ADDED_LATER or getattr(self, f.name) != f.default]
+        return f"{type(self).__qualname__}({', '.join(shown)})"
 
     def validate(self) -> "NaturalConfig":
         for name, s in SETTINGS.items():
@@ -143,13 +168,48 @@ def _experiment(name: str, table: Any, shared: Mapping[str, dict[str, Any]],
 def load(path: str | Path = REGISTRY_FILE) -> tuple[dict[str, NaturalExperiment], dict[str, dict[str, Any]]]:
     """The natural experiments of a TOML file, and its shared protocols (each a table of settings)."""
     data = read_file(path)
-    check_keys("top level", data, ("protocols", "sources", "natural"))
+    check_keys("top level", data, ("protocols", "sources", "natural", "variants"))
     shared = {n: _settings(f"protocols.{n}", t, {}) for n, t in data.get("protocols", {}).items()}
     sources = {n: _strings(f"sources.{n}", t) for n, t in data.get("sources", {}).items()}
     return {n: _experiment(n, t, shared, sources) for n, t in data["natural"].items()}, shared
 
 
+_VARIANT_KEYS = ("of", "title", "paper", "sources", "settings")
+
+
+def _variant(name: str, table: Any, experiments: Mapping[str, NaturalExperiment]) -> NaturalExperiment:
+    """A variant: the experiment it is ``of``, each protocol with ``settings`` changed (checked by their declarations)."""
+    where = f"variants.{name}"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table")
+    check_keys(where, table, _VARIANT_KEYS)
+    try:
+        check_choice(f"{where}.of", table["of"], experiments)
+        base, title, paper = experiments[table["of"]], str(table["title"]), str(table["paper"])
+    except KeyError as exc:
+        raise ConfigError(f"{where}: needs {exc}") from None
+    changes = table.get("settings", {})
+    if not isinstance(changes, dict):
+        raise ConfigError(f"{where}.settings: expected a table")
+    check_keys(f"{where}.settings", changes, tuple(SETTINGS))
+    changes = {k: SETTINGS[k].check(v, f"{where}.settings") for k, v in changes.items()}
+    return replace(base, name=name, title=title, paper=paper,
+                   protocols={p: replace(c, **changes).validate() for p, c in base.protocols.items()},
+                   sources={**base.sources, **_strings(f"{where}.sources", table.get("sources", {}))})
+
+
+def load_variants(path: str | Path, experiments: Mapping[str, NaturalExperiment]) -> dict[str, NaturalExperiment]:
+    """The variants a TOML file declares (``[variants.NAME]``) of its ``experiments``."""
+    return {n: _variant(n, t, experiments) for n, t in read_file(path).get("variants", {}).items()}
+
+
 EXPERIMENTS, _SHARED = load()
+
+#: Table 1's experiments with a setting changed, to test one of the paper's claims about them
+#: (``music_nottingham_fixed_omega``: Omega's weight held, claim t1-decay). They are not rows of
+#: Table 1: the book's tables of protocols list :data:`EXPERIMENTS` only. Each has a results folder
+#: of its own (:func:`results_file`), so its runs cannot be mistaken for Table 1's.
+VARIANTS = load_variants(REGISTRY_FILE, EXPERIMENTS)
 
 #: the paper's own music, the four sets of Boulanger-Lewandowski et al. (2012) (rnnbook.natural.corpora.poly_music)
 POLY_MUSIC = ("jsb", "piano_midi", "nottingham", "musedata")
@@ -167,5 +227,7 @@ def results_file(results_dir: str | Path, experiment: str, protocol: str, seed: 
 
 
 def get_experiment(name: str) -> NaturalExperiment:
-    check_choice("natural experiment", name, EXPERIMENTS)
-    return EXPERIMENTS[name]
+    """A Table 1 experiment or a variant of one, by name."""
+    known = {**EXPERIMENTS, **VARIANTS}
+    check_choice("natural experiment", name, known)
+    return known[name]

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from rnnbook.errors import ConfigError
-from rnnbook.methods import METHODS
 from rnnbook.natural.data import Data
 from rnnbook.natural.experiments import ACT, NaturalConfig, NaturalExperiment
 from rnnbook.natural.state import FORMAT, TrainState
@@ -44,19 +43,19 @@ def results_of(state: TrainState, exp: NaturalExperiment, cfg: NaturalConfig, da
     """The results file of the run that ``state`` is, after the training ``sessions`` so far."""
     trace = {m: downsample_curves({"update": list(range(1, len(state.trace.get("norm", [])) + 1)),
                                    **{k: [v[e] for v in vals] for k, vals in state.trace.items()}}, MAX_TRACE_POINTS)
-             for e, m in enumerate(METHODS)}
+             for e, m in enumerate(cfg.trained)}
     return {
         "format": FORMAT, "experiment": exp.name, "title": exp.title, "paper": exp.paper,
         "protocol": {"settings": asdict(cfg), "sources": dict(exp.sources)},
         "task": {"kind": data.task.kind, "ahead": data.task.ahead, "readout": data.task.readout,
                  "n_in": data.task.n_in, "n_out": data.task.n_out, "activation": ACT},
         "corpus": data.corpus,
-        "methods": list(METHODS),
+        "methods": list(cfg.trained),
         "epochs_done": state.epoch - 1, "position": state.position,
-        "stopped": {m: (state.stopped[e] or None) for e, m in enumerate(METHODS)},
+        "stopped": {m: (state.stopped[e] or None) for e, m in enumerate(cfg.trained)},
         "finished": all(state.idle()) or state.epoch > cfg.epochs,
         "history": state.history,
-        "table": {m: table_entry(state.history, m) for m in METHODS},
+        "table": {m: table_entry(state.history, m) for m in cfg.trained},
         "trace": trace,
         "updates_per_epoch": len(data.plan(cfg, 1)),  # text: the first epoch's (one more or less in others)
         "updates_done": len(state.trace.get("norm", [])),

@@ -34,7 +34,7 @@ import torch
 
 from rnnbook.errors import ConfigError
 from rnnbook.methods import DTYPES, METHODS
-from rnnbook.natural.experiments import SETTINGS, NaturalConfig
+from rnnbook.natural.experiments import ADDED_LATER, SETTINGS, NaturalConfig
 from rnnbook.natural.task import SequenceTask
 from rnnbook.paper.model import Params, init_params
 from rnnbook.store.checkpoints import load_error
@@ -48,8 +48,8 @@ class TrainState:
     """Everything the rest of a run depends on; saved in ``<protocol>.state.pt``."""
 
     config: dict[str, Any]
-    params: Params
-    lr: torch.Tensor  # (3,)
+    params: Params  # one model per trained method (config's ``methods``; the paper's three by default)
+    lr: torch.Tensor  # (models,)
     epoch: int = 1  # the epoch being trained (1-based)
     position: int = 0  # updates of that epoch already done
     frozen: list[bool] = field(default_factory=lambda: [False] * len(METHODS))
@@ -94,6 +94,7 @@ class TrainState:
     def from_plain(d: dict[str, Any]) -> "TrainState":
         """The state whose saved dictionary (as :meth:`to_bytes` writes it, digest aside) is ``d``."""
         d = {k: v for k, v in d.items() if k != "format"}
+        d["config"] = {k: SETTINGS[k].default for k in ADDED_LATER} | d["config"]  # saved before they existed
         d["params"] = Params(*d["params"])
         d["epoch_start"] = None if d["epoch_start"] is None else Params(*d["epoch_start"])
         d["best"] = {m: dict(b, params=Params(*b["params"])) for m, b in d["best"].items()}
@@ -102,11 +103,13 @@ class TrainState:
 
 def _check_complete(path: Path, d: Mapping[str, Any]) -> None:
     """Refuse in one line a state saved before one of its fields or settings existed (its digest,
-    ``experiment``, ``stopped``, ``patience``, ...): the one-off migration completes it."""
+    ``experiment``, ``stopped``, ``patience``, ...): the one-off migration completes it. The settings
+    declared since (``ADDED_LATER``) need none: :meth:`TrainState.from_plain` gives them their defaults."""
     missing = [name for name in [f.name for f in fields(TrainState)] + ["sha256"] if name not in d]
     config = d.get("config")
     if isinstance(config, Mapping):
-        missing += [f"config.{k}" for k, s in SETTINGS.items() if not s.required and k not in config]
+        missing += [f"config.{k}" for k, s in SETTINGS.items()
+                    if not s.required and k not in config and k not in ADDED_LATER]
     if missing:
         raise outdated(path, f"is a state without {', '.join(missing)}")
 
@@ -157,12 +160,15 @@ def comparable_settings(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def fresh_state(cfg: NaturalConfig, task: SequenceTask) -> TrainState:
-    """Epoch 1 of a new run: the three models start from the same weights (drawn from ``seed``)."""
+    """Epoch 1 of a new run: the models (one per trained method) start from the same weights, drawn
+    from ``seed``: a method trained alone starts where it does beside the others."""
     dtype = DTYPES[cfg.dtype]
-    gens = [torch.Generator().manual_seed(cfg.seed) for _ in METHODS]  # the same start for all three
+    gens = [torch.Generator().manual_seed(cfg.seed) for _ in cfg.trained]  # the same start for all
     params = init_params("sigmoid", task.n_in, cfg.hidden, task.n_out, gens, dtype=dtype)
-    lr = torch.tensor([cfg.lr_msgd, cfg.lr_msgd_c, cfg.lr_msgd_cr], dtype=dtype)
-    return TrainState(config=asdict(cfg), params=params, lr=lr)
+    lrs = {"msgd": cfg.lr_msgd, "msgd_c": cfg.lr_msgd_c, "msgd_cr": cfg.lr_msgd_cr}
+    lr = torch.tensor([lrs[m] for m in cfg.trained], dtype=dtype)
+    n = len(cfg.trained)
+    return TrainState(config=asdict(cfg), params=params, lr=lr, frozen=[False] * n, stopped=[0] * n)
 
 
 def open_state(path: Path, experiment: str, cfg: NaturalConfig, task: SequenceTask) -> TrainState:

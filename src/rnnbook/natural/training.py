@@ -13,7 +13,11 @@ model         learning rate          clipping           regularizer weight
 ============  =====================  =================  ===========================
 
 The regularizer's weight decays as ``1/t`` with the epoch ``t`` (the paper: a fixed weight hurts on
-these problems). With ``lr_halving`` a method's learning rate is halved after every epoch whose
+these problems); ``omega_schedule = "fixed"`` holds it at ``reg_weight``, its value at t = 1, to test
+that claim (:meth:`~rnnbook.natural.experiments.NaturalConfig.omega_weight`). ``methods`` may name one
+method to train alone: each model's update and scores depend on its own weights only, so it trains
+as it does beside the other two (tests/unit/test_omega_schedule.py holds it to that), in a third of
+the time. With ``lr_halving`` a method's learning rate is halved after every epoch whose
 validation loss is higher than the one before (the arXiv text's rule for music). After each
 epoch every method is scored on the train, validation and test splits (:func:`rnnbook.natural.task.evaluate`);
 Table 1's entry for a method is its train and test score at its best validation epoch.
@@ -141,7 +145,8 @@ def _train_epochs(state: TrainState, data: Data, cfg: NaturalConfig, save: Calla
     ``checkpoint_every_s`` seconds and after each epoch. Stops when ``epochs`` are done or no
     method trains any more (each diverged or stopped early)."""
     dtype = DTYPES[cfg.dtype]
-    threshold = torch.tensor([METHOD[m].threshold(cfg.threshold) for m in METHODS], dtype=dtype)
+    methods = cfg.trained
+    threshold = torch.tensor([METHOD[m].threshold(cfg.threshold) for m in methods], dtype=dtype)
     plan = functools.lru_cache(maxsize=1)(functools.partial(data.plan, cfg))  # epoch -> its minibatches
     backend = choose_backend("cpu", ACT, data.task.readout, dtype)
     per_epoch = len(plan(state.epoch))
@@ -154,7 +159,7 @@ def _train_epochs(state: TrainState, data: Data, cfg: NaturalConfig, save: Calla
         while state.position < len(batches):
             if stop_after_updates is not None and updates_now >= stop_after_updates:
                 raise _Stop()
-            batch = data.batch(batches[state.position], cfg, len(METHODS), dtype)
+            batch = data.batch(batches[state.position], cfg, len(methods), dtype)
             _accumulate(state, backend.update(state.params, data.task, batch, settings))
             state.position += 1
             updates_now += 1
@@ -172,14 +177,14 @@ def _train_epochs(state: TrainState, data: Data, cfg: NaturalConfig, save: Calla
 
 def _start_epoch(state: TrainState, cfg: NaturalConfig, threshold: torch.Tensor) -> UpdateSettings:
     """The update settings of the epoch ``state`` is in: per method its learning rate (0 once it
-    trains no more), threshold and regularizer weight ``reg_weight / epoch``. At the epoch's start
+    trains no more), threshold and regularizer weight (``reg_weight / epoch`` by default). At the epoch's start
     (or on resuming a state saved without them) its fallback weights and zeroed sums."""
     dtype = DTYPES[cfg.dtype]
     if state.position == 0 or state.epoch_start is None:
         state.epoch_start = state.params.clone()
     if state.position == 0:
-        state.sums = {k: [0.0] * len(METHODS) for k in ("loss", "norm", "norm_max", "clipped", "omega")}
-    reg = torch.tensor([METHOD[m].reg_weight(cfg.reg_weight / state.epoch) for m in METHODS], dtype=dtype)
+        state.sums = {k: [0.0] * len(cfg.trained) for k in ("loss", "norm", "norm_max", "clipped", "omega")}
+    reg = torch.tensor([METHOD[m].reg_weight(cfg.omega_weight(state.epoch)) for m in cfg.trained], dtype=dtype)
     frozen = torch.tensor(state.idle())  # a stopped method takes steps of 0 as a diverged one does
     lr = torch.where(frozen, 0.0, state.lr)
     # a frozen model's step is 0 * gradient: the safety net keeps an infinite gradient from making it NaN
@@ -192,8 +197,8 @@ def _accumulate(state: TrainState, stats) -> None:
     s, tr = state.sums, state.trace
     loss, norm = stats.loss.tolist(), stats.grad_norm.tolist()
     clipped = stats.clipped.tolist()
-    omega = stats.omega.tolist() if stats.omega is not None else [0.0] * len(METHODS)
-    for e in range(len(METHODS)):
+    omega = stats.omega.tolist() if stats.omega is not None else [0.0] * len(loss)
+    for e in range(len(loss)):
         s["loss"][e] += loss[e]
         s["norm"][e] += norm[e]
         s["norm_max"][e] = max(s["norm_max"][e], norm[e])
@@ -204,37 +209,47 @@ def _accumulate(state: TrainState, stats) -> None:
 
 
 def _score(state: TrainState, data: Data, cfg: NaturalConfig) -> dict[str, list[float]]:
-    """Each split's score (mean cost per frame or character) for each of the three models."""
-    return {split: evaluate(state.params, ACT, data.task, seqs, dtype=DTYPES[cfg.dtype]).tolist()
-            for split, seqs in data.scored.items()}
+    """Each split's score (mean cost per frame or character) for each model.
+
+    Methods trained without the other two are scored in the three-model ensemble's layout, each at
+    its own place (the others' places hold copies): torch's vectorised functions (sigmoid, softplus)
+    round an element by where it falls in their vector loop, so only there does a model score what it
+    scores beside the other two, bit for bit."""
+    params, places = state.params, list(range(len(cfg.trained)))
+    if cfg.trained != METHODS:
+        places = [METHODS.index(m) for m in cfg.trained]
+        params = params.select([places.index(k) if k in places else 0 for k in range(len(METHODS))])
+    scores = {split: evaluate(params, ACT, data.task, seqs, dtype=DTYPES[cfg.dtype]).tolist()
+              for split, seqs in data.scored.items()}
+    return {split: [s[k] for k in places] for split, s in scores.items()}
 
 
 def _end_epoch(state: TrainState, data: Data, cfg: NaturalConfig, updates: int, wall: float) -> None:
     """Score the epoch, keep the best weights, halve learning rates, handle divergence."""
-    diverged = []
+    diverged, methods = [], cfg.trained
 
     def restore(e: int) -> None:  # the epoch's starting weights, and no more training for this method
         state.params.set_model_(e, state.epoch_start.select([e]))
         state.frozen[e] = True
-        diverged.append(METHODS[e])
+        diverged.append(methods[e])
 
     finite = state.params.is_finite()
-    for e in range(len(METHODS)):
+    for e in range(len(methods)):
         if not finite[e]:
             restore(e)
     scores = _score(state, data, cfg)
-    bad = [e for e in range(len(METHODS)) if not state.frozen[e]
+    bad = [e for e in range(len(methods)) if not state.frozen[e]
            and not all(math.isfinite(scores[split][e]) for split in scores)]
     if bad:  # finite weights whose predictions overflow: diverged too
         for e in bad:
             restore(e)
         scores = _score(state, data, cfg)
     n = max(updates, 1)
-    for e, m in enumerate(METHODS):
+    for e, m in enumerate(methods):
         s = state.sums
         row = {
             "epoch": state.epoch, "method": m, "lr": float(state.lr[e]),
-            "reg_weight": METHOD[m].reg_weight(cfg.reg_weight / state.epoch),
+            "reg_weight": METHOD[m].reg_weight(cfg.omega_weight(state.epoch)),
             "train_cost": s["loss"][e] / n, "grad_norm_mean": s["norm"][e] / n, "grad_norm_max": s["norm_max"][e],
             "clipped_fraction": s["clipped"][e] / n, "omega_mean": s["omega"][e] / n,
             **{split: scores[split][e] for split in scores},
