@@ -11,6 +11,7 @@ import dataclasses
 import io
 import json
 
+import pytest
 import torch
 from test_natural import small_data  # the synthetic music pieces of the trainer's tests
 
@@ -101,3 +102,59 @@ def test_on_the_quick_protocol_the_variants_first_epoch_is_table1s_msgd_cr_bit_f
     fixed = train_natural(FIXED, dataclasses.replace(FIXED.protocol("quick"), epochs=1), tmp_path / "fixed.json",
                           data=data)["history"]
     assert len(fixed) == len(decay) == 1 and {k: fixed[0][k] for k in SAME_RUN} == {k: decay[0][k] for k in SAME_RUN}
+
+
+# -- the verdict rule, on hand-made numbers ------------------------------------------------------
+
+
+def _write_run(root, experiment, seed, tests, trained, stopped=True, **settings):
+    """A results file whose MSGD+CR has test NLL ``tests[e]`` (valid falling, so the best epoch is the last)."""
+    history = [{"epoch": e + 1, "method": "msgd_cr", "train": 4.0, "valid": 4.0 - 0.01 * e, "test": t,
+                "updates": 10, "clipped_fraction": 0.0, "train_cost": 4.0, "grad_norm_mean": 1.0,
+                "omega_mean": 0.1 if e else 0.2} for e, t in enumerate(tests)]
+    history[0]["test"] = 4.5  # epoch 1: shared by both schedules
+    path = results_file(root / "results", experiment, "paper", seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "format": "rnnbook-natural-1", "experiment": experiment, "task": {"kind": "music"}, "methods": trained,
+        "protocol": {"settings": {"seed": seed, "epochs": 200, "reg_weight": 0.5, **settings}},
+        "history": history, "stopped": {"msgd_cr": len(tests) if stopped else None},
+        "epochs_done": len(tests), "position": 0, "updates_per_epoch": 10, "provenance": {"sessions": []}}))
+
+
+def _pairs(root, fixed_minus_decay, stopped=True, **changed):
+    for seed, d in enumerate(fixed_minus_decay):
+        _write_run(root, "music_nottingham", seed, [4.5, 4.0], ["msgd", "msgd_c", "msgd_cr"])
+        _write_run(root, "music_nottingham_fixed_omega", seed, [4.5, 4.0 + d], ["msgd_cr"], stopped,
+                   omega_schedule="fixed", methods="msgd_cr", **changed)
+
+
+def _judge(root):
+    from rnnbook.verdicts.evidence_table1 import FixedOmegaHurts
+
+    return FixedOmegaHurts().judge(root, {})
+
+
+def test_the_verdict_is_not_run_before_a_fixed_weight_run(tmp_path):
+    assert _judge(tmp_path).verdict == "not run"
+
+
+@pytest.mark.parametrize("diffs, word", [
+    ([0.05, 0.06, 0.04], "reproduced"),  # the fixed weight significantly higher: it hurts
+    ([-0.05, -0.06, -0.04], "not reproduced"),  # significantly lower: it helps
+    ([0.05, -0.04, 0.01], "inconclusive"),
+    ([0.05], "uninformative"),  # one seed: no spread, whatever its sign
+])
+def test_the_verdict_is_the_paired_one_sided_test_in_the_papers_direction(tmp_path, diffs, word):
+    _pairs(tmp_path, diffs)
+    v = _judge(tmp_path)
+    assert v.verdict == word and len(v.points) == len(diffs) and not v.flags
+    assert v.value == pytest.approx(sum(diffs) / len(diffs))
+
+
+def test_a_run_still_training_keeps_the_verdict_open_and_a_pair_that_changes_more_is_inconclusive(tmp_path):
+    _pairs(tmp_path / "a", [0.05, 0.06, 0.04], stopped=False)
+    assert _judge(tmp_path / "a").verdict == "open"
+    _pairs(tmp_path / "b", [0.05, 0.06, 0.04], lr_msgd_cr=0.5)
+    v = _judge(tmp_path / "b")
+    assert v.verdict == "inconclusive" and "lr_msgd_cr" in v.flags[0]
