@@ -108,7 +108,7 @@ class MusicOrdering(Test):
         if flags and verdict not in ("not run", "open"):
             why, verdict = f"the runs say {verdict}, but the comparison changes more than the method: {why}", "inconclusive"
         seeds = sorted({r["n"] for r in rows})
-        return Verdict(verdict, why, "; ".join(f"{n}: {w}" for n, w, _ in parts),
+        return Verdict(verdict, why, "; ".join(ours),
                        f"the paper's music data (data/poly-music), {'/'.join(map(str, seeds))} seed(s) per data set, "
                        "paired over seeds, best validation epoch; results/music_*/paper*.json", points=table, flags=flags)
 
@@ -198,12 +198,15 @@ class FixedOmegaHurts(Test):
     def judge(self, root: Path, made_under: Mapping[str, Any]) -> Verdict:
         cmd = " ; ".join(f"python -m rnnbook natural {b} --protocol paper --set seed=K (K = 0, 1, 2)"
                          for _, _, b in self.pairs)
-        parts, table, flags, diffs = [], [], [], []
+        parts, table, flags, diffs, ours = [], [], [], [], []
         for name, decay, fixed in self.pairs:
             rows = fixed_omega_seeds(Path(root), decay, fixed)
             word, why, p = fixed_omega_verdict(rows)
             parts.append((name, word, why))
             diffs += [r["diff"] for r in rows]
+            if rows:
+                mean = sum(r["diff"] for r in rows) / len(rows)
+                ours.append(f"{name}: fixed - 1/t {mean:+.3f} nats per frame ({len(rows)} seed(s)), {word}")
             table += [{"data set": name, "seed": r["seed"], "1/t": f"{r['decay']:.4f}", "fixed": f"{r['fixed']:.4f}",
                        "fixed - 1/t": f"{r['diff']:+.4f}", "best epochs": f"{r['decay_epoch']} / {r['fixed_epoch']}",
                        "stopped early": "yes" if r["converged"] else "no"} for r in rows]
@@ -212,7 +215,7 @@ class FixedOmegaHurts(Test):
         if all(w == "not run" for _, w, _ in parts):
             return Verdict("not run", "no run with a fixed weight yet", "—", f"would run: {cmd}", command=cmd)
         verdict, why = rules.combine_parts(parts)
-        return Verdict(verdict, why, "; ".join(f"{n}: {w}" for n, w, _ in parts),
+        return Verdict(verdict, why, "; ".join(ours),
                        "MSGD+CR on the paper's music data, Omega's weight held at 1/2 (the 1/(2t) schedule's value "
                        "at t = 1; the book's choice) against Table 1's 1/(2t) runs, same seeds, chunk order and "
                        "initial weights; test NLL at the best validation epoch, paired over seeds; "
