@@ -33,9 +33,9 @@ from rnnbook.engine.clipping import clip_grad_norm_
 from rnnbook.engine.process import configure_torch
 from rnnbook.errors import ArgumentParser, ConfigError, parse_budget, report
 from rnnbook.paper.model import Params
-from rnnbook.store.jsonio import read_json, write_json_atomic
-from rnnbook.store.lock import exclusive
-from rnnbook.store.provenance import code_version, environment, now
+from rnnbook.store.jsonio import read_json
+from rnnbook.store.provenance import now
+from rnnbook.store.study_file import StudyFile, open_study
 from rnnbook.studies.lstm import train_lstm
 from rnnbook.synthetic.runs import RunConfig
 from rnnbook.synthetic.training import Ensemble, Hooks
@@ -211,25 +211,18 @@ def run_study(protocol: str = "quick", results_dir: str | Path = "results", budg
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")
     spec = PROTOCOLS[protocol]
-    path = results_path(results_dir, protocol)
     stop_at = None if budget_s is None else time.time() + budget_s
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive(path):
-        study = read_study(path) if path.exists() else {
-            "format": FORMAT, "protocol": protocol, "spec": spec, "rows": ROWS, "adam": ADAM, "groups": [],
-            "sessions": []}
-        if study["spec"] != spec:
-            raise ConfigError(f"{path} was written under another {protocol!r} protocol; move it away to start afresh")
-        study["sessions"].append({"started": now(), "code": code_version(), "environment": environment("cpu"),
-                                  "budget_s": budget_s})
-        _train_missing(study, path, stop_at, say)
-        study["sessions"][-1]["ended"] = now()
-        write_json_atomic(path, study)
+    fixed = {"protocol": protocol, "spec": spec, "rows": ROWS, "adam": ADAM}
+    with open_study(results_path(results_dir, protocol), FORMAT, "modern-baseline file", fixed, {"groups": []},
+                    session={"budget_s": budget_s}) as file:
+        _train_missing(file, stop_at, say)
+        study = file.data
     return study
 
 
-def _train_missing(study: dict, path: Path, stop_at: float | None, say: Callable[[str], None]) -> None:
-    """Train the groups not yet in ``study``, writing it after each; stop at the deadline."""
+def _train_missing(file: StudyFile, stop_at: float | None, say: Callable[[str], None]) -> None:
+    """Train the groups not yet in the study, saving it after each; stop at the deadline."""
+    study = file.data
     spec = study["spec"]
     for length in spec["lengths"]:
         for row, what in ROWS.items():
@@ -245,7 +238,7 @@ def _train_missing(study: dict, path: Path, stop_at: float | None, say: Callable
                 return
             study["groups"].append({"row": row, "length": length, "runs": runs, "finished": now(),
                                     "wall_time_s": time.perf_counter() - started})
-            write_json_atomic(path, study)
+            file.save()
             solved = sum(r["outcome"] == "solved" for r in runs)
             say(f"{row} T={length}: {solved}/{len(runs)} solved ({time.perf_counter() - started:.0f} s)")
 

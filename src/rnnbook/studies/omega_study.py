@@ -37,9 +37,8 @@ from rnnbook.engine.omega_exact import omega_gradients
 from rnnbook.engine.process import configure_torch, seed_everything
 from rnnbook.errors import ArgumentParser, ConfigError, report
 from rnnbook.paper.streams import Stream
-from rnnbook.store.jsonio import read_json, write_json_atomic
-from rnnbook.store.lock import exclusive
-from rnnbook.store.provenance import code_version, environment, now
+from rnnbook.store.jsonio import read_json
+from rnnbook.store.study_file import open_study
 from rnnbook.studies.baselines import error_signal_norms, train_trajectory, validation_error
 from rnnbook.synthetic.runs import RunConfig
 
@@ -141,14 +140,9 @@ def run_study(protocol: str = "quick", results_dir: str | Path = "results",
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")
     spec = PROTOCOLS[protocol]
-    path = results_path(results_dir, protocol)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive(path):
-        study = read_study(path) if path.exists() else {
-            "format": FORMAT, "protocol": protocol, "study": STUDY, "spec": spec, "runs": [], "sessions": []}
-        if study["spec"] != spec or study["study"] != STUDY:
-            raise ConfigError(f"{path} was written under another {protocol!r} study; move it away to start afresh")
-        study["sessions"].append({"started": now(), "code": code_version(), "environment": environment("cpu")})
+    fixed = {"protocol": protocol, "study": STUDY, "spec": spec}
+    with open_study(results_path(results_dir, protocol), FORMAT, "Ω study file", fixed, {"runs": []}) as file:
+        study = file.data
         done = {r["seed"] for r in study["runs"]}
         for seed in spec["seeds"]:
             if seed in done:
@@ -156,12 +150,10 @@ def run_study(protocol: str = "quick", results_dir: str | Path = "results",
             started = time.perf_counter()
             pair = [method_record(m, seed, spec) for m in METHODS]
             study["runs"].extend(pair)
-            write_json_atomic(path, study)
+            file.save()
             c, cr = pair
             say(f"seed {seed}: ratio_first C {c['ratio_first_trained']:.3g}, CR {cr['ratio_first_trained']:.3g}; "
                 f"cosine min {min(min(r) for r in cr['cosine']):.2f} ({time.perf_counter() - started:.0f} s)")
-        study["sessions"][-1]["ended"] = now()
-        write_json_atomic(path, study)
     return study
 
 
@@ -170,8 +162,6 @@ def pairs(study: dict) -> list[tuple[dict, dict]]:
     by = {(r["method"], r["seed"]): r for r in study["runs"]}
     seeds = sorted({s for m, s in by if m == "msgd_cr"} & {s for m, s in by if m == "msgd_c"})
     return [(by["msgd_c", s], by["msgd_cr", s]) for s in seeds]
-
-
 
 
 def main(argv: list[str] | None = None) -> int:
