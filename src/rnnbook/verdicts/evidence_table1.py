@@ -108,7 +108,7 @@ class MusicOrdering(Test):
         if flags and verdict not in ("not run", "open"):
             why, verdict = f"the runs say {verdict}, but the comparison changes more than the method: {why}", "inconclusive"
         seeds = sorted({r["n"] for r in rows})
-        return Verdict(verdict, why, "; ".join(ours),
+        return Verdict(verdict, why, "; ".join(f"{n}: {w}" for n, w, _ in parts),
                        f"the paper's music data (data/poly-music), {'/'.join(map(str, seeds))} seed(s) per data set, "
                        "paired over seeds, best validation epoch; results/music_*/paper*.json", points=table, flags=flags)
 
