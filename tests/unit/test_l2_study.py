@@ -10,6 +10,7 @@ import shutil
 import pytest
 import torch
 
+from rnnbook.book import l2_plots
 from rnnbook.errors import ConfigError
 from rnnbook.studies import baselines as BL
 from rnnbook.studies import l2_study as L
@@ -32,11 +33,13 @@ def test_the_quick_study_has_every_run_and_snapshot(quick):
     spec = L.PROTOCOLS["quick"]
     assert study["format"] == L.FORMAT and study["spec"] == spec and study["study"] == L.STUDY
     assert json.loads(L.results_path(root / "results", "quick").read_text()) == study
-    assert [(r["seed"], r["penalty"]) for r in study["runs"]] == [(s, b) for s in spec["seeds"] for b in spec["penalties"]]
+    planned = [(s, b) for s in spec["seeds"] for b in spec["penalties"]]
+    assert [(r["seed"], r["penalty"]) for r in study["runs"]] == planned
     n_snap = spec["updates"] // spec["snapshot_every"] + 1
     for r in study["runs"]:
         assert r["snapshot_updates"] == [0, 100, 200] and not r["diverged"] and r["updates"] == spec["updates"]
-        assert all(len(r[k]) == n_snap for k in ("sigma_max", "spectral_radius", "attractors", "rest_norm", "valid_error"))
+        measured = ("sigma_max", "spectral_radius", "attractors", "rest_norm", "valid_error")
+        assert all(len(r[k]) == n_snap for k in measured)
     first = {b: runs[0] for b, runs in L.by_penalty(study).items()}
     assert first[0.0]["sigma_max"][0] == first[0.1]["sigma_max"][0]  # same initial weights for every β
     assert len(study["sessions"]) == 1 and study["sessions"][0]["ended"]
@@ -105,7 +108,8 @@ REMEMBERS = dict(sigma=0.8, attractors=1, error=0.0)  # λ₁ < 1 and one attrac
 def _run(beta, seed, sigma, attractors, error, diverged=False):
     return {"penalty": beta, "seed": seed, "updates": 10_000, "diverged": diverged,
             "snapshot_updates": [0, 10_000], "sigma_max": [1.8, None if diverged else sigma],
-            "spectral_radius": [0.95, None if diverged else sigma / 2], "attractors": [1, None if diverged else attractors],
+            "spectral_radius": [0.95, None if diverged else sigma / 2],
+            "attractors": [1, None if diverged else attractors],
             "rest_norm": [0.0, None if diverged else 0.01], "valid_error": [0.75, None if diverged else error]}
 
 
@@ -127,7 +131,8 @@ def _seeds(*counts):
 @pytest.mark.parametrize("failing, word", [(0, "reproduced"), (1, "inconclusive"), (8, "inconclusive"),
                                            (9, "not reproduced"), (10, "not reproduced")])
 def test_every_seed_must_show_all_three(tmp_path, failing, word):
-    v = L2Penalty().judge(_fake(tmp_path, {0.0: _seeds((WIDE, 10)), 0.1: _seeds((PASS, 10 - failing), (WIDE, failing))}), {})
+    kinds = _seeds((PASS, 10 - failing), (WIDE, failing))
+    v = L2Penalty().judge(_fake(tmp_path, {0.0: _seeds((WIDE, 10)), 0.1: kinds}), {})
     assert v.verdict == word, v.why
     assert f"{10 - failing} of 10 seeds pass" in v.why and "control β = 0: 10 of 10" in v.why
     row = v.points[0]
@@ -167,3 +172,18 @@ def test_missing_seeds_are_open_and_diverged_runs_left_out(tmp_path):
 def test_without_the_study_file_the_claim_is_not_run_with_the_command(tmp_path):
     v = L2Penalty().judge(tmp_path, {})
     assert v.verdict == "not run" and "rnnbook.studies.l2_study --protocol paper" in v.command
+
+
+def test_the_page_reads_its_tables_facts_and_figure_from_the_study(quick):
+    root, study = quick
+    v = L2Penalty(file="results/l2_study/quick-study.json").judge(root, {})
+    assert [r["β"] for r in v.points] == [0.1] and v.points[0]["seeds"] == 2
+    rows = l2_plots.outcome_rows(study, v)
+    assert [r["β"] for r in rows] == ["0 (control)", "0.1"] and rows[0]["verdict"] == "—"
+    assert rows[1]["verdict"] == v.points[0]["verdict"]
+    facts = l2_plots.page_facts(study, v)
+    assert facts["runs"] == 4 and facts["control-n"] == 2 and facts["strongest"] == "0.1" and facts["weak-n"] == 0
+    assert facts["verdict"] == v.verdict
+    assert {"seeds", "updates", "attractors"} <= {r["setting"] for r in l2_plots.protocol_rows(study)}
+    fig = l2_plots.l2_figure(study)
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) >= 4

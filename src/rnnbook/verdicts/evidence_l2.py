@@ -44,6 +44,10 @@ def strength_word(passed: int, n: int, control_solved: int, control_n: int) -> s
     return "uninformative" if word == "reproduced" and not control_ok else word
 
 
+def _range(values: list[float]) -> str:
+    return f"{min(values):.3g}–{max(values):.3g}" if values else "—"
+
+
 def judge_strength(runs: list[dict], planned: int, control: tuple[int, int, int]) -> tuple[str, str, dict]:
     """``(verdict, why, row)`` of one strength's runs; ``planned`` seeds in the protocol; ``control``:
     (solved, finished, still missing) of the β = 0 runs. Every completion of the missing runs is
@@ -59,19 +63,17 @@ def judge_strength(runs: list[dict], planned: int, control: tuple[int, int, int]
     ends = [at_end(r) for r in finished]
     row = {"β": runs[0]["penalty"], "seeds": n, "diverged": len(runs) - n,
            **{k: f"{sum(p[k] for p in preds)}/{n}" for k in ("λ₁ < 1", "one attractor", "not solved")},
-           "all three": f"{passed}/{n}",
-           "λ₁ at the end": f"{min(e['sigma_max'] for e in ends):.3g}–{max(e['sigma_max'] for e in ends):.3g}" if ends else "—",
-           "ρ at the end": f"{min(e['spectral_radius'] for e in ends):.3g}–{max(e['spectral_radius'] for e in ends):.3g}"
-           if ends else "—",
-           "verdict": word}
+           "all three": f"{passed}/{n}", "λ₁ at the end": _range([e["sigma_max"] for e in ends]),
+           "ρ at the end": _range([e["spectral_radius"] for e in ends]), "verdict": word}
     return word, why, row
 
 
 def protocol_text(study: dict, file: str) -> str:
     s, spec = study["study"], study["spec"]
+    betas = ", ".join(f"{b:g}" for b in spec["penalties"])
     return (f"temporal order, length {s['length']}, {s['init'].replace('_', ' ')} start, {s['hidden']} units, "
-            f"lr {s['lr']:g}, MSGD-C at threshold {s['threshold']:g}, batch {s['batch']}; penalty β/2 ||W_rec||² with "
-            f"β in {{{', '.join(f'{b:g}' for b in spec['penalties'])}}} (0: the control), seeds "
+            f"lr {s['lr']:g}, MSGD-C at threshold {s['threshold']:g}, batch {s['batch']}; "
+            f"penalty β/2 ||W_rec||² with β in {{{betas}}} (0: the control), seeds "
             f"{spec['seeds'][0]}-{spec['seeds'][-1]}, {spec['updates']:,} updates each; the book's choices (the "
             f"paper gives no numbers); {file}")
 
