@@ -36,6 +36,7 @@ from rnnbook.verdicts.evidence import (
     ThresholdRange,
     Verdict,
 )
+from rnnbook.verdicts.evidence_studies import ErrorClipAlike
 from rnnbook.verdicts.records import Runs
 from rnnbook.verdicts.rules import VERDICTS
 
@@ -152,9 +153,7 @@ CLAIMS: tuple[Claim, ...] = (
                      "python -m rnnbook.studies.baselines (the error-clipping study)")),
     Claim("elementwise", "§3.2", "Mikolov's element-wise clipping and norm clipping behave alike in practice",
           "ICML", "said, no numbers", CH31,
-          NotRun("a stored comparison of training outcomes under the two clipping rules",
-                 "Chapter 3.1 measures the directions of Mikolov's error clipping on one run "
-                 "(results/error_clipping_temporal_order/study.json), not training outcomes")),
+          ErrorClipAlike()),  # per length: paired solved-or-not, exact McNemar; pooled as per-point claims
     Claim("threshold", "§3.2", "Thresholds from 0.5 to 10 times the average gradient norm still converge (only the "
           "speed may change)", "ICML", "a heuristic (no numbers)", CH32, _threshold_test()),
     Claim("omega-grad", "§3.3, Eqs. (9)-(10)", "Ω's gradient with the errors and states held constant (Eq. 10)",

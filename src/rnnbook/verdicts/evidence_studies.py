@@ -10,6 +10,14 @@
 Both read ``results/omega_study/paper.json`` (:mod:`rnnbook.studies.omega_study`); without it the
 verdict is ``not run`` and says the command that writes it. The rules were declared here before
 the study was run.
+
+:class:`ErrorClipAlike`  "Mikolov's element-wise clipping and norm clipping behave alike in practice"
+                         (§3.2): per length, the paired solved-or-not outcomes of the two rules, an
+                         exact McNemar test (:func:`rnnbook.verdicts.rules.alike_verdict`); pooled over the
+                         lengths as every per-point claim (:func:`rnnbook.verdicts.rules.combine_points`).
+                         It reads ``results/error_clipping_outcomes/paper.json``
+                         (:mod:`rnnbook.studies.error_clipping_outcomes`); its rule, too, was declared
+                         before that study was run.
 """
 
 from __future__ import annotations
@@ -20,8 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from rnnbook.studies import error_clipping_outcomes as ec
 from rnnbook.studies.omega_study import COMMAND, pairs, read_study
-from rnnbook.verdicts.rules import all_seeds_verdict, sign_test_verdict
+from rnnbook.verdicts.rules import alike_verdict, all_seeds_verdict, combine_points, sign_test_verdict
 from rnnbook.verdicts.records import cap_fraction, caps_text
 from rnnbook.verdicts.verdict import Test, Verdict
 
@@ -108,4 +117,66 @@ class OmegaVanish(Test):
                        cap_fraction([updates]), rows, flags, value=p)
 
 
-__all__ = ["OMEGA_STUDY", "OmegaApprox", "OmegaVanish"]
+ERROR_CLIP_STUDY = "results/error_clipping_outcomes/paper.json"
+ARM_NAMES = {"error_clip": "error clip", "norm_clip": "norm clip"}
+
+
+def error_clip_protocol(study: dict, file: str) -> str:
+    """The error-clipping outcome study's protocol in words, from its file."""
+    s, spec = study["study"], study["spec"]
+    return (f"temporal order, lengths {', '.join(map(str, spec['lengths']))}, {s['init'].replace('_', ' ')} start, "
+            f"{s['hidden']} units, lr {s['lr']:g}, batch {s['batch']}; MSGD with every back-propagated error clamped "
+            f"to ±{s['cutoff']:g} (ours) against MSGD-C at threshold {s['threshold']:g}, paired on seeds "
+            f"{spec['seeds'][0]}-{spec['seeds'][-1]}; a check every {spec['check_every']:,} updates on "
+            f"{s['n_valid']:,} fresh sequences, success below {100 * s['success_error']:g} % errors, "
+            f"cap {spec['updates']:,} updates; {file}")
+
+
+def error_clip_point(study: dict, length: int):
+    """The judged point of one length (:func:`rnnbook.verdicts.rules.alike_verdict`) and its table row."""
+    found = ec.pairs(study, length)
+    point = alike_verdict(f"T = {length}", [(e["outcome"], n["outcome"]) for e, n in found],
+                          (ARM_NAMES["error_clip"], ARM_NAMES["norm_clip"]))
+    row: dict[str, Any] = {"T": length, "pairs": len(found)}
+    for i, arm in enumerate(("error_clip", "norm_clip")):
+        runs = [pair[i] for pair in found]
+        firsts = [r["first_success_update"] for r in runs if r["outcome"] == "solved"]
+        row[f"{ARM_NAMES[arm]}: solved / censored / diverged"] = " / ".join(
+            str(sum(r["outcome"] == o for r in runs)) for o in ("solved", "censored", "diverged"))
+        row[f"{ARM_NAMES[arm]}: median first success"] = f"{statistics.median(firsts):,.0f}" if firsts else "-"
+        row[f"{ARM_NAMES[arm]}: clip acted (median share of updates)"] = (
+            f"{statistics.median(r['clip_fraction'] for r in runs):.3f}" if runs else "-")
+    row |= {"McNemar p": f"{point.p:.2g}" if point.p is not None else "-", "verdict": point.verdict}
+    return point, row
+
+
+@dataclass(frozen=True)
+class ErrorClipAlike(Test):
+    """Error clipping and norm clipping solve alike: per length, the paired outcomes do not differ
+    (exact McNemar, p >= 0.05) where the test could have told them apart; pooled over the lengths."""
+
+    file: str = ERROR_CLIP_STUDY
+
+    def judge(self, root: Path, made_under: Mapping[str, Any]) -> Verdict:
+        path = Path(root) / self.file
+        if not path.exists():
+            return Verdict("not run", "no study file yet", "—", f"would run: {ec.COMMAND}", command=ec.COMMAND)
+        study = ec.read_study(path)
+        judged, rows = [], []
+        for length in study["spec"]["lengths"]:
+            point, row = error_clip_point(study, length)
+            judged.append(point)
+            rows.append(row)
+        verdict, why = combine_points(judged)
+        why = f"{why} | " + "; ".join(f"{j.label}: {j.verdict} ({j.why})" for j in judged)
+        ours = "; ".join(f"{j.label}: {j.ours} (error clip vs norm clip)" for j in judged)
+        flags = ["the cutoff (±" + f"{study['study']['cutoff']:g}" + ") is ours, matched to how often norm "
+                 "clipping acts (Chapter 3.1's directions study)",
+                 "the norm-clip arm runs on the engine's default path, the error-clip arm on the torch path: "
+                 "the same exact gradient to rounding"]
+        updates = study["spec"]["updates"]
+        return Verdict(verdict, why, ours, error_clip_protocol(study, self.file), caps_text([updates]),
+                       cap_fraction([updates]), rows, flags)
+
+
+__all__ = ["ERROR_CLIP_STUDY", "OMEGA_STUDY", "ErrorClipAlike", "OmegaApprox", "OmegaVanish"]

@@ -350,7 +350,82 @@ def check_verdict(ok: bool) -> str:
     return "reproduced" if ok else "not reproduced"
 
 
+# ---------------------------------------------------------------------------------------------
+# Two rules that should behave alike: paired seeds, solved or not (McNemar)
+# ---------------------------------------------------------------------------------------------
+
+
+def mcnemar_p(only_a: int, only_b: int) -> float:
+    """Exact two-sided McNemar test: of the discordant pairs (one arm solved, the other not), are
+    ``only_a`` and ``only_b`` a fair coin's split? (1 with no discordant pair.)"""
+    n = only_a + only_b
+    return 1.0 if n == 0 else float(_st.binomtest(only_a, n, 0.5).pvalue)
+
+
+def fewest_discordant(alpha: float = ALPHA) -> int:
+    """The fewest discordant pairs at which McNemar's test can reject at all (6 at alpha = 0.05)."""
+    n = 1
+    while mcnemar_p(n, 0) >= alpha:
+        n += 1
+    return n
+
+
+def alike_word(only_a: int, only_b: int, alpha: float = ALPHA) -> str:
+    """The verdict on "A and B solve alike" from final outcomes: ``uninformative`` if even the most
+    lopsided split of these discordant pairs could not reject (:func:`fewest_discordant`),
+    ``not reproduced`` if McNemar rejects, ``consistent`` otherwise."""
+    if only_a + only_b < fewest_discordant(alpha):
+        return "uninformative"
+    return "not reproduced" if mcnemar_p(only_a, only_b) < alpha else "consistent"
+
+
+def _discordant(pairs: Sequence[tuple[str, str]], censored_solve: bool | None) -> set[tuple[int, int]]:
+    """Every ``(only_a, only_b)`` the pairs can end at: a censored run is unsolved (``False``), solved
+    (``True``) or, with ``None``, either (every completion)."""
+    reachable = {(0, 0)}
+    for a, b in pairs:
+        ends_a = [a == "solved"] if a != "censored" else [True, False] if censored_solve is None else [censored_solve]
+        ends_b = [b == "solved"] if b != "censored" else [True, False] if censored_solve is None else [censored_solve]
+        steps = {(int(x and not y), int(y and not x)) for x in ends_a for y in ends_b}
+        reachable = {(i + di, j + dj) for i, j in reachable for di, dj in steps}
+    return reachable
+
+
+def alike_verdict(label: str, pairs: Sequence[tuple[str, str]], names: tuple[str, str] = ("A", "B"),
+                  alpha: float = ALPHA) -> PointVerdict:
+    """One point of "A and B behave alike": ``pairs`` holds each seed's outcomes ``(A, B)``, each
+    ``solved``, ``censored`` (unsolved at the cap: could still solve) or ``diverged`` (final).
+
+    The rule (declared before the runs): the exact McNemar test on the discordant pairs does not
+    reject at ``alpha`` (:func:`alike_word`). A point where no run of either arm solved is
+    ``uninformative`` (the cap shows nothing to compare); otherwise every completion of the censored
+    runs is tried, and a point they could turn to another word is ``open``.
+    """
+    if not pairs:
+        return PointVerdict(label, "not run", "no seed with both arms yet", "-", "alike")
+    only_a, only_b = _discordant(pairs, False).pop()
+    solved = (sum(a == "solved" for a, _ in pairs), sum(b == "solved" for _, b in pairs))
+    censored = sum((a == "censored") + (b == "censored") for a, b in pairs)
+    p = mcnemar_p(only_a, only_b)
+    ours = f"{solved[0]}/{len(pairs)} vs {solved[1]}/{len(pairs)} solved"
+    said = (f"{ours}; pairs solved by one arm only: {only_a} by {names[0]}, {only_b} by {names[1]}; "
+            f"exact McNemar p = {p:.2g}"
+            + (f"; {censored} run(s) censored" if censored else ""))
+    ends = [alike_word(*_discordant(pairs, c).pop(), alpha) for c in (False, True)]
+    if solved == (0, 0):
+        return PointVerdict(label, "uninformative", f"no run of either arm solved within the cap ({said})", ours,
+                            "alike", p, if_none="uninformative", if_all=ends[1])
+    words = {alike_word(i, j, alpha) for i, j in _discordant(pairs, None)}
+    if len(words) == 1:
+        word = words.pop()
+        why = said + (f": fewer than {fewest_discordant(alpha)} such pairs, so McNemar's test could not have "
+                      "rejected whichever arm they favoured" if word == "uninformative" else "")
+        return PointVerdict(label, word, why, ours, "alike", p, if_none=ends[0], if_all=ends[1])
+    return PointVerdict(label, "open", f"{said}: {', '.join(sorted(words))}, depending on how the censored runs end",
+                        ours, "alike", p, if_none=ends[0], if_all=ends[1])
+
+
 __all__ = ["ALPHA", "PointVerdict", "Tally", "VERDICTS", "chance_of_disagreements", "check_verdict",
            "combine_parts", "combine_points", "count_verdict", "exact_interval", "fisher_p", "judge_point", "mean_sd", "point_row",
            "ordering_verdict", "paired_seeds_verdict", "rejectable", "seeds_against_value", "all_seeds_verdict",
-           "sign_test_verdict"]
+           "sign_test_verdict", "alike_verdict", "alike_word", "fewest_discordant", "mcnemar_p"]
