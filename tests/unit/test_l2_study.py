@@ -182,7 +182,7 @@ def test_the_page_reads_its_tables_facts_and_figure_from_the_study(quick):
     assert [r["β"] for r in rows] == ["0 (control)", "0.1"] and rows[0]["verdict"] == "—"
     assert rows[1]["verdict"] == v.points[0]["verdict"]
     facts = l2_plots.page_facts(study, v)
-    assert facts["runs"] == 4 and facts["control-n"] == 2 and facts["strongest"] == "0.1" and facts["weak-n"] == 0
+    assert facts["control-n"] == 2 and facts["strongest"] == "0.1" and facts["weak-n"] == 0
     assert facts["verdict"] == v.verdict
     assert {"seeds", "updates", "attractors"} <= {r["setting"] for r in l2_plots.protocol_rows(study)}
     fig = l2_plots.l2_figure(study)

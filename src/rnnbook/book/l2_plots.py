@@ -6,7 +6,8 @@ judged by :class:`rnnbook.verdicts.evidence_l2.L2Penalty`; this module only pres
 * :func:`protocol_rows`: the settings, each with where it comes from (Chapter 3.1's page or the study);
 * :func:`outcome_rows`: per strength (the control first) what the runs ended at, with the verdict's
   counts of the claim's three predictions;
-* :func:`page_facts`: the numbers the prose quotes, for :func:`rnnbook.book.display.glue_all`;
+* :func:`page_facts`: the numbers the prose quotes, for :func:`rnnbook.book.display.glue_all`
+  (with :func:`decay_alone`, where the penalty's decay by itself would take λ₁);
 * :func:`l2_figure`: λ₁ along training for every run, and the end state of every run.
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 
-from rnnbook.book.plotting import LEGEND_FONTSIZE
+from rnnbook.book.plotting import LEGEND_FONTSIZE, format_power
 from rnnbook.studies.l2_study import at_end, by_penalty
 from rnnbook.verdicts.evidence_l2 import prediction
 from rnnbook.verdicts.verdict import Verdict
@@ -45,7 +46,7 @@ def protocol_rows(study: dict) -> list[dict]:
         {"setting": "seeds", "value": f"{spec['seeds'][0]}–{spec['seeds'][-1]} ({len(spec['seeds'])})",
          "chosen": "the study (the page: 2)"},
         {"setting": "updates", "value": f"{spec['updates']:,}, a snapshot every {spec['snapshot_every']:,}",
-         "chosen": "the study (the page: 2,000), sized to about 15 minutes of one core"},
+         "chosen": "the study (the page: 2,000), sized to fit 25 minutes of one core"},
         {"setting": "validation", "value": f"{s['n_valid']:,} fresh sequences; solved below {s['success_error']:.0%}",
          "chosen": page + "; the book's success criterion"},
         {"setting": "attractors", "value": f"{s['attractor_starts']} starts, {s['attractor_steps']} steps, "
@@ -74,6 +75,13 @@ def outcome_rows(study: dict, verdict: Verdict) -> list[dict]:
     return rows
 
 
+def decay_alone(study: dict, beta: float) -> float:
+    """λ₁ after the study's updates if the penalty's decay were the only force: the median starting λ₁
+    times ``(1 - lr β)`` per update (the step ``-lr β W_rec``, unclipped)."""
+    start = statistics.median(r["sigma_max"][0] for r in by_penalty(study)[beta])
+    return start * (1 - study["study"]["lr"] * beta) ** study["spec"]["updates"]
+
+
 def page_facts(study: dict, verdict: Verdict) -> dict[str, object]:
     """The numbers the page's prose quotes (glued under a prefix by the page)."""
     runs = by_penalty(study)
@@ -83,18 +91,16 @@ def page_facts(study: dict, verdict: Verdict) -> dict[str, object]:
     strong_runs = [r for r in runs.get(strongest, []) if not r["diverged"]]
     strong = [at_end(r) for r in strong_runs]
     weak = [at_end(r) for b in spec["penalties"] if 0 < b < strongest for r in runs.get(b, []) if not r["diverged"]]
-    return {"runs": sum(len(v) for v in runs.values()), "seeds": len(spec["seeds"]),
-            "updates": f"{spec['updates']:,}", "verdict": verdict.verdict,
+    return {"updates": f"{spec['updates']:,}", "verdict": verdict.verdict,
             "start-sigma": _span([r["sigma_max"][0] for v in runs.values() for r in v], ".2f"),
-            "start-rho": _span([r["spectral_radius"][0] for v in runs.values() for r in v], ".2f"),
             "control-solved": sum(e["solved"] for e in control), "control-n": len(control),
             "control-sigma": _span([e["sigma_max"] for e in control], ".2f"),
             "strongest": f"{strongest:g}", "strong-n": len(strong),
-            "strong-sigma": f"{max(e['sigma_max'] for e in strong):.2g}" if strong else "—",
-            "strong-one": sum(e["attractors"] == 1 for e in strong),
+            "strong-sigma": format_power(max(e["sigma_max"] for e in strong)) if strong else "—",
             "strong-pass": sum(prediction(r)["passes"] for r in strong_runs),
             "strong-error": _span([e["valid_error"] for e in strong], ".1%") if strong else "—",
-            "strong-rest": f"{max(e['rest_norm'] for e in strong):.2g}" if strong else "—",
+            "strong-rest": format_power(max(e["rest_norm"] for e in strong)) if strong else "—",
+            "decay-only": format_power(decay_alone(study, strongest)),
             "weak-betas": " and ".join(f"{b:g}" for b in spec["penalties"] if 0 < b < strongest),
             "weak-n": len(weak), "weak-one": sum(e["attractors"] == 1 for e in weak),
             "weak-below-one": sum(e["sigma_max"] < 1 for e in weak), "weak-solved": sum(e["solved"] for e in weak),
@@ -138,4 +144,4 @@ def l2_figure(study: dict):
     return fig
 
 
-__all__ = ["STRENGTH_COLOURS", "l2_figure", "outcome_rows", "page_facts", "protocol_rows"]
+__all__ = ["STRENGTH_COLOURS", "decay_alone", "l2_figure", "outcome_rows", "page_facts", "protocol_rows"]

@@ -79,10 +79,10 @@ STUDY = {"task": "torder", "init": "smart_tanh", "method": "msgd_c", "length": 1
 
 #: ``paper``: seeds 0-9, Chapter 3.1's strengths (0 is the control), 10,000 updates, a snapshot
 #: every 1,000 (11 with the initial weights). The cap is **ours**: a timing run (seed 0 at β = 0
-#: and 10⁻³) took 15-19 s with its measurements on one niced core, so 40 runs take about 12 minutes;
-#: it is 5 times the page's 2,000 updates (one setting changed against the page, so that a weak
-#: penalty has time to act) and 0.2 % of the paper's 5×10⁶. ``quick``: a smoke scale for the tests
-#: (NOT the study).
+#: and 10⁻³) took 15-19 s with its measurements on one niced core, so 40 runs take about 12 minutes
+#: (the paper protocol took 23, on a core shared with other work). It is 5 times the page's 2,000
+#: updates (one setting changed against the page, so that a weak penalty has time to act) and 0.2 %
+#: of the paper's 5×10⁶. ``quick``: a smoke scale for the tests (NOT the study).
 PROTOCOLS = {
     "paper": {"seeds": list(range(10)), "penalties": [0.0, 1e-3, 1e-2, 1e-1], "updates": 10_000,
               "snapshot_every": 1000},
