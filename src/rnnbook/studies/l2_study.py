@@ -59,9 +59,8 @@ import torch
 from rnnbook.engine.process import configure_torch, seed_everything
 from rnnbook.errors import ArgumentParser, ConfigError, parse_budget, report
 from rnnbook.paper.model import Params
-from rnnbook.store.jsonio import read_json, write_json_atomic
-from rnnbook.store.lock import exclusive
-from rnnbook.store.provenance import code_version, environment, now
+from rnnbook.store.jsonio import read_json
+from rnnbook.store.study_file import open_study
 from rnnbook.studies.baselines import autonomous_endpoints, train_trajectory, validation_error
 from rnnbook.synthetic.runs import RunConfig
 from rnnbook.synthetic.training import sigma_max, spectral_radius
@@ -176,16 +175,11 @@ def run_study(protocol: str = "quick", results_dir: str | Path = "results", budg
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")
     spec = PROTOCOLS[protocol]
-    path = results_path(results_dir, protocol)
     stop_at = None if budget_s is None else time.time() + budget_s
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive(path):
-        study = read_study(path) if path.exists() else {
-            "format": FORMAT, "protocol": protocol, "study": STUDY, "spec": spec, "runs": [], "sessions": []}
-        if study["spec"] != spec or study["study"] != STUDY:
-            raise ConfigError(f"{path} was written under another {protocol!r} study; move it away to start afresh")
-        study["sessions"].append({"started": now(), "code": code_version(), "environment": environment("cpu"),
-                                  "budget_s": budget_s})
+    fixed = {"protocol": protocol, "study": STUDY, "spec": spec}
+    with open_study(results_path(results_dir, protocol), FORMAT, "L2 study file", fixed, {"runs": []},
+                    session={"budget_s": budget_s}) as file:
+        study = file.data
         done = {(r["seed"], r["penalty"]) for r in study["runs"]}
         for seed, penalty in [(s, b) for s in spec["seeds"] for b in spec["penalties"] if (s, b) not in done]:
             if stop_at is not None and time.time() >= stop_at:
@@ -193,10 +187,8 @@ def run_study(protocol: str = "quick", results_dir: str | Path = "results", budg
                 break
             record = run_record(penalty, seed, spec)
             study["runs"].append(record)
-            write_json_atomic(path, study)
+            file.save()
             say(f"seed {seed} β = {penalty:g}: {summary(record)} ({record['wall_time_s']:.0f} s)")
-        study["sessions"][-1]["ended"] = now()
-        write_json_atomic(path, study)
     return study
 
 
