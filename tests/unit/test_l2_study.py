@@ -176,7 +176,7 @@ def test_without_the_study_file_the_claim_is_not_run_with_the_command(tmp_path):
 
 def test_the_page_reads_its_tables_facts_and_figure_from_the_study(quick):
     root, study = quick
-    v = L2Penalty(file="results/l2_study/quick-study.json").judge(root, {})
+    v = L2Penalty(file="results/l2_study/quick.json").judge(root, {})
     assert [r["β"] for r in v.points] == [0.1] and v.points[0]["seeds"] == 2
     rows = l2_plots.outcome_rows(study, v)
     assert [r["β"] for r in rows] == ["0 (control)", "0.1"] and rows[0]["verdict"] == "—"

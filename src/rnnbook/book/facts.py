@@ -22,7 +22,7 @@ from typing import Any
 from rnnbook.book.plotting import INIT_LABELS, METHOD_LABELS, format_power
 from rnnbook.natural import training as natural_training
 from rnnbook.store.jsonio import format_of
-from rnnbook.studies import modern, omega_study
+from rnnbook.studies import l2_study, modern, omega_study
 from rnnbook.synthetic import results
 from rnnbook.synthetic.experiments import AUTHORS_CODE_SETTINGS
 from rnnbook.synthetic.runs import RUN_SETTINGS
@@ -260,8 +260,8 @@ def compute_costs(root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     updates, the core-hours they took and the throughput, with the machines and the last date.
 
     Two tables, because the two kinds of results file count differently: the synthetic sweeps
-    (runs, time steps per core-second, every worker counted; the stored studies of Chapters 3.3
-    and 4.4 join them, the modern baseline's LSTM rows slower per step) and Table 1's natural runs (epochs, frames or characters
+    (runs, time steps per core-second, every worker counted; the stored studies of Chapters 3 and 4.4
+    join them (:data:`STUDIES`), the modern baseline's LSTM rows slower per step) and Table 1's natural runs (epochs, frames or characters
     per core-second, each seen by three models)."""
     rows, natural_rows = [], []
     for path in sorted((Path(root) / "results").glob("*/paper.json")):
@@ -275,7 +275,7 @@ def compute_costs(root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]
                                  "updates": updates, "core-h": core_s / 3600,
                                  "items/core-s": items / core_s if core_s else 0.0, **_machines(sessions)})
             continue
-        if format_of(path) in STUDY_FORMATS:  # the studies beside the paper's protocol: one worker
+        if format_of(path) in STUDIES:  # the studies beside the paper's protocol: one worker
             runs, core_s, sessions = _study_runs(path)
             if runs and core_s > 0:
                 rows.append({"experiment (paper protocol)": path.parent.name, "runs": len(runs),
@@ -295,19 +295,16 @@ def compute_costs(root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     return rows, natural_rows
 
 
-#: Study files the cost table counts beside the sweeps (their runs carry updates and wall time).
-STUDY_FORMATS = (modern.FORMAT, omega_study.FORMAT)
+#: The stored studies the cost table counts beside the sweeps, by file format: each module says
+#: through its ``cost_runs`` which runs (with ``updates`` and ``length``) and how many core-seconds.
+STUDIES = {m.FORMAT: m for m in (modern, omega_study, l2_study)}
 
 
 def _study_runs(path: Path) -> tuple[list[dict[str, Any]], float, list[dict[str, Any]]]:
     """A study file's runs (each with ``updates`` and ``length``), the core-seconds they took, its sessions."""
-    if format_of(path) == modern.FORMAT:   # Chapter 4.4: groups of seeds, an RNN group trained as one ensemble
-        data = modern.read_study(path)
-        return ([r for g in data["groups"] for r in g["runs"]], sum(g["wall_time_s"] for g in data["groups"]),
-                data["sessions"])
-    data = omega_study.read_study(path)    # Chapter 3.3's Ω study: one run at a time, one length
-    return ([{**r, "length": data["study"]["length"]} for r in data["runs"]],
-            sum(r["wall_time_s"] for r in data["runs"]), data["sessions"])
+    study = STUDIES[format_of(path)]
+    data = study.read_study(path)
+    return (*study.cost_runs(data), data["sessions"])
 
 
 def _machines(sessions) -> dict[str, str]:

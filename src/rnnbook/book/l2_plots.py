@@ -1,6 +1,6 @@
 """Chapter 3.1's stored L2 study on the page: its protocol, its outcomes per strength, one figure.
 
-The study (:mod:`rnnbook.studies.l2_study`) is read from ``results/l2_study/paper-study.json`` and
+The study (:mod:`rnnbook.studies.l2_study`) is read from ``results/l2_study/paper.json`` and
 judged by :class:`rnnbook.verdicts.evidence_l2.L2Penalty`; this module only presents it:
 
 * :func:`protocol_rows`: the settings, each with where it comes from (Chapter 3.1's page or the study);

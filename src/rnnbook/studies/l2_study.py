@@ -4,9 +4,8 @@
 λ₁ < 1, so the network has a single point attractor (at the origin) and any information put into
 it dies out exponentially fast: no long memory. Chapter 3.1 shows the mechanism live on two seeds.
 This module is the same experiment as a study fixed before it was run (:data:`STUDY`,
-:data:`PROTOCOLS`), written to ``results/l2_study/<protocol>-study.json`` and judged by the claims
-registry (:mod:`rnnbook.verdicts.evidence_l2`). (Not ``paper.json``: the book's cost table reads
-every ``results/*/paper.json`` as one of the formats it knows.)
+:data:`PROTOCOLS`), written to ``results/l2_study/<protocol>.json`` and judged by the claims
+registry (:mod:`rnnbook.verdicts.evidence_l2`).
 
 For every penalty strength β and seed, one MSGD-C run with ``β/2 ||W_hh||²`` added to the cost
 (:func:`rnnbook.studies.baselines.train_trajectory`: for a seed, every β starts from the same
@@ -151,12 +150,19 @@ def summary(record: dict) -> str:
 
 
 def results_path(results_dir: str | Path, protocol: str) -> Path:
-    return Path(results_dir) / "l2_study" / f"{protocol}-study.json"
+    return Path(results_dir) / "l2_study" / f"{protocol}.json"
 
 
 def read_study(path: str | Path) -> dict:
     """A study file, checked (:func:`rnnbook.store.jsonio.read_json`): another format is a one-line error."""
     return read_json(path, FORMAT, what="L2 study file")
+
+
+def cost_runs(study: dict) -> tuple[list[dict], float]:
+    """For the book's cost table: every run with its ``updates`` and ``length``, and the core-seconds
+    the study took (one run at a time, one core, measurements included)."""
+    return ([{**r, "length": study["study"]["length"]} for r in study["runs"]],
+            sum(r["wall_time_s"] for r in study["runs"]))
 
 
 def by_penalty(study: dict) -> dict[float, list[dict]]:
@@ -195,7 +201,7 @@ def run_study(protocol: str = "quick", results_dir: str | Path = "results", budg
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m rnnbook.studies.l2_study",
                             description="Chapter 3.1: an L2 penalty on W_rec, λ₁, the attractors and the memory "
-                            "(writes results/l2_study/<protocol>-study.json)")
+                            "(writes results/l2_study/<protocol>.json)")
     parser.add_argument("--protocol", default="paper")
     parser.add_argument("--budget", default=None, help="start no run after this much time (2h, 30m, 45s)")
     parser.add_argument("--results-dir", default="results")

@@ -197,6 +197,12 @@ def read_study(path: str | Path) -> dict:
     return read_json(path, FORMAT, what="modern-baseline file")
 
 
+def cost_runs(study: dict) -> tuple[list[dict], float]:
+    """For the book's cost table: every run with its ``updates`` and ``length``, and the core-seconds
+    the study took (an RNN group trained as one ensemble, so by group)."""
+    return [r for g in study["groups"] for r in g["runs"]], sum(g["wall_time_s"] for g in study["groups"])
+
+
 def finished_groups(study: dict) -> set[tuple[str, int]]:
     return {(g["row"], g["length"]) for g in study["groups"]}
 

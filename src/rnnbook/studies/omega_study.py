@@ -157,6 +157,13 @@ def run_study(protocol: str = "quick", results_dir: str | Path = "results",
     return study
 
 
+def cost_runs(study: dict) -> tuple[list[dict], float]:
+    """For the book's cost table: every run with its ``updates`` and ``length``, and the core-seconds
+    the study took (one run at a time, one core)."""
+    return ([{**r, "length": study["study"]["length"]} for r in study["runs"]],
+            sum(r["wall_time_s"] for r in study["runs"]))
+
+
 def pairs(study: dict) -> list[tuple[dict, dict]]:
     """``(MSGD-C, MSGD-CR)`` records of each seed, seeds ascending."""
     by = {(r["method"], r["seed"]): r for r in study["runs"]}

@@ -8,7 +8,7 @@
                     (:func:`rnnbook.verdicts.rules.sign_test_verdict`) or a "reproduced" is
                     "uninformative"; the strengths pooled by :func:`rnnbook.verdicts.rules.combine_parts`.
 
-It reads ``results/l2_study/paper-study.json`` through :func:`rnnbook.studies.l2_study.read_study`
+It reads ``results/l2_study/paper.json`` through :func:`rnnbook.studies.l2_study.read_study`
 (a file of another format is a one-line error); without it the verdict is ``not run`` with the
 command that writes it. The rule was declared in :mod:`rnnbook.studies.l2_study` before the study
 was run. Runs the protocol plans but the file lacks (a sitting that ran out of budget) are
@@ -26,7 +26,7 @@ from rnnbook.verdicts.records import cap_fraction, caps_text
 from rnnbook.verdicts.rules import all_seeds_verdict, combine_parts, sign_test_verdict
 from rnnbook.verdicts.verdict import Test, Verdict
 
-L2_STUDY = "results/l2_study/paper-study.json"
+L2_STUDY = "results/l2_study/paper.json"
 
 
 def prediction(record: dict) -> dict[str, bool]:
