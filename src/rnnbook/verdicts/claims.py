@@ -18,8 +18,11 @@ from typing import Any, Iterable, Mapping
 from rnnbook.verdicts import checks
 from rnnbook.verdicts.evidence import (
     Check,
+    ErrorClipAlike,
+    FixedOmegaHurts,
     Generalises,
     GrowsWithLength,
+    L2Penalty,
     Majority,
     MusicOrdering,
     NotAttempted,
@@ -36,7 +39,6 @@ from rnnbook.verdicts.evidence import (
     ThresholdRange,
     Verdict,
 )
-from rnnbook.verdicts.evidence_studies import ErrorClipAlike
 from rnnbook.verdicts.records import Runs
 from rnnbook.verdicts.rules import VERDICTS
 
@@ -133,9 +135,7 @@ CLAIMS: tuple[Claim, ...] = (
           "minibatch (unlike element-wise clipping)", "ICML", "an argument", CH32, Check(checks.clipped_descent)),
     # ---- §3.1 and §3.3 ---------------------------------------------------------------------------
     Claim("l2", "§3.1", "An L1/L2 penalty on W_rec keeps λ₁ < 1: one point attractor, no long memory", "ICML",
-          "an argument (no numbers)", CH31,
-          NotRun("a stored L2 study (Chapter 3.1's runs are computed on the page, two seeds at length 10, "
-                 "not stored)", "Chapter 3.1 shows two seeds per penalty at length 10, on the page only")),
+          "an argument (no numbers)", CH31, L2Penalty()),
     Claim("lstm", "§3.1", "LSTM handles vanishing gradients but not exploding ones", "ICML",
           "an argument (no numbers)", CH31,
           NotRun("python -m rnnbook.studies.baselines (results/lstm_temporal_order/study.json) with runs that learn the task",
@@ -255,9 +255,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("t1-optim", "§4.2", "Clipping is an optimisation fix: train and test improve together", "ICML",
           "Table 1 (train and test both lower with clipping)", CH43, Table1Ordering("clip", ("text_next",))),
     Claim("t1-decay", "§4.2", "The regularizer's weight needs a 1/t decay; a fixed weight hurts", "ICML",
-          "said, no numbers", CH43,
-          NotRun("python -m rnnbook natural text_next --protocol paper with a fixed weight beside the 1/t decay "
-                 "(the settings have no fixed-weight option yet)", "no run with a fixed weight")),
+          "said, no numbers", CH43, FixedOmegaHurts()),
     Claim("t1-ptb-sota", "§4.2, Table 1", "On Penn Treebank characters MSGD+CR matches the RNN state of the art",
           "ICML", "1.41 bits per character (test)", CH43,
           NotRun("python -m rnnbook natural ptb_next --protocol paper --data-dir DIR (Mikolov's ptb.char.*.txt files)",
