@@ -33,6 +33,7 @@ from typing import Any, Mapping
 import torch
 
 from rnnbook.errors import ConfigError, report
+from rnnbook.natural.experiments import ADDED_LATER
 from rnnbook.natural.experiments import SETTINGS as NATURAL_SETTINGS
 from rnnbook.natural.state import FORMAT as NATURAL_FORMAT
 from rnnbook.natural.state import TrainState, state_digest
@@ -116,7 +117,8 @@ def migrate_natural(path: Path) -> list[str]:
     if not spath.exists():
         return []
     raw = torch.load(spath, map_location="cpu", weights_only=True)
-    defaults = {k: s.default for k, s in NATURAL_SETTINGS.items() if not s.required}
+    # settings added since without a migration (natural.experiments.ADDED_LATER) are read as their defaults
+    defaults = {k: s.default for k, s in NATURAL_SETTINGS.items() if not s.required and k not in ADDED_LATER}
     missing = [k for k in ("experiment", "sha256", "stopped") if k not in raw]
     missing += [f"config.{k}" for k in defaults if k not in raw["config"]]
     if not missing:

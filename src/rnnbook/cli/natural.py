@@ -15,7 +15,7 @@ from rnnbook.cli.options import EXIT_OK, add_options, check_checkpoint_every, si
 def add_natural(sub) -> None:
     n = sub.add_parser("natural", help="Table 1: MSGD, MSGD+C, MSGD+CR on music or text (resumes, trains on)")
     n.add_argument("experiment", help="music_jsb, music_piano_midi, music_nottingham, music_musedata, "
-                                      "text_next or text_5ahead")
+                                      "text_next or text_5ahead (or a variant: music_nottingham_fixed_omega)")
     add_options(n, "--protocol")
     add_options(n, "--set", help="override a setting, e.g. --set epochs=20 (trains on from the kept state); repeatable")
     add_options(n, "--results-dir")
@@ -29,6 +29,7 @@ def add_natural(sub) -> None:
 
 def cmd_natural(args, argv: Sequence[str]) -> int:
     from rnnbook.engine.process import configure_torch
+    from rnnbook.methods import METHOD
     from rnnbook.natural.experiments import get_experiment, results_file
     from rnnbook.natural.training import format_natural, load_data, train_natural
 
@@ -52,7 +53,8 @@ def cmd_natural(args, argv: Sequence[str]) -> int:
                        dynamic_ncols=True, file=sys.stderr)
         bar.update(1)
 
-    print(f"{exp.name} / {args.protocol}: {cfg.epochs} epochs of MSGD, MSGD+C, MSGD+CR into {path}", file=sys.stderr)
+    methods = ", ".join(METHOD[m].label.replace("-", "+") for m in cfg.trained)  # Table 1 writes MSGD+C
+    print(f"{exp.name} / {args.protocol}: {cfg.epochs} epochs of {methods} into {path}", file=sys.stderr)
     try:
         with sigterm_unwinds():
             train_natural(exp, cfg, path, checkpoint_every_s=args.checkpoint_every, progress=progress,
