@@ -119,7 +119,8 @@ class MusicOrdering(Test):
 
 #: (the data set as Table 1 names it, its Table 1 experiment, the variant with Omega's weight held
 #: fixed at its t = 1 value: rnnbook.natural.experiments.VARIANTS)
-FIXED_OMEGA_PAIRS = (("Nottingham", "music_nottingham", "music_nottingham_fixed_omega"),)
+FIXED_OMEGA_PAIRS = (("Nottingham", "music_nottingham", "music_nottingham_fixed_omega"),
+                     ("Piano-midi.de", "music_piano_midi", "music_piano_midi_fixed_omega"))
 #: what a pair may differ in: the schedule, and that the variant trains MSGD+CR alone (it trains as it does
 #: beside the other two: tests/unit/test_omega_schedule.py); ``epochs`` is a cap either continues under
 _PAIRED_EXCEPT = ("omega_schedule", "methods", "epochs")
