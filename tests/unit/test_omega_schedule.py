@@ -130,9 +130,9 @@ def _pairs(root, fixed_minus_decay, stopped=True, **changed):
 
 
 def _judge(root):
-    from rnnbook.verdicts.evidence_table1 import FixedOmegaHurts
+    from rnnbook.verdicts.evidence_table1 import FIXED_OMEGA_PAIRS, FixedOmegaHurts
 
-    return FixedOmegaHurts().judge(root, {})
+    return FixedOmegaHurts(pairs=FIXED_OMEGA_PAIRS[:1]).judge(root, {})  # Nottingham's pairs, written above
 
 
 def test_the_verdict_is_not_run_before_a_fixed_weight_run(tmp_path):
@@ -155,6 +155,8 @@ def test_the_verdict_is_the_paired_one_sided_test_in_the_papers_direction(tmp_pa
 def test_a_run_still_training_keeps_the_verdict_open_and_a_pair_that_changes_more_is_inconclusive(tmp_path):
     _pairs(tmp_path / "a", [0.05, 0.06, 0.04], stopped=False)
     assert _judge(tmp_path / "a").verdict == "open"
+    _pairs(tmp_path / "one", [0.9], stopped=False)  # one seed, still training: open, not "uninformative"
+    assert _judge(tmp_path / "one").verdict == "open"
     _pairs(tmp_path / "b", [0.05, 0.06, 0.04], lr_msgd_cr=0.5)
     v = _judge(tmp_path / "b")
     assert v.verdict == "inconclusive" and "lr_msgd_cr" in v.flags[0]

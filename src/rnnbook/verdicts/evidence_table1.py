@@ -169,11 +169,11 @@ def fixed_omega_verdict(rows: list[dict[str, Any]]) -> tuple[str, str, float | N
     (fixed minus 1/t test NLL) go to :func:`rnnbook.verdicts.rules.paired_seeds_verdict` in the
     direction ``higher`` (one-sided paired t-test, p < 0.05): reproduced if the fixed weight is
     significantly higher, not reproduced if significantly lower, inconclusive otherwise; one seed:
-    uninformative; ``open`` while a run of two or more seeds is still training, as for
-    :class:`MusicOrdering`. A pair that differs in more than the schedule cannot say what the
-    schedule does: inconclusive."""
+    uninformative; ``open`` while any run of a pair is still training (its number is not its
+    result yet). A pair that differs in more than the schedule cannot say what the schedule does:
+    inconclusive."""
     word, why, p = rules.paired_seeds_verdict([r["diff"] for r in rows], "higher")
-    if rows and not all(r["converged"] for r in rows) and word != "uninformative":
+    if rows and not all(r["converged"] for r in rows):
         return "open", f"{why}; a run is still training", p
     unpaired = [r["seed"] for r in rows if r["other_settings"] or not r["epoch1_same"]]
     if unpaired and word not in ("not run", "uninformative"):
