@@ -22,7 +22,7 @@ from typing import Any
 from rnnbook.book.plotting import INIT_LABELS, METHOD_LABELS, format_power
 from rnnbook.natural import training as natural_training
 from rnnbook.store.jsonio import format_of
-from rnnbook.studies import l2_study, modern, omega_study
+from rnnbook.studies import error_clipping_outcomes, l2_study, modern, omega_study
 from rnnbook.synthetic import results
 from rnnbook.synthetic.experiments import AUTHORS_CODE_SETTINGS
 from rnnbook.synthetic.runs import RUN_SETTINGS
@@ -297,7 +297,7 @@ def compute_costs(root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]
 
 #: The stored studies the cost table counts beside the sweeps, by file format: each module says
 #: through its ``cost_runs`` which runs (with ``updates`` and ``length``) and how many core-seconds.
-STUDIES = {m.FORMAT: m for m in (modern, omega_study, l2_study)}
+STUDIES = {m.FORMAT: m for m in (modern, omega_study, l2_study, error_clipping_outcomes)}
 
 
 def _study_runs(path: Path) -> tuple[list[dict[str, Any]], float, list[dict[str, Any]]]:

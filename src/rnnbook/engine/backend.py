@@ -23,6 +23,7 @@ deferral travels down the call chain: each backend owns its settings and scratch
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import torch
 
@@ -81,23 +82,40 @@ class Backend:
 
 
 class TorchBackend(Backend):
-    """The batched torch code; ``group_size`` and ``defer_weight_grads`` decided once for the device."""
+    """The batched torch code; ``group_size`` and ``defer_weight_grads`` decided once for the device.
+
+    ``error_clip`` (a cutoff ``c``): Mikolov's per-step clipping of the back-propagated error instead
+    of the exact gradient (:func:`rnnbook.engine.batched.loss_and_grads`; the torch path only). Its
+    updates then report as ``clipped`` whether the error clip acted (some error component above
+    ``c`` somewhere in the pass), so an ensemble's clip-fraction curve counts the error clip.
+    """
 
     name = "torch"
 
     def __init__(self, act: str, device: str | torch.device = "cpu", *, group_size: int | None = None,
-                 defer_weight_grads: bool | None = None) -> None:
+                 defer_weight_grads: bool | None = None, error_clip: float | None = None) -> None:
         super().__init__(act)
         kind = torch.device(device).type
         self.group_size = group_size if group_size is not None else (batched.CPU_GROUP_SIZE if kind == "cpu" else None)
         self.defer_weight_grads = (batched.DEFER_WEIGHT_GRADS.get(kind, False) if defer_weight_grads is None
                                    else defer_weight_grads)
+        self.error_clip, self.error_max = error_clip, None
+        if error_clip is not None:
+            self.name = "torch_error_clip"
 
     def loss_and_grads(self, params, task, batch, *, reg_weight=None):
         group = self.group_size if self.group_size is not None else batch.u.shape[0]
-        return batched.loss_and_grads(params, self.act, task, batch, reg_weight=reg_weight, workspace=self.workspace,
+        step = batched.loss_and_grads(params, self.act, task, batch, reg_weight=reg_weight, workspace=self.workspace,
                                       keep_states=False, group_size=group,
-                                      defer_weight_grads=self.defer_weight_grads)
+                                      defer_weight_grads=self.defer_weight_grads, error_clip=self.error_clip)
+        self.error_max = step.error_max
+        return step
+
+    def update(self, params, task, batch, settings, *, grad_transform=None):
+        stats = super().update(params, task, batch, settings, grad_transform=grad_transform)
+        if self.error_clip is None:
+            return stats
+        return dataclasses.replace(stats, clipped=self.error_max > self.error_clip)
 
     def predict(self, params, task, u, start, pad=None):
         return batched.predict(params, self.act, task, u, start, pad=pad, workspace=self.workspace)

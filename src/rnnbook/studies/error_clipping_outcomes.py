@@ -13,7 +13,7 @@ Two arms, **paired** on the seed (same initial weights, same minibatches, same v
     MSGD whose back-propagated error is clamped element-wise to ``[-c, c]`` at every step of the
     backward recursion (RNNLM's rule, :func:`rnnbook.paper.reference.loss_and_grads_error_clipped`;
     the engine's ``error_clip``, :func:`rnnbook.engine.batched.loss_and_grads`), on the torch path
-    (:class:`ErrorClippedBackend`);
+    (:class:`rnnbook.engine.TorchBackend` with ``error_clip``);
 ``norm_clip``
     MSGD-C, Algorithm 1 at threshold 1, on the engine's default path (the compiled kernel on a CPU,
     as Fig. 7's runs). The two paths compute the same exact gradient to rounding
@@ -22,27 +22,23 @@ Two arms, **paired** on the seed (same initial weights, same minibatches, same v
 Every run records its outcome (``solved`` with the update of its first success, ``censored`` at
 the cap, or ``diverged``) and the fraction of updates on which its clip acted. A group (one arm at
 one length, all seeds as one ensemble) is written when it is done: a rerun skips the groups already
-in the file, and two processes may share the groups out (``--lengths``, ``--arms``).
+in the file (``--lengths``, ``--arms``: only some of them).
 
 ``python -m rnnbook.studies.error_clipping_outcomes --protocol paper [--budget 40m]``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
-from rnnbook.engine import TorchBackend, batched, choose_backend
+from rnnbook.engine import TorchBackend, choose_backend
 from rnnbook.engine.process import configure_torch, seed_everything
 from rnnbook.errors import ArgumentParser, ConfigError, parse_budget, report
-from rnnbook.store.jsonio import read_json, write_json_atomic
-from rnnbook.store.lock import LockedError, exclusive
-from rnnbook.store.provenance import code_version, environment, now
+from rnnbook.store.jsonio import read_json
+from rnnbook.store.study_file import open_study
 from rnnbook.synthetic.runs import DTYPES, RunConfig, RunResult
 from rnnbook.synthetic.training import Ensemble, Hooks
 
@@ -74,33 +70,6 @@ PROTOCOLS = {
 }
 
 COMMAND = "nice -n 10 .venv/bin/python -m rnnbook.studies.error_clipping_outcomes --protocol paper"
-
-
-class ErrorClippedBackend(TorchBackend):
-    """The torch backend with RNNLM's per-step error clip at ``cutoff`` instead of the exact gradient.
-
-    Its updates report, as ``clipped``, whether the error clip acted (some error component exceeded
-    the cutoff somewhere in the pass), so an ensemble's ``clip_fraction`` curve counts the error clip.
-    """
-
-    name = "torch_error_clip"
-
-    def __init__(self, act: str, cutoff: float, device: str | torch.device = "cpu") -> None:
-        super().__init__(act, device)
-        self.cutoff = cutoff
-        self.error_max: torch.Tensor | None = None
-
-    def loss_and_grads(self, params, task, batch, *, reg_weight=None):
-        group = self.group_size if self.group_size is not None else batch.u.shape[0]
-        step = batched.loss_and_grads(params, self.act, task, batch, reg_weight=reg_weight, workspace=self.workspace,
-                                      keep_states=False, group_size=group,
-                                      defer_weight_grads=self.defer_weight_grads, error_clip=self.cutoff)
-        self.error_max = step.error_max
-        return step
-
-    def update(self, params, task, batch, settings, *, grad_transform=None):
-        stats = super().update(params, task, batch, settings, grad_transform=grad_transform)
-        return dataclasses.replace(stats, clipped=self.error_max > self.cutoff)
 
 
 def run_config(arm: str, length: int, seed: int, protocol: dict) -> RunConfig:
@@ -137,7 +106,7 @@ def train_group(arm: str, length: int, protocol: dict) -> dict:
     configs = [run_config(arm, length, seed, protocol) for seed in protocol["seeds"]]
     task = configs[0].make_task()
     dtype = DTYPES[configs[0].dtype]
-    backend = (ErrorClippedBackend("tanh", STUDY["cutoff"]) if arm == "error_clip"
+    backend = (TorchBackend("tanh", error_clip=STUDY["cutoff"]) if arm == "error_clip"
                else choose_backend("cpu", "tanh", task.readout, dtype))
     ensemble = Ensemble(task, list(enumerate(configs)), len(configs), "cpu", Hooks(), backend=backend)
     results = ensemble.run()
@@ -154,26 +123,6 @@ def read_study(path: str | Path) -> dict:
     return read_json(path, FORMAT, what="error-clipping outcomes file")
 
 
-def _update_file(path: Path, protocol: str, change: Callable[[dict], None]) -> dict:
-    """Read the study (or start it), apply ``change`` and write it back atomically, under the lock."""
-    spec = PROTOCOLS[protocol]
-    for attempt in range(120):
-        try:
-            with exclusive(path):
-                study = read_study(path) if path.exists() else {
-                    "format": FORMAT, "protocol": protocol, "study": STUDY, "spec": spec, "groups": [], "sessions": []}
-                if study["spec"] != spec or study["study"] != STUDY:
-                    raise ConfigError(f"{path} was written under another {protocol!r} study; move it away to start afresh")
-                change(study)
-                write_json_atomic(path, study)
-                return study
-        except LockedError:  # another process of this study is writing: wait for it
-            if attempt == 119:
-                raise
-            time.sleep(1.0)
-    raise AssertionError("unreachable")
-
-
 def done_groups(study: dict) -> set[tuple[str, int]]:
     return {(g["arm"], g["length"]) for g in study["groups"]}
 
@@ -186,32 +135,30 @@ def run_study(protocol: str = "quick", results_dir: str | Path = "results", *, l
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")
     spec = PROTOCOLS[protocol]
-    path = results_path(results_dir, protocol)
     started = time.perf_counter()
-    session = {"started": now(), "code": code_version(), "environment": environment("cpu"), "groups": []}
-    study = _update_file(path, protocol, lambda s: s["sessions"].append(session))
-    index = len(study["sessions"]) - 1
-    for length in spec["lengths"]:
-        for arm in ARMS:
-            if (lengths and length not in lengths) or (arms and arm not in arms):
+    fixed = {"protocol": protocol, "study": STUDY, "spec": spec}
+    with open_study(results_path(results_dir, protocol), FORMAT, "error-clipping outcomes file", fixed,
+                    {"groups": []}, session={"groups": []}) as file:
+        study = file.data
+        for length, arm in [(n, a) for n in spec["lengths"] for a in ARMS]:
+            if (lengths and length not in lengths) or (arms and arm not in arms) or (arm, length) in done_groups(study):
                 continue
             if budget_s is not None and time.perf_counter() - started >= budget_s:
                 say("budget spent: the remaining groups are left for a later sitting")
-                return study
-            if (arm, length) in done_groups(read_study(path)):
-                continue
+                break
             group = train_group(arm, length, spec)
-
-            def add(s: dict, group=group) -> None:
-                if (group["arm"], group["length"]) not in done_groups(s):  # another process may have written it
-                    s["groups"].append(group)
-                s["sessions"][index]["groups"].append([group["arm"], group["length"]])
-                s["sessions"][index]["ended"] = now()
-
-            study = _update_file(path, protocol, add)
+            study["groups"].append(group)
+            study["sessions"][-1]["groups"].append([arm, length])
+            file.save()
             counts = {o: sum(r["outcome"] == o for r in group["runs"]) for o in ("solved", "censored", "diverged")}
             say(f"{arm} T = {length}: {counts} ({group['wall_time_s']:.0f} s)")
     return study
+
+
+def cost_runs(study: dict) -> tuple[list[dict], float]:
+    """For the book's cost table: every run with its ``updates`` and ``length``, and the core-seconds
+    the study took (a group trained as one ensemble, so by group)."""
+    return [r for g in study["groups"] for r in g["runs"]], sum(g["wall_time_s"] for g in study["groups"])
 
 
 def pairs(study: dict, length: int) -> list[tuple[dict, dict]]:
