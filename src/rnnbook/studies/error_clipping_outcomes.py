@@ -29,16 +29,15 @@ in the file (``--lengths``, ``--arms``: only some of them).
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from rnnbook.engine import TorchBackend, choose_backend
-from rnnbook.engine.process import configure_torch, seed_everything
-from rnnbook.errors import ArgumentParser, ConfigError, parse_budget, report
+from rnnbook.errors import ConfigError
 from rnnbook.store.jsonio import read_json
 from rnnbook.store.study_file import open_study
+from rnnbook.studies.command import study_main
 from rnnbook.synthetic.runs import DTYPES, RunConfig, RunResult
 from rnnbook.synthetic.training import Ensemble, Hooks
 
@@ -169,24 +168,16 @@ def pairs(study: dict, length: int) -> list[tuple[dict, dict]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m rnnbook.studies.error_clipping_outcomes",
-                            description="Chapter 3.1: training outcomes under Mikolov's error clipping and under norm "
-                            "clipping (writes results/error_clipping_outcomes/<protocol>.json)")
-    parser.add_argument("--protocol", default="paper")
-    parser.add_argument("--results-dir", default="results")
-    parser.add_argument("--budget", default=None, help="start no group after this long (2h, 90m, 45s)")
-    parser.add_argument("--lengths", type=int, nargs="*", default=None, help="only these lengths")
-    parser.add_argument("--arms", nargs="*", choices=ARMS, default=None, help="only these arms")
-    try:
-        args = parser.parse_args(argv)
-        budget = None if args.budget is None else parse_budget(args.budget)
-        configure_torch(None)
-        seed_everything(2013)  # as the notebooks' runtime.setup does
-        run_study(args.protocol, args.results_dir, lengths=args.lengths, arms=args.arms, budget_s=budget,
-                  say=lambda s: print(s, file=sys.stderr, flush=True))
-    except ConfigError as exc:
-        return report(exc)
-    return 0
+    def options(parser) -> None:
+        parser.add_argument("--lengths", type=int, nargs="*", default=None, help="only these lengths")
+        parser.add_argument("--arms", nargs="*", choices=ARMS, default=None, help="only these arms")
+
+    return study_main(argv, "python -m rnnbook.studies.error_clipping_outcomes",
+                      "Chapter 3.1: training outcomes under Mikolov's error clipping and under norm clipping "
+                      "(writes results/error_clipping_outcomes/<protocol>.json)",
+                      lambda args, budget, say: run_study(args.protocol, args.results_dir, lengths=args.lengths,
+                                                          arms=args.arms, budget_s=budget, say=say),
+                      budget_help="start no group after this long", add_arguments=options)
 
 
 if __name__ == "__main__":

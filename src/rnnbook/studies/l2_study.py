@@ -48,19 +48,18 @@ a rerun trains only the runs not yet in the file (each run is written as soon as
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from rnnbook.engine.process import configure_torch, seed_everything
-from rnnbook.errors import ArgumentParser, ConfigError, parse_budget, report
+from rnnbook.errors import ConfigError
 from rnnbook.paper.model import Params
 from rnnbook.store.jsonio import read_json
 from rnnbook.store.study_file import open_study
 from rnnbook.studies.baselines import autonomous_endpoints, train_trajectory, validation_error
+from rnnbook.studies.command import study_main
 from rnnbook.synthetic.runs import RunConfig
 from rnnbook.synthetic.training import sigma_max, spectral_radius
 
@@ -199,21 +198,11 @@ def run_study(protocol: str = "quick", results_dir: str | Path = "results", budg
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m rnnbook.studies.l2_study",
-                            description="Chapter 3.1: an L2 penalty on W_rec, λ₁, the attractors and the memory "
-                            "(writes results/l2_study/<protocol>.json)")
-    parser.add_argument("--protocol", default="paper")
-    parser.add_argument("--budget", default=None, help="start no run after this much time (2h, 30m, 45s)")
-    parser.add_argument("--results-dir", default="results")
-    try:
-        args = parser.parse_args(argv)
-        budget = None if args.budget is None else parse_budget(args.budget)
-        configure_torch(None)
-        seed_everything(2013)  # as the notebooks' runtime.setup does
-        run_study(args.protocol, args.results_dir, budget, say=lambda s: print(s, file=sys.stderr, flush=True))
-    except ConfigError as exc:
-        return report(exc)
-    return 0
+    return study_main(argv, "python -m rnnbook.studies.l2_study",
+                      "Chapter 3.1: an L2 penalty on W_rec, λ₁, the attractors and the memory "
+                      "(writes results/l2_study/<protocol>.json)",
+                      lambda args, budget, say: run_study(args.protocol, args.results_dir, budget, say=say),
+                      budget_help="start no run after this much time")
 
 
 if __name__ == "__main__":

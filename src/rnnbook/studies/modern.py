@@ -22,7 +22,6 @@ beside the paper's curves:
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,12 +29,12 @@ from pathlib import Path
 import torch
 
 from rnnbook.engine.clipping import clip_grad_norm_
-from rnnbook.engine.process import configure_torch
-from rnnbook.errors import ArgumentParser, ConfigError, parse_budget, report
+from rnnbook.errors import ConfigError
 from rnnbook.paper.model import Params
 from rnnbook.store.jsonio import read_json
 from rnnbook.store.provenance import now
 from rnnbook.store.study_file import StudyFile, open_study
+from rnnbook.studies.command import study_main
 from rnnbook.studies.lstm import train_lstm
 from rnnbook.synthetic.runs import RunConfig
 from rnnbook.synthetic.training import Ensemble, Hooks
@@ -250,20 +249,11 @@ def _train_missing(file: StudyFile, stop_at: float | None, say: Callable[[str], 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m rnnbook.studies.modern",
-                            description="Chapter 4.4: Adam and an LSTM on Fig. 7's temporal-order protocol "
-                            "(writes results/modern_baseline/<protocol>.json)")
-    parser.add_argument("--protocol", default="paper")
-    parser.add_argument("--budget", default=None, help="stop before this much time (2h, 40m, 45s)")
-    parser.add_argument("--results-dir", default="results")
-    try:
-        args = parser.parse_args(argv)
-        budget = None if args.budget is None else parse_budget(args.budget)
-        configure_torch(None)
-        run_study(args.protocol, args.results_dir, budget, say=lambda s: print(s, file=sys.stderr, flush=True))
-    except ConfigError as exc:
-        return report(exc)
-    return 0
+    return study_main(argv, "python -m rnnbook.studies.modern",
+                      "Chapter 4.4: Adam and an LSTM on Fig. 7's temporal-order protocol "
+                      "(writes results/modern_baseline/<protocol>.json)",
+                      lambda args, budget, say: run_study(args.protocol, args.results_dir, budget, say=say),
+                      budget_help="stop before this much time", seed=None)  # every run seeds its own generators
 
 
 if __name__ == "__main__":

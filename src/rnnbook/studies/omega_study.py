@@ -26,7 +26,6 @@ skips the seeds already in the file.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,12 +33,12 @@ from pathlib import Path
 import torch
 
 from rnnbook.engine.omega_exact import omega_gradients
-from rnnbook.engine.process import configure_torch, seed_everything
-from rnnbook.errors import ArgumentParser, ConfigError, report
+from rnnbook.errors import ConfigError
 from rnnbook.paper.streams import Stream
 from rnnbook.store.jsonio import read_json
 from rnnbook.store.study_file import open_study
 from rnnbook.studies.baselines import error_signal_norms, train_trajectory, validation_error
+from rnnbook.studies.command import study_main
 from rnnbook.synthetic.runs import RunConfig
 
 FORMAT = "rnnbook-omega-study/1"
@@ -172,19 +171,10 @@ def pairs(study: dict) -> list[tuple[dict, dict]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m rnnbook.studies.omega_study",
-                            description="Chapter 3.3: Eq. 10 against Ω's exact gradient and the error signal with and "
-                            "without Ω (writes results/omega_study/<protocol>.json)")
-    parser.add_argument("--protocol", default="paper")
-    parser.add_argument("--results-dir", default="results")
-    try:
-        args = parser.parse_args(argv)
-        configure_torch(None)
-        seed_everything(2013)  # as the notebooks' runtime.setup does
-        run_study(args.protocol, args.results_dir, say=lambda s: print(s, file=sys.stderr, flush=True))
-    except ConfigError as exc:
-        return report(exc)
-    return 0
+    return study_main(argv, "python -m rnnbook.studies.omega_study",
+                      "Chapter 3.3: Eq. 10 against Ω's exact gradient and the error signal with and without Ω "
+                      "(writes results/omega_study/<protocol>.json)",
+                      lambda args, _, say: run_study(args.protocol, args.results_dir, say=say))
 
 
 if __name__ == "__main__":
