@@ -60,8 +60,18 @@ def test_compute_costs_reads_every_results_format_of_the_book():
     root = Path(__file__).resolve().parents[2]
     rows, natural = facts.compute_costs(root)
     assert rows and all(r["runs"] > 0 and r["core-h"] > 0 and r["steps/core-s"] > 0 for r in rows)
-    assert {r["experiment (paper protocol)"] for r in rows} >= {"temporal_order", "modern_baseline", "omega_study"}
+    assert {r["experiment (paper protocol)"] for r in rows} >= {"temporal_order", "modern_baseline", "omega_study",
+                                                                "l2_study", "error_clipping_outcomes"}
     modern = next(r for r in rows if r["experiment (paper protocol)"] == "modern_baseline")
     groups = json.loads((root / "results" / "modern_baseline" / "paper.json").read_text())["groups"]
     assert math.isclose(modern["core-h"] * 3600, sum(g["wall_time_s"] for g in groups))
     assert all(r["epochs"] >= 0 and ", " in r["machine, date"] for r in natural)
+
+
+def test_every_stored_study_has_its_command_and_file_on_the_rerun_page():
+    root = Path(__file__).resolve().parents[2]
+    rows = facts.study_rows(root)
+    assert len(rows) == len(facts.STUDIES) >= 4
+    for row, study in zip(rows, facts.STUDIES.values()):
+        assert study.__name__ in row["command"] and "--protocol paper" in row["command"]
+        assert (root / row["file"]).exists() and row["runs stored"] > 0 and "``" not in row["study"]

@@ -300,6 +300,18 @@ def compute_costs(root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]
 STUDIES = {m.FORMAT: m for m in (modern, omega_study, l2_study, error_clipping_outcomes)}
 
 
+def study_rows(root: Path) -> list[dict[str, Any]]:
+    """front/rerun, "The stored studies": per study of :data:`STUDIES`, what it is (its module's first
+    line), the command that makes or continues it, its file and the runs stored there."""
+    rows = []
+    for study in STUDIES.values():
+        path = study.results_path(Path(root) / "results", "paper")
+        runs = len(study.cost_runs(study.read_study(path))[0]) if path.exists() else 0
+        rows.append({"study": (study.__doc__ or "").strip().splitlines()[0].rstrip(".").replace("``", ""),
+                     "command": study.COMMAND, "file": str(path.relative_to(root)), "runs stored": runs})
+    return rows
+
+
 def _study_runs(path: Path) -> tuple[list[dict[str, Any]], float, list[dict[str, Any]]]:
     """A study file's runs (each with ``updates`` and ``length``), the core-seconds they took, its sessions."""
     study = STUDIES[format_of(path)]
@@ -312,7 +324,7 @@ def _machines(sessions) -> dict[str, str]:
     return {"machine, date": f"{'; '.join(cpus)}, {max(x.get('ended') or x.get('started') for x in sessions)[:10]}"}
 
 
-__all__ = ["best_within", "clipping_gain", "compute_costs", "generalisation_rows", "generalisation_text", "interval_width", "last_norm",
+__all__ = ["best_within", "clipping_gain", "compute_costs", "study_rows", "generalisation_rows", "generalisation_text", "interval_width", "last_norm",
            "median_text", "mixed_summary", "mixed_summary_text", "near_chance", "on_range_text", "relapsed", "solved_within", "point_rows", "pooled_rows",
            "pooled_seeds", "protocol_rows", "seed_study", "shown", "sweep_report", "sweep_status", "tally",
            "unsolved_pairs"]

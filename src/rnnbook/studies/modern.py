@@ -125,6 +125,9 @@ class Adam:
         return norm, clipped
 
 
+COMMAND = "nice -n 10 .venv/bin/python -m rnnbook.studies.modern --protocol paper --budget 2h"
+
+
 def rnn_config(row: str, length: int, seed: int, protocol: dict) -> RunConfig:
     """The engine's run of an RNN row: Fig. 7's run of that init, seed and length (same initial
     weights, same minibatches), trained at Adam's learning rate; MSGD-C's method where it clips."""
