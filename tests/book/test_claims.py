@@ -11,6 +11,7 @@ from rnnbook.synthetic.experiments import get_experiment
 from rnnbook.synthetic.results import FORMAT
 from rnnbook.verdicts import claims, rules, stats
 from rnnbook.verdicts.records import Point, RunRecord, Runs, points
+from rnnbook.verdicts.evidence_table1 import FIXED_OMEGA_PAIRS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -340,9 +341,11 @@ def test_combine_parts_keeps_a_unanimous_word_and_table1_uses_it():
 def test_every_experiment_a_claim_reads_finds_the_claim():
     """``python -m rnnbook show`` lists a claim under every results file it reads (claims.for_experiment):
     the music data sets of Table 1, the threshold experiments and the MSGD runs that measure the average norm."""
+    paired = {e for _, table1_run, fixed in FIXED_OMEGA_PAIRS for e in (table1_run, fixed)}
     for experiment in ("music_piano_midi", "music_nottingham", "music_musedata"):
-        decay = {"t1-decay"} if experiment == "music_nottingham" else set()  # its MSGD+CR runs are the 1/t arm
+        decay = {"t1-decay"} if experiment in paired else set()  # its MSGD+CR runs are the 1/t arm
         assert {c.key for c in claims.for_experiment(experiment)} == {"t1-music-clip", "t1-music-reg"} | decay
-    assert {c.key for c in claims.for_experiment("music_nottingham_fixed_omega")} == {"t1-decay"}
+    for experiment in ("music_nottingham_fixed_omega", "music_piano_midi_fixed_omega"):
+        assert {c.key for c in claims.for_experiment(experiment)} == {"t1-decay"}
     for experiment in ("clip_threshold_x1", "clip_threshold_none", "clip_threshold50_x0.5", "temporal_order"):
         assert "threshold" in {c.key for c in claims.for_experiment(experiment)}, experiment
