@@ -139,17 +139,20 @@ def _msgd_cr_runs(root: Path, experiment: str) -> dict[int, dict[str, Any]]:
             continue
         first = next(r for r in d["history"] if r["method"] == "msgd_cr" and r["epoch"] == 1)
         settings = d["protocol"]["settings"]
-        out[settings["seed"]] = {**entry, "converged": bool((d.get("stopped") or {}).get("msgd_cr")),
+        stopped = (d.get("stopped") or {}).get("msgd_cr")
+        out[settings["seed"]] = {**entry, "converged": bool(stopped), "stopped": stopped,
                                  "settings": settings, "epoch1": {k: first[k] for k in _EPOCH1},
-                                 "epochs_done": d["epochs_done"]}
+                                 "epochs_done": d["epochs_done"],
+                                 "wall_time_s": d["provenance"].get("total_wall_time_s", 0.0)}
     return out
 
 
 def fixed_omega_seeds(root: Path, table1_experiment: str, variant: str) -> list[dict[str, Any]]:
     """One row per seed with both runs: MSGD+CR's test NLL at its best validation epoch under the
     1/t decay (Table 1's run) and with the weight held (the variant's), their difference (fixed
-    minus 1/t), the best epochs, whether both stopped early, and whether the pair is the same run
-    up to the schedule (settings, and epoch 1's numbers bit for bit)."""
+    minus 1/t), the best epochs, whether both stopped early and after which epoch, whether the pair
+    is the same run up to the schedule (settings, and epoch 1's numbers bit for bit), and the fixed
+    run's wall time."""
     decay, fixed = _msgd_cr_runs(root, table1_experiment), _msgd_cr_runs(root, variant)
     rows = []
     for seed in sorted(set(decay) & set(fixed)):
@@ -159,7 +162,10 @@ def fixed_omega_seeds(root: Path, table1_experiment: str, variant: str) -> list[
         rows.append({"seed": seed, "decay": a["test"], "fixed": b["test"], "diff": b["test"] - a["test"],
                      "decay_epoch": a["epoch"], "fixed_epoch": b["epoch"],
                      "converged": a["converged"] and b["converged"], "other_settings": other,
-                     "epoch1_same": a["epoch1"] == b["epoch1"]})
+                     "epoch1_same": a["epoch1"] == b["epoch1"],
+                     "stopped": (a["stopped"] or f"not yet ({a['epochs_done']} epochs)",
+                                 b["stopped"] or f"not yet ({b['epochs_done']} epochs)"),
+                     "fixed_wall_time_s": b["wall_time_s"]})
     return rows
 
 
